@@ -1,0 +1,21 @@
+"""The root `agentlab` command and its sub-commands."""
+
+from __future__ import annotations
+
+import typer
+
+from agentlab.cli.sandbox import sandbox_app
+
+app = typer.Typer(
+    name="agentlab",
+    help="Plan, validate, execute and reflect with typed tools; measure every failure.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

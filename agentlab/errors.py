@@ -1,0 +1,86 @@
+"""The exceptions agentlab raises, under one root.
+
+Three families are kept apart:
+
+* signals a model can act on: `ToolError` (a tool refused or failed; the
+  executor turns it into a step result and a failure event);
+* mistakes of the developer using agentlab: `ConfigError`;
+* run failures outside the model's control: `ModelError` (the backend failed)
+  and `SandboxUnavailableError` (no Docker engine).
+
+Exceptions carry typed payloads and have no side effects: whoever handles one
+logs it.
+"""
+
+from __future__ import annotations
+
+from agentlab.failures import FailureCategory
+
+__all__ = [
+    "AgentlabError",
+    "ConfigError",
+    "ContextOverflowError",
+    "ModelAPIError",
+    "ModelError",
+    "ReplayExhaustedError",
+    "SandboxUnavailableError",
+    "ToolError",
+]
+
+
+class AgentlabError(Exception):
+    """Root of every exception agentlab raises on purpose."""
+
+
+class ConfigError(AgentlabError):
+    """The developer asked for something that cannot work (unknown tool, bad model spec...)."""
+
+
+class ToolError(AgentlabError):
+    """A tool refused its input or failed; the message is written for the model to act on."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        category: FailureCategory = FailureCategory.TOOL_ERROR,
+        tool_name: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.category = category
+        self.tool_name = tool_name
+
+
+class ModelError(AgentlabError):
+    """The model backend could not produce a reply."""
+
+    category: FailureCategory = FailureCategory.API_ERROR
+
+    def __init__(self, message: str, *, node: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node = node
+
+
+class ModelAPIError(ModelError):
+    """The backend failed after its retries (rate limit, timeout, 5xx, refused connection)."""
+
+
+class ContextOverflowError(ModelError):
+    """The prompt did not fit the model's context window."""
+
+    category = FailureCategory.CONTEXT_OVERFLOW
+
+
+class ReplayExhaustedError(ModelError):
+    """A replay cassette was asked for more replies than it holds."""
+
+
+class SandboxUnavailableError(AgentlabError):
+    """No Docker engine answers; code is never run outside the sandbox instead."""
+
+    def __init__(self, message: str, *, docker_host: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.docker_host = docker_host

@@ -1,0 +1,63 @@
+"""The failure taxonomy: stable dotted names for everything that can go wrong in a run.
+
+A category is set where the failure is detected, never recovered later from
+message text. The names are a public contract: traces, reports and ablation
+studies key on them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FailureCategory(StrEnum):
+    """Every failure category of DESIGN.md, by its dotted name."""
+
+    INVALID_TOOL = "planning.invalid_tool"
+    INVALID_ARGUMENTS = "planning.invalid_arguments"
+    WRONG_ARGUMENT_VALUES = "planning.wrong_argument_values"
+    BAD_REFERENCE = "planning.bad_reference"
+    MALFORMED_OUTPUT = "planning.malformed_output"
+    OVER_BUDGET = "planning.over_budget"
+    TOOL_ERROR = "execution.tool_error"
+    TIMEOUT = "execution.timeout"
+    RESOURCE_LIMIT = "execution.resource_limit"
+    PREMATURE_FINISH = "reflection.premature_finish"
+    MISSED_FINISH = "reflection.missed_finish"
+    WRONG_ANSWER = "goal.wrong_answer"
+    NO_ANSWER = "goal.no_answer"
+    BUDGET_EXHAUSTED = "efficiency.budget_exhausted"
+    REPEATED_ACTION = "efficiency.repeated_action"
+    API_ERROR = "model.api_error"
+    CONTEXT_OVERFLOW = "model.context_overflow"
+
+    @property
+    def family(self) -> str:
+        """The part before the dot: planning, execution, reflection, goal, efficiency, model."""
+        return self.value.split(".", 1)[0]
+
+
+def utc_now() -> str:
+    """An ISO-8601 UTC timestamp with microseconds, as every trace event carries."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class FailureEvent(BaseModel):
+    """One failure, with where it happened. Run-level fields are filled in by the graph."""
+
+    model_config = ConfigDict(frozen=True)
+
+    category: FailureCategory
+    detail: str
+    node: str
+    step_id: str | None = None
+    tool: str | None = None
+    args: dict[str, Any] | None = None
+    run_id: str | None = None
+    task_id: str | None = None
+    variant: str | None = None
+    time: str = Field(default_factory=utc_now)

@@ -1,0 +1,106 @@
+"""What every agentlab tool shares: typed outputs, artifacts, run context, timeouts.
+
+A tool is a langchain-core `BaseTool` with a pydantic `args_schema`. agentlab's
+own tools subclass `AgentTool`, which adds a timeout and says whether a repeated
+identical call may reuse the earlier result. Any other `BaseTool` (or an
+`@tool` function) works too and gets the defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
+from pydantic import BaseModel, Field
+
+DEFAULT_TIMEOUT_S = 30.0
+
+# Keys under RunnableConfig["configurable"] that the executor sets for each tool call.
+RUN_ID_KEY = "agentlab_run_id"
+ARTIFACTS_DIR_KEY = "agentlab_artifacts_dir"
+
+
+class Artifact(BaseModel):
+    """A file a tool produced (a plot, a CSV); saved beside the run's trace."""
+
+    name: str
+    data: bytes = Field(repr=False)
+    media_type: str = "application/octet-stream"
+
+
+class ToolOutput(BaseModel):
+    """Base of typed tool results.
+
+    `as_text()` is what a `${step}` reference substitutes and what the model reads.
+    """
+
+    artifacts: list[Artifact] = Field(default_factory=list)
+
+    def as_text(self) -> str:
+        raise NotImplementedError
+
+
+class AgentTool(BaseTool):
+    """A `BaseTool` with agentlab's execution policy attached."""
+
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    """Seconds a call may run before the executor records `execution.timeout`."""
+
+    idempotent: bool = True
+    """Whether a repeated identical call may return the earlier result instead of re-running."""
+
+
+@runtime_checkable
+class RunScoped(Protocol):
+    """A tool holding per-run resources (a sandbox session) that must be released."""
+
+    def end_run(self, run_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRunContext:
+    """Which run a tool call belongs to, and where its artifacts go."""
+
+    run_id: str
+    artifacts_dir: Path | None
+
+
+def tool_run_context(config: RunnableConfig | None) -> ToolRunContext:
+    """Read the run context the executor put into a tool call's config."""
+    configurable: dict[str, Any] = dict((config or {}).get("configurable") or {})
+    artifacts = configurable.get(ARTIFACTS_DIR_KEY)
+    return ToolRunContext(
+        run_id=str(configurable.get(RUN_ID_KEY) or "default"),
+        artifacts_dir=Path(artifacts) if artifacts else None,
+    )
+
+
+def tool_timeout(tool: BaseTool) -> float:
+    """The tool's timeout in seconds (agentlab tools set it; others get the default)."""
+    return float(getattr(tool, "timeout_s", DEFAULT_TIMEOUT_S))
+
+
+def tool_is_idempotent(tool: BaseTool) -> bool:
+    """Whether a repeated identical call may reuse the earlier result."""
+    return bool(getattr(tool, "idempotent", False))
+
+
+def output_text(output: Any) -> str:
+    """The text of any tool's return value: typed outputs say it, anything else is str()."""
+    if isinstance(output, ToolOutput):
+        return output.as_text()
+    if isinstance(output, BaseModel):
+        return output.model_dump_json()
+    return str(output)
+
+
+def output_data(output: Any) -> Any:
+    """A JSON-ready form of a tool's return value, for the trace and the state."""
+    if isinstance(output, BaseModel):
+        return output.model_dump(mode="json", exclude={"artifacts"})
+    if isinstance(output, str | int | float | bool) or output is None:
+        return output
+    return str(output)

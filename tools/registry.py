@@ -1,0 +1,87 @@
+"""The tool registry: names to tools, and the inventories agents draw from it."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Iterator
+
+from langchain_core.tools import BaseTool
+
+from agentlab.errors import ConfigError
+
+# Built-in tools are created on first use, so importing agentlab never imports
+# the docker SDK or a search backend that a run does not need.
+BUILTIN_TOOLS: dict[str, str] = {
+    "calculator": "agentlab.tools.calculator:Calculator",
+}
+
+
+def _load_factory(path: str) -> Callable[[], BaseTool]:
+    module_name, _, attr = path.partition(":")
+    factory: Callable[[], BaseTool] = getattr(importlib.import_module(module_name), attr)
+    return factory
+
+
+class ToolRegistry:
+    """An ordered, name-keyed set of tools."""
+
+    def __init__(self, tools: Iterable[BaseTool] = ()) -> None:
+        self._tools: dict[str, BaseTool] = {}
+        for tool in tools:
+            self.register(tool)
+
+    def register(self, tool: BaseTool) -> None:
+        """Add a tool; a second tool with the same name is a mistake, not an override."""
+        if not isinstance(tool, BaseTool):
+            raise ConfigError(
+                f"{tool!r} is not a tool: decorate the function with langchain_core.tools.tool "
+                "or subclass BaseTool"
+            )
+        if tool.name in self._tools:
+            raise ConfigError(f"two tools are named {tool.name!r}; tool names must be unique")
+        self._tools[tool.name] = tool
+
+    def get(self, name: str) -> BaseTool:
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown tool {name!r}; available: {', '.join(self.names()) or 'none'}"
+            ) from None
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def subset(self, names: Iterable[str]) -> ToolRegistry:
+        """The registry restricted to `names` (each must exist)."""
+        return ToolRegistry(self.get(name) for name in names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __iter__(self) -> Iterator[BaseTool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+
+def builtin_tool_names() -> list[str]:
+    """Names of the tools agentlab ships."""
+    return list(BUILTIN_TOOLS)
+
+
+def builtin_tool(name: str) -> BaseTool:
+    """A new instance of a built-in tool."""
+    try:
+        path = BUILTIN_TOOLS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown tool {name!r}; built-in tools: {', '.join(BUILTIN_TOOLS)}"
+        ) from None
+    return _load_factory(path)()
+
+
+def default_registry(names: Iterable[str] | None = None) -> ToolRegistry:
+    """A registry of built-in tools: all of them, or those named."""
+    return ToolRegistry(builtin_tool(name) for name in (names or BUILTIN_TOOLS))
