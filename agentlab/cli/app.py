@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from agentlab.cli.run import run
 from agentlab.cli.sandbox import sandbox_app
+from agentlab.cli.tools import tools
 
 app = typer.Typer(
     name="agentlab",
@@ -13,6 +15,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command()(run)
+app.command()(tools)
 app.add_typer(sandbox_app, name="sandbox")
 
 

@@ -1,0 +1,93 @@
+"""Rich rendering of a run's streamed events: the plan, each step, each failure, the answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from agentlab.failures import FailureEvent
+from agentlab.runner import RunResult
+from agentlab.schemas import Plan, Reflection
+from agentlab.state import StepResult
+
+STATUS_STYLE = {"ok": "green", "error": "red", "skipped": "yellow"}
+
+
+def _args(args: dict[str, Any]) -> str:
+    text = json.dumps(args, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class RunRenderer:
+    """Prints a run as it goes; pass `handle` to `Runner.run(on_event=...)`."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def handle(self, mode: str, chunk: Any) -> None:
+        if mode == "custom" and isinstance(chunk, dict):
+            self._custom(chunk)
+        elif mode == "updates" and isinstance(chunk, dict):
+            for node, update in chunk.items():
+                if isinstance(update, dict):
+                    self._update(node, update)
+
+    def _custom(self, event: dict[str, Any]) -> None:
+        if event.get("event") == "step_started":
+            self.console.print(f"  [dim]running {event['step_id']} ({event['tool']})...[/dim]")
+        elif event.get("event") == "step_finished":
+            result = StepResult.model_validate({k: v for k, v in event.items() if k != "event"})
+            self.step(result)
+
+    def step(self, result: StepResult) -> None:
+        style = STATUS_STYLE[result.status]
+        output = result.output if len(result.output) <= 300 else result.output[:300] + "..."
+        self.console.print(
+            f"  [{style}]{result.step_id} {result.status}[/{style}] {result.tool}"
+            f"({_args(result.args)}) -> {output}",
+            highlight=False,
+        )
+
+    def _update(self, node: str, update: dict[str, Any]) -> None:
+        plan = update.get("plan")
+        if isinstance(plan, Plan):
+            self.plan(plan)
+        reflections = update.get("reflections")
+        for reflection in reflections if isinstance(reflections, list) else []:
+            if isinstance(reflection, Reflection):
+                detail = reflection.answer or reflection.critique
+                self.console.print(f"[bold]reflect[/bold] {reflection.decision}: {detail}")
+        failures = update.get("failures")
+        for failure in failures if isinstance(failures, list) else []:
+            if isinstance(failure, FailureEvent):
+                self.console.print(
+                    f"  [red]✗ {failure.category}[/red] [dim]({failure.node})[/dim] {failure.detail}",
+                    highlight=False,
+                )
+
+    def plan(self, plan: Plan) -> None:
+        table = Table(title="plan", title_justify="left", show_edge=False, pad_edge=False)
+        for column in ("id", "tool", "args", "why"):
+            table.add_column(column)
+        for step in plan.steps:
+            table.add_row(step.id, step.tool, _args(step.args), step.why)
+        self.console.print(table)
+
+    def result(self, result: RunResult) -> None:
+        if result.status == "answered":
+            self.console.print(f"[bold green]answer:[/bold green] {result.answer}", highlight=False)
+        else:
+            self.console.print(
+                f"[bold red]{result.status}[/bold red]: {result.status_detail or 'no answer'}",
+                highlight=False,
+            )
+        counters = result.counters
+        self.console.print(
+            f"[dim]llm calls {counters.llm_calls}, tokens {counters.tokens}, "
+            f"tool calls {counters.tool_calls}, replans {counters.replans}[/dim]"
+        )
+        if result.trace_path:
+            self.console.print(f"[dim]trace: {result.trace_path}[/dim]", highlight=False)

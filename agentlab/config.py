@@ -1,0 +1,116 @@
+"""`AgentConfig`: every switch an ablation study can flip, and the named variants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentlab.errors import ConfigError
+
+
+class Budgets(BaseModel):
+    """Limits that stop every loop; hitting one ends the run with `efficiency.budget_exhausted`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_plan_steps: int = Field(default=8, ge=1)
+    """Steps one plan may hold; a longer plan is `planning.over_budget`."""
+
+    max_steps: int = Field(default=24, ge=1)
+    """Tool calls one run may make, over all its plans."""
+
+    max_replans: int = Field(default=3, ge=0)
+    """Plans after the first (a rejected plan counts)."""
+
+    max_llm_calls: int = Field(default=12, ge=1)
+    """Model calls one run may make, retries of malformed replies included."""
+
+    max_tokens: int = Field(default=60_000, ge=1)
+    """Prompt plus completion tokens one run may use."""
+
+    max_seconds: float = Field(default=900.0, gt=0)
+    """Wall-clock seconds one run may take."""
+
+    max_output_retries: int = Field(default=2, ge=0)
+    """Extra attempts a node makes when the model's reply does not parse."""
+
+
+class AgentConfig(BaseModel):
+    """The switches of one agent variant. Frozen: derive variants with `with_variant`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    variant: str = "full"
+    """Name written into every trace, so runs of different variants can be compared."""
+
+    tools: tuple[str, ...] | None = None
+    """Names of the tools the agent may use; None means every tool given to `build_agent`."""
+
+    without_tools: tuple[str, ...] = ()
+    """Tools removed from the inventory (the `no-TOOL` variants)."""
+
+    validator: bool = True
+    """Check plans before they run; off, bad plans reach the executor."""
+
+    reflection: bool = True
+    """Ask the model to judge results; off, the executor's last result is the answer."""
+
+    llm_critique: bool = False
+    """Let the validator also ask the model to review a plan that passed the checks."""
+
+    memory: bool = True
+    """Recall long-term memories before planning and store lessons after the run."""
+
+    budgets: Budgets = Field(default_factory=Budgets)
+
+    model: str | None = None
+    """Model spec (`openai:MODEL`, `local:NAME`, `replay:PATH`); None picks the default."""
+
+    model_max_retries: int = Field(default=3, ge=0)
+    """Retries with backoff on rate limits, timeouts and 5xx before `model.api_error`."""
+
+    model_timeout_s: float = Field(default=120.0, gt=0)
+    """Seconds one model request may take."""
+
+    def with_variant(self, name: str) -> AgentConfig:
+        """This config with a named variant's switch flipped (see `VARIANTS` and `no-TOOL`)."""
+        return self.model_copy(update={**variant_overrides(name, self), "variant": name})
+
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "full": {},
+    "no-validator": {"validator": False},
+    "no-reflection": {"reflection": False},
+    "critique": {"llm_critique": True},
+    "no-memory": {"memory": False},
+}
+"""Named variants; `no-TOOL` (e.g. `no-calculator`) removes one tool."""
+
+
+def variant_overrides(name: str, base: AgentConfig) -> dict[str, Any]:
+    """The fields a variant changes relative to `base`."""
+    if name in VARIANTS:
+        return dict(VARIANTS[name])
+    if name.startswith("no-") and len(name) > 3:
+        tool = name.removeprefix("no-")
+        if base.tools is not None and tool not in base.tools:
+            raise ConfigError(
+                f"variant {name!r} removes tool {tool!r}, which is not in the inventory "
+                f"{list(base.tools)}"
+            )
+        return {"without_tools": (*base.without_tools, tool)}
+    raise ConfigError(
+        f"unknown variant {name!r}; known: {', '.join(VARIANTS)}, or no-TOOL to remove a tool"
+    )
+
+
+def resolve_inventory(config: AgentConfig, available: list[str]) -> list[str]:
+    """The tool names a config selects from those available, in the available order."""
+    chosen = list(available) if config.tools is None else list(config.tools)
+    unknown = [t for t in [*chosen, *config.without_tools] if t not in available]
+    if unknown:
+        raise ConfigError(
+            f"unknown tool(s) {', '.join(unknown)}; available: {', '.join(available) or 'none'}"
+        )
+    return [t for t in chosen if t not in config.without_tools]

@@ -1,0 +1,130 @@
+"""`build_agent`: one graph builder compiles every variant, so ablations differ in one switch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.base import BaseStore
+
+from agentlab.config import AgentConfig, resolve_inventory
+from agentlab.errors import ConfigError
+from agentlab.llm.caller import ModelCaller
+from agentlab.llm.recording import CassetteRecorder
+from agentlab.llm.spec import resolve_model
+from agentlab.nodes import (
+    AgentDeps,
+    Executor,
+    Finalizer,
+    Planner,
+    Recall,
+    Reflector,
+    Remember,
+    Validator,
+)
+from agentlab.prompts import system_prompt
+from agentlab.state import AgentInput, AgentState
+from agentlab.tools.registry import ToolRegistry, builtin_tool, default_registry
+from agentlab.trace import Tracer, TraceSink
+
+ToolsArg = ToolRegistry | Iterable[BaseTool | str] | None
+
+
+def _registry(tools: ToolsArg) -> ToolRegistry:
+    if tools is None:
+        return default_registry()
+    if isinstance(tools, ToolRegistry):
+        return tools
+    return ToolRegistry(builtin_tool(t) if isinstance(t, str) else t for t in tools)
+
+
+def _tracer(trace: Tracer | TraceSink | str | Path | None) -> Tracer:
+    if isinstance(trace, Tracer):
+        return trace
+    if trace is None or isinstance(trace, str | Path):
+        from agentlab.trace import JsonlTraceSink
+
+        return Tracer(JsonlTraceSink(trace))
+    return Tracer(trace)
+
+
+def build_deps(
+    config: AgentConfig,
+    *,
+    model: str | BaseChatModel | None = None,
+    tools: ToolsArg = None,
+    trace: Tracer | TraceSink | str | Path | None = None,
+    record: str | Path | None = None,
+) -> AgentDeps:
+    """Resolve the model, the tool inventory and the trace sink a graph's nodes share."""
+    registry = _registry(tools)
+    inventory = registry.subset(resolve_inventory(config, registry.names()))
+    resolved = resolve_model(
+        model if model is not None else config.model,
+        max_retries=config.model_max_retries,
+        timeout_s=config.model_timeout_s,
+    )
+    tracer = _tracer(trace)
+    recorder = CassetteRecorder(record) if record is not None else None
+    caller = ModelCaller(resolved.model, name=resolved.spec, tracer=tracer, recorder=recorder)
+    return AgentDeps(
+        config=config,
+        caller=caller,
+        tools=inventory,
+        tracer=tracer,
+        system_prompt=system_prompt(inventory),
+    )
+
+
+def compile_graph(
+    deps: AgentDeps,
+    *,
+    checkpointer: BaseCheckpointSaver[str] | None = None,
+    store: BaseStore | None = None,
+    name: str = "agentlab",
+) -> CompiledStateGraph[AgentState, None, AgentInput, AgentState]:
+    """Wire the nodes; each node's return annotation supplies its outgoing edges."""
+    builder = StateGraph(AgentState, input_schema=AgentInput)
+    for node in (Recall, Planner, Validator, Executor, Reflector, Finalizer, Remember):
+        builder.add_node(node.name, node(deps))
+    builder.add_edge(START, Recall.name)
+    return builder.compile(checkpointer=checkpointer, store=store, name=name)
+
+
+def build_agent(
+    config: AgentConfig | None = None,
+    *,
+    model: str | BaseChatModel | None = None,
+    tools: ToolsArg = None,
+    trace: Tracer | TraceSink | str | Path | None = None,
+    record: str | Path | None = None,
+    checkpointer: BaseCheckpointSaver[str] | None = None,
+    store: BaseStore | None = None,
+    name: str = "agentlab",
+) -> CompiledStateGraph[AgentState, None, AgentInput, AgentState]:
+    """A compiled LangGraph graph for one agent variant.
+
+    Args:
+        config: the switches; `AgentConfig()` when omitted.
+        model: a model spec (`openai:MODEL`, `local:NAME`, `replay:PATH`) or any
+            langchain-core chat model; `config.model` or the default when omitted.
+        tools: tool objects or built-in tool names; every built-in tool when omitted.
+            `config.tools` / `config.without_tools` select the inventory from these.
+        trace: a `Tracer`, a `TraceSink`, or a runs directory; `AGENTLAB_HOME/runs` by default.
+        record: write every model exchange to this cassette file.
+        checkpointer: LangGraph checkpointer for threads and resumable runs.
+        store: LangGraph store for long-term memory.
+
+    Invoke it with `{"task": "..."}`; `config={"configurable": {"run_id": ..., "task_id": ...}}`
+    fixes the ids written into the trace.
+    """
+    config = config or AgentConfig()
+    if not isinstance(config, AgentConfig):
+        raise ConfigError(f"config must be an AgentConfig, not {type(config).__name__}")
+    deps = build_deps(config, model=model, tools=tools, trace=trace, record=record)
+    return compile_graph(deps, checkpointer=checkpointer, store=store, name=name)

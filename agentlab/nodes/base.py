@@ -1,0 +1,125 @@
+"""What every node shares: its dependencies, failure events, and tracing of each step."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
+from langgraph.types import Command
+
+from agentlab.config import AgentConfig
+from agentlab.failures import FailureCategory, FailureEvent
+from agentlab.llm.caller import ModelCaller
+from agentlab.state import AgentState, Counters
+from agentlab.tools.registry import ToolRegistry
+from agentlab.trace import Tracer
+
+
+@dataclass(frozen=True)
+class AgentDeps:
+    """What the nodes of one compiled agent share: built once by `build_agent`."""
+
+    config: AgentConfig
+    caller: ModelCaller
+    tools: ToolRegistry
+    """The agent's inventory: the tools the validator and executor accept."""
+    tracer: Tracer
+    system_prompt: str
+
+    def failure(
+        self,
+        state: AgentState,
+        category: FailureCategory,
+        detail: str,
+        *,
+        node: str,
+        step_id: str | None = None,
+        tool: str | None = None,
+        args: dict[str, Any] | None = None,
+    ) -> FailureEvent:
+        return FailureEvent(
+            category=category,
+            detail=detail,
+            node=node,
+            step_id=step_id,
+            tool=tool,
+            args=args,
+            run_id=state.get("run_id"),
+            task_id=state.get("task_id"),
+            variant=self.config.variant,
+        )
+
+    def tool(self, name: str) -> BaseTool | None:
+        return self.tools.get(name) if name in self.tools else None
+
+
+class Node:
+    """A graph node; subclasses implement `__call__` decorated with `traced_node`."""
+
+    name: str = ""
+
+    def __init__(self, deps: AgentDeps) -> None:
+        self.deps = deps
+
+
+N = TypeVar("N", bound=Node)
+NodeMethod = Callable[[N, AgentState, RunnableConfig], Command[Any]]
+
+
+def _summary(update: dict[str, Any]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    if update.get("plan") is not None:
+        summary["plan"] = update["plan"]
+    if isinstance(update.get("results"), dict) and update["results"]:
+        summary["steps"] = sorted(update["results"])
+    if isinstance(update.get("reflections"), list) and update["reflections"]:
+        summary["reflection"] = update["reflections"][-1]
+    if update.get("findings"):
+        summary["findings"] = update["findings"]
+    for key in ("status", "answer"):
+        if key in update:
+            summary[key] = update[key]
+    counters = update.get("counters")
+    if isinstance(counters, Counters):
+        summary["counters"] = counters.model_dump(exclude_defaults=True)
+    return summary
+
+
+def traced_node(method: NodeMethod[N]) -> NodeMethod[N]:
+    """Trace a node step: its failure events, then one `node` event with duration and routing.
+
+    `functools.wraps` keeps the `Command[Literal[...]]` return annotation, from
+    which LangGraph draws the node's outgoing edges.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: N, state: AgentState, config: RunnableConfig) -> Command[Any]:
+        started = time.perf_counter()
+        command = method(self, state, config)
+        trace_node_step(self, state, command, time.perf_counter() - started)
+        return command
+
+    return wrapper
+
+
+def trace_node_step(node: Node, state: AgentState, command: Command[Any], seconds: float) -> None:
+    """Write a node step's failure events, then its `node` event."""
+    update = command.update if isinstance(command.update, dict) else {}
+    run_id = update.get("run_id") or state.get("run_id") or "unknown"
+    tracer = node.deps.tracer
+    failures = update.get("failures")
+    for event in failures if isinstance(failures, list) else []:
+        tracer.failure(event)
+    tracer.emit(
+        run_id,
+        "node",
+        node=node.name,
+        duration_s=round(seconds, 6),
+        goto=command.goto,
+        **_summary(update),
+    )

@@ -1,0 +1,170 @@
+"""Static checks of a plan against the inventory, run without executing anything.
+
+The validator applies all of them to a whole plan; the executor applies the
+per-step ones when the validator is switched off, so a bad plan is recorded
+under the same categories either way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.tools import BaseTool
+from pydantic import ValidationError
+
+from agentlab.config import Budgets
+from agentlab.failures import FailureCategory
+from agentlab.schemas import REFERENCE, Plan, Step
+from agentlab.tools.registry import ToolRegistry
+
+UNKNOWN_TOOL = "step {step}: unknown tool {tool!r}; use one of: {known}"
+MISSING_ARGUMENT = "step {step}: {tool} needs argument {arg!r}"
+UNEXPECTED_ARGUMENT = "step {step}: {tool} has no argument {arg!r}; it takes: {known}"
+WRONG_ARGUMENT = "step {step}: {tool} argument {arg!r}: {problem}"
+BARE_REFERENCE = (
+    "step {step}: argument {arg!r} uses {ref} as a value; "
+    "write ${{{ref}}} to use step {ref}'s result"
+)
+MISSING_REFERENCE = "step {step}: ${{{ref}}} refers to no step of the plan"
+LATER_REFERENCE = "step {step}: ${{{ref}}} refers to a step that has not run before it"
+DUPLICATE_ID = "step id {step!r} is used by more than one step; give each step its own id"
+OVER_BUDGET = "the plan has {n} steps; at most {limit} are allowed: combine or drop steps"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem in a plan, under its failure category."""
+
+    category: FailureCategory
+    detail: str
+    step_id: str | None = None
+    tool: str | None = None
+    args: dict[str, Any] | None = None
+
+
+def _has_reference(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(REFERENCE.search(value))
+    if isinstance(value, dict):
+        return any(_has_reference(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_reference(v) for v in value)
+    return False
+
+
+def argument_findings(step: Step, tool: BaseTool, args: dict[str, Any]) -> list[Finding]:
+    """Problems of `args` against the tool's schema; fields holding a `${id}` are not type-checked."""
+    schema = tool.get_input_schema()
+    fields = schema.model_fields
+    findings: list[Finding] = []
+
+    def finding(template: str, **values: Any) -> Finding:
+        return Finding(
+            FailureCategory.INVALID_ARGUMENTS,
+            template.format(step=step.id, tool=tool.name, **values),
+            step.id,
+            tool.name,
+            args,
+        )
+
+    known = ", ".join(fields) or "no arguments"
+    for name in args:
+        if name not in fields:
+            findings.append(finding(UNEXPECTED_ARGUMENT, arg=name, known=known))
+    try:
+        schema.model_validate({k: v for k, v in args.items() if k in fields})
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = error["loc"]
+            arg = str(loc[0]) if loc else "?"
+            if arg in args and _has_reference(args[arg]):
+                continue
+            if error["type"] == "missing":
+                findings.append(finding(MISSING_ARGUMENT, arg=arg))
+            else:
+                findings.append(finding(WRONG_ARGUMENT, arg=arg, problem=error["msg"]))
+    return findings
+
+
+def tool_finding(step: Step, tools: ToolRegistry) -> Finding | None:
+    """`planning.invalid_tool` when the step names a tool outside the inventory."""
+    if step.tool in tools:
+        return None
+    return Finding(
+        FailureCategory.INVALID_TOOL,
+        UNKNOWN_TOOL.format(step=step.id, tool=step.tool, known=", ".join(tools.names())),
+        step.id,
+        step.tool,
+        step.args,
+    )
+
+
+def _bare_references(value: Any, earlier: set[str]) -> list[str]:
+    if isinstance(value, dict):
+        return [ref for v in value.values() for ref in _bare_references(v, earlier)]
+    if isinstance(value, list):
+        return [ref for v in value for ref in _bare_references(v, earlier)]
+    if not isinstance(value, str):
+        return []
+    text = REFERENCE.sub("", value)
+    return [ref for ref in earlier if re.search(rf"(?<![\w$]){re.escape(ref)}(?![\w(])", text)]
+
+
+def reference_findings(step: Step, earlier: set[str], later: set[str]) -> list[Finding]:
+    """`planning.bad_reference`: `${id}` to a missing or later step, or a bare step id as a value."""
+    findings: list[Finding] = []
+    for ref in step.references():
+        if ref in earlier:
+            continue
+        template = LATER_REFERENCE if ref in later or ref == step.id else MISSING_REFERENCE
+        findings.append(
+            Finding(
+                FailureCategory.BAD_REFERENCE,
+                template.format(step=step.id, ref=ref),
+                step.id,
+                step.tool,
+                step.args,
+            )
+        )
+    for arg, value in step.args.items():
+        for ref in _bare_references(value, earlier):
+            findings.append(
+                Finding(
+                    FailureCategory.BAD_REFERENCE,
+                    BARE_REFERENCE.format(step=step.id, arg=arg, ref=ref),
+                    step.id,
+                    step.tool,
+                    step.args,
+                )
+            )
+    return findings
+
+
+def check_plan(plan: Plan, tools: ToolRegistry, budgets: Budgets) -> list[Finding]:
+    """Every problem of a plan, in step order; an empty list means it may run."""
+    findings: list[Finding] = []
+    if len(plan.steps) > budgets.max_plan_steps:
+        findings.append(
+            Finding(
+                FailureCategory.OVER_BUDGET,
+                OVER_BUDGET.format(n=len(plan.steps), limit=budgets.max_plan_steps),
+            )
+        )
+    ids = [s.id for s in plan.steps]
+    for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+        findings.append(
+            Finding(FailureCategory.BAD_REFERENCE, DUPLICATE_ID.format(step=duplicate), duplicate)
+        )
+    earlier: set[str] = set()
+    for index, step in enumerate(plan.steps):
+        later = set(ids[index + 1 :])
+        findings.extend(reference_findings(step, earlier, later))
+        bad_tool = tool_finding(step, tools)
+        if bad_tool is not None:
+            findings.append(bad_tool)
+        else:
+            findings.extend(argument_findings(step, tools.get(step.tool), step.args))
+        earlier.add(step.id)
+    return findings

@@ -1,0 +1,106 @@
+"""Prompt templates. Planner and reflector share one system prompt, so a backend that
+reuses the KV cache for a common prefix processes it once per run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from langchain_core.tools import BaseTool
+
+from agentlab.schemas import Plan
+from agentlab.state import StepResult
+
+SYSTEM = """You are agentlab, an agent that solves tasks by planning tool calls.
+
+Tools:
+{tools}
+
+When asked to PLAN, reply with a JSON plan: {{"steps": [{{"id": "s1", "tool": "...", "args": {{...}}, "why": "..."}}]}}.
+- Each step calls one tool with the arguments it takes.
+- To use an earlier step's result, write ${{id}} inside an argument, for example "${{s1}} * 2". Never write a bare s1.
+- Steps that do not refer to each other run in parallel.
+- Write math with *, /, +, - and ** for powers.
+Example. Task: "A box holds 12 eggs. How many eggs are in 7 boxes plus 5 loose eggs?"
+{example}
+
+When asked to REFLECT, reply with JSON {{"decision": "finish" | "continue" | "replan", "answer": "...", "critique": "..."}}:
+- finish: the results answer the task; "answer" is the final answer, short.
+- replan: a step failed or the results are wrong; "critique" says what to change.
+- continue: more steps are needed to reach the answer."""
+
+EXAMPLE_PLAN = Plan.model_validate(
+    {
+        "steps": [
+            {
+                "id": "s1",
+                "tool": "calculator",
+                "args": {"expression": "12*7"},
+                "why": "eggs in boxes",
+            },
+            {
+                "id": "s2",
+                "tool": "calculator",
+                "args": {"expression": "${s1}+5"},
+                "why": "add loose",
+            },
+        ]
+    }
+)
+
+PLAN_REQUEST = "PLAN\nTask: {task}"
+REFLECT_REQUEST = "REFLECT\nTask: {task}\nResults:\n{results}"
+CRITIQUE_REQUEST = (
+    "CRITIQUE\nTask: {task}\nPlan: {plan}\n"
+    'Reply with JSON {{"verdict": "ok" | "revise", "issues": ["..."]}}: '
+    "revise only if a step is wrong for the task."
+)
+
+SECTION_MEMORIES = "Relevant memories:\n{items}"
+SECTION_HISTORY = "Conversation so far:\n{items}"
+SECTION_FINDINGS = "Your previous plan was rejected. Fix these problems:\n{items}"
+SECTION_RESULTS = "Results of earlier steps (use the values directly):\n{items}"
+
+MAX_RESULT_CHARS = 600
+
+
+def _type_of(spec: dict[str, Any]) -> str:
+    if "type" in spec:
+        return str(spec["type"])
+    if "anyOf" in spec:
+        return "|".join(_type_of(s) for s in spec["anyOf"] if s.get("type") != "null")
+    return "any"
+
+
+def describe_tool(tool: BaseTool) -> str:
+    """One line: `name(arg: type, optional?: type): description`."""
+    schema = tool.get_input_schema().model_json_schema()
+    required = set(schema.get("required", []))
+    params = ", ".join(
+        f"{name}{'' if name in required else '?'}: {_type_of(spec)}"
+        for name, spec in schema.get("properties", {}).items()
+    )
+    description = " ".join((tool.description or "").split())
+    return f"- {tool.name}({params}): {description}"
+
+
+def system_prompt(tools: Iterable[BaseTool]) -> str:
+    return SYSTEM.format(
+        tools="\n".join(describe_tool(t) for t in tools) or "(none)",
+        example=EXAMPLE_PLAN.model_dump_json(),
+    )
+
+
+def bullet_list(items: Iterable[str]) -> str:
+    return "\n".join(f"- {item}" for item in items)
+
+
+def clip(text: str, limit: int = MAX_RESULT_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more chars]"
+
+
+def result_line(result: StepResult) -> str:
+    args = json.dumps(result.args, ensure_ascii=False)
+    outcome = {"ok": "->", "error": "-> ERROR:", "skipped": "-> SKIPPED:"}[result.status]
+    return f"{result.step_id} {result.tool}({args}) {outcome} {clip(result.output)}"

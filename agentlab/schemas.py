@@ -1,0 +1,107 @@
+"""The structured outputs a model produces: plans, reflections and critiques.
+
+Field names are a public contract (recorded runs and cassettes use them), so
+they match DESIGN.md exactly. Arguments stay an open JSON object here; each
+tool's own `args_schema` checks them in the validator and executor.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_\-]*)\}")
+"""A reference to an earlier step's result: `${s1}`."""
+
+
+class Step(BaseModel):
+    """One typed tool call in a plan."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(description="Unique step id, e.g. s1")
+    tool: str = Field(description="Name of a tool from the inventory")
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="Arguments; ${id} refers to an earlier step's result"
+    )
+    why: str = Field(default="", description="One short reason for the step")
+
+    def references(self) -> list[str]:
+        """Step ids this step refers to with `${id}`, in order of appearance."""
+        found: list[str] = []
+        _collect_references(self.args, found)
+        return found
+
+
+def _collect_references(value: Any, found: list[str]) -> None:
+    if isinstance(value, str):
+        found.extend(ref for ref in REFERENCE.findall(value) if ref not in found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_references(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_references(item, found)
+
+
+class Plan(BaseModel):
+    """A task decomposed into tool calls; steps may run in parallel unless they reference each other."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    steps: list[Step] = Field(default_factory=list)
+
+    def step(self, step_id: str) -> Step | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+
+class Reflection(BaseModel):
+    """The reflector's verdict on a plan's results."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    decision: Literal["finish", "continue", "replan"]
+    answer: str = Field(default="", description="The final answer when decision is finish")
+    critique: str = Field(default="", description="What to change when decision is replan")
+
+
+class Critique(BaseModel):
+    """An optional LLM review of a plan before it runs."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    verdict: Literal["ok", "revise"]
+    issues: list[str] = Field(default_factory=list)
+
+
+# Typed decisions the graph routes on; the wire format above is converted into one of these.
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Continue:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Replan:
+    critique: str
+
+
+Decision = Finish | Continue | Replan
+
+
+def decision_of(reflection: Reflection) -> Decision:
+    """The typed decision a reflection stands for."""
+    if reflection.decision == "finish":
+        return Finish(reflection.answer.strip())
+    if reflection.decision == "continue":
+        return Continue()
+    return Replan(reflection.critique.strip())

@@ -1,0 +1,100 @@
+"""The graph's state: one TypedDict with reducers; nodes return partial updates only."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+from pydantic import BaseModel, ConfigDict
+
+from agentlab.failures import FailureEvent
+from agentlab.schemas import Plan, Reflection
+
+RunStatus = Literal["running", "answered", "no_answer", "budget_exhausted", "error"]
+StepStatus = Literal["ok", "error", "skipped"]
+
+
+class StepResult(BaseModel):
+    """What one executed (or skipped) step produced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step_id: str
+    tool: str
+    args: dict[str, Any]
+    """Arguments after `${id}` substitution, as the tool received them."""
+    status: StepStatus
+    output: str
+    """The text the model reads and `${id}` substitutes; the error message when status is error."""
+    data: Any = None
+    """The tool's typed result as JSON-ready data."""
+    started: float = 0.0
+    ended: float = 0.0
+    artifacts: list[str] = []
+    """Paths of files the step produced, saved beside the trace."""
+
+
+class Counters(BaseModel):
+    """Run totals; updates are deltas that the reducer adds up."""
+
+    model_config = ConfigDict(frozen=True)
+
+    llm_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    tool_calls: int = 0
+    replans: int = 0
+
+    def __add__(self, other: Counters) -> Counters:
+        return Counters(
+            **{name: getattr(self, name) + getattr(other, name) for name in Counters.model_fields}
+        )
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+
+def add_counters(left: Counters | None, right: Counters | None) -> Counters:
+    return (left or Counters()) + (right or Counters())
+
+
+def merge_results(
+    left: dict[str, StepResult] | None, right: dict[str, StepResult] | None
+) -> dict[str, StepResult]:
+    return {**(left or {}), **(right or {})}
+
+
+class AgentInput(TypedDict, total=False):
+    """What a caller passes to `invoke`: the task, and optionally its id for evaluations."""
+
+    task: str
+    task_id: str
+
+
+class AgentState(TypedDict, total=False):
+    """Everything a run knows. Per-run fields are reset by `recall` when a new run starts."""
+
+    task: str
+    task_id: str
+    run_id: str
+    started_at: float
+    messages: Annotated[list[AnyMessage], add_messages]
+    """Short-term memory: the conversation on this thread, across runs."""
+    memories: list[str]
+    """Long-term memories recalled for this task."""
+    plan: Plan | None
+    plan_version: int
+    results: Annotated[dict[str, StepResult], merge_results]
+    past_calls: Annotated[dict[str, StepResult], merge_results]
+    """Every tool call of the run keyed by tool and arguments, to spot repeated actions."""
+    reflections: Annotated[list[Reflection], operator.add]
+    findings: list[str]
+    """What the planner must fix next: validator findings, tool errors, the reflector's critique."""
+    failures: Annotated[list[FailureEvent], operator.add]
+    counters: Annotated[Counters, add_counters]
+    answer: str | None
+    status: RunStatus
+    status_detail: str

@@ -1,0 +1,413 @@
+"""calculator: exact arithmetic over a whitelisted AST, never `eval`.
+
+Integers and fractions stay exact (`1/3 + 1/6` is `1/2`); decimals written in
+the expression are read exactly too; functions such as `sqrt`, `log` and trig
+return floats unless the result is exact. `^` means power (models write it so),
+`15%` means 15/100 and `15% of 80` means 15/100 * 80. Exponents, factorials
+and result sizes are bounded so no input can hang or exhaust memory.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentlab.errors import ToolError
+from agentlab.failures import FailureCategory
+from agentlab.tools.base import AgentTool, ToolOutput
+
+Number = int | Fraction | float
+
+MAX_EXPRESSION_CHARS = 2_000
+MAX_NODES = 400
+MAX_RESULT_BITS = 33_000  # about 10,000 decimal digits
+MAX_EXPONENT = 100_000
+MAX_FACTORIAL = 3_000
+MAX_COMB = 10_000
+FLOAT_DIGITS = 15
+
+_PERCENT_OF = re.compile(r"(\d+(?:\.\d+)?)\s*%\s*of\b", re.I)
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%(?!\s*[\d(.a-zA-Z])")
+
+
+class CalculatorArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expression: str = Field(
+        description="Arithmetic expression, e.g. '17*23+4', 'sqrt(2)', '15% of 80', '2**10'"
+    )
+
+
+class CalculatorResult(ToolOutput):
+    """The value, exact when it can be, with a float approximation."""
+
+    expression: str
+    value: str
+    """Exact integer, fraction `p/q`, terminating decimal, or a float rounded to 15 digits."""
+    exact: bool
+    approx: float | None = None
+
+    def as_text(self) -> str:
+        return self.value
+
+
+class CalculatorError(ToolError):
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message, category=FailureCategory.WRONG_ARGUMENT_VALUES, tool_name="calculator"
+        )
+
+
+def _check_size(value: Number) -> Number:
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            raise CalculatorError("the result is not a finite number (overflow or undefined)")
+        return value
+    if isinstance(value, Fraction):
+        if value.denominator == 1:
+            value = value.numerator
+        elif max(value.numerator.bit_length(), value.denominator.bit_length()) > MAX_RESULT_BITS:
+            raise CalculatorError("the result is too large (over about 10,000 digits)")
+    if isinstance(value, int) and value.bit_length() > MAX_RESULT_BITS:
+        raise CalculatorError("the result is too large (over about 10,000 digits)")
+    return value
+
+
+def _as_int(value: Number, what: str) -> int:
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return value.numerator
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise CalculatorError(f"{what} needs a whole number, got {_render(value)[0]}")
+
+
+def _float(value: Number) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise CalculatorError("the number is too large for a floating-point function") from None
+
+
+def _power(base: Number, exponent: Number) -> Number:
+    if isinstance(exponent, Fraction) and exponent.denominator == 1:
+        exponent = exponent.numerator
+    if isinstance(exponent, int):
+        if abs(exponent) > MAX_EXPONENT:
+            raise CalculatorError(f"exponent {exponent} is too large (limit {MAX_EXPONENT})")
+        if isinstance(base, int | Fraction):
+            magnitude = abs(Fraction(base))
+            bits = max(magnitude.numerator.bit_length(), magnitude.denominator.bit_length())
+            if bits * abs(exponent) > MAX_RESULT_BITS:
+                raise CalculatorError("the power is too large (over about 10,000 digits)")
+            if base == 0 and exponent < 0:
+                raise CalculatorError("division by zero: 0 to a negative power")
+            return _check_size(Fraction(base) ** exponent)
+    b, e = _float(base), _float(exponent)
+    if b < 0 and not e.is_integer():
+        raise CalculatorError("a negative number to a fractional power is not a real number")
+    if b == 0 and e < 0:
+        raise CalculatorError("division by zero: 0 to a negative power")
+    try:
+        return _check_size(math.pow(b, e))
+    except OverflowError:
+        raise CalculatorError("the power is too large for a float") from None
+
+
+def _sqrt(x: Number) -> Number:
+    if x < 0:
+        raise CalculatorError("sqrt of a negative number is not a real number")
+    if isinstance(x, int | Fraction):
+        fx = Fraction(x)
+        num, den = math.isqrt(fx.numerator), math.isqrt(fx.denominator)
+        if num * num == fx.numerator and den * den == fx.denominator:
+            return Fraction(num, den)
+    return math.sqrt(_float(x))
+
+
+def _log(x: Number, base: Number | None = None) -> float:
+    if x <= 0 or (base is not None and (base <= 0 or base == 1)):
+        raise CalculatorError("log needs a positive number (and a positive base other than 1)")
+    fx = math.log(x) if isinstance(x, int) else math.log(_float(x))
+    if base is None:
+        return fx
+    return fx / (math.log(base) if isinstance(base, int) else math.log(_float(base)))
+
+
+def _factorial(n: Number) -> int:
+    k = _as_int(n, "factorial")
+    if k < 0:
+        raise CalculatorError("factorial needs a non-negative whole number")
+    if k > MAX_FACTORIAL:
+        raise CalculatorError(f"factorial({k}) is too large (limit {MAX_FACTORIAL})")
+    return math.factorial(k)
+
+
+def _comb_like(fn: Callable[[int, int], int], name: str) -> Callable[[Number, Number], int]:
+    def apply(n: Number, k: Number) -> int:
+        a, b = _as_int(n, name), _as_int(k, name)
+        if a < 0 or b < 0:
+            raise CalculatorError(f"{name} needs non-negative whole numbers")
+        if a > MAX_COMB:
+            raise CalculatorError(f"{name}({a}, ...) is too large (limit {MAX_COMB})")
+        return fn(a, b)
+
+    return apply
+
+
+def _float_fn(fn: Callable[[float], float], name: str) -> Callable[[Number], float]:
+    def apply(x: Number) -> float:
+        try:
+            return fn(_float(x))
+        except (ValueError, OverflowError):
+            raise CalculatorError(
+                f"{name}({_render(x)[0]}) is outside the function's domain"
+            ) from None
+
+    return apply
+
+
+def _round(x: Number, digits: Number = 0) -> Number:
+    places = _as_int(digits, "round")
+    if abs(places) > 100:
+        raise CalculatorError("round keeps at most 100 digits")
+    if isinstance(x, float):
+        return round(x, places)
+    return round(Fraction(x), places) if places else round(Fraction(x))
+
+
+def _gcd_like(fn: Callable[..., int], name: str) -> Callable[..., int]:
+    def apply(*values: Number) -> int:
+        if not values:
+            raise CalculatorError(f"{name} needs at least one number")
+        return fn(*(_as_int(v, name) for v in values))
+
+    return apply
+
+
+def _minmax(fn: Callable[..., Any], name: str) -> Callable[..., Number]:
+    def apply(*values: Number) -> Number:
+        if not values:
+            raise CalculatorError(f"{name} needs at least one number")
+        result: Number = fn(values)
+        return result
+
+    return apply
+
+
+FUNCTIONS: dict[str, Callable[..., Number]] = {
+    "sqrt": _sqrt,
+    "cbrt": lambda x: _power(x, Fraction(1, 3)) if x >= 0 else -_power(-x, Fraction(1, 3)),
+    "log": _log,
+    "ln": lambda x: _log(x),
+    "log10": lambda x: _log(x, 10),
+    "log2": lambda x: _log(x, 2),
+    "exp": _float_fn(math.exp, "exp"),
+    "sin": _float_fn(math.sin, "sin"),
+    "cos": _float_fn(math.cos, "cos"),
+    "tan": _float_fn(math.tan, "tan"),
+    "asin": _float_fn(math.asin, "asin"),
+    "acos": _float_fn(math.acos, "acos"),
+    "atan": _float_fn(math.atan, "atan"),
+    "sinh": _float_fn(math.sinh, "sinh"),
+    "cosh": _float_fn(math.cosh, "cosh"),
+    "tanh": _float_fn(math.tanh, "tanh"),
+    "degrees": _float_fn(math.degrees, "degrees"),
+    "radians": _float_fn(math.radians, "radians"),
+    "factorial": _factorial,
+    "gcd": _gcd_like(math.gcd, "gcd"),
+    "lcm": _gcd_like(math.lcm, "lcm"),
+    "comb": _comb_like(math.comb, "comb"),
+    "perm": _comb_like(math.perm, "perm"),
+    "abs": lambda x: abs(x),
+    "round": _round,
+    "floor": lambda x: math.floor(x),
+    "ceil": lambda x: math.ceil(x),
+    "min": _minmax(min, "min"),
+    "max": _minmax(max, "max"),
+    "float": lambda x: _float(x),
+    "percent": lambda part, whole: Fraction(part) / Fraction(whole) * 100,
+}
+CONSTANTS: dict[str, Number] = {"pi": math.pi, "e": math.e, "tau": math.tau}
+
+_BINARY: dict[type[ast.operator], Callable[[Number, Number], Number]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: (
+        (Fraction(a) / Fraction(b))
+        if not isinstance(a, float) and not isinstance(b, float)
+        else a / b
+    ),
+    ast.FloorDiv: lambda a, b: a // b,
+    ast.Mod: lambda a, b: a % b,
+    ast.Pow: _power,
+}
+
+
+class _Evaluator:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.decimal_input = False
+
+    def eval(self, node: ast.AST) -> Number:
+        method = getattr(self, f"_{type(node).__name__}", None)
+        if method is None:
+            raise CalculatorError(_refusal(node))
+        value: Number = method(node)
+        return _check_size(value)
+
+    def _Expression(self, node: ast.Expression) -> Number:
+        return self.eval(node.body)
+
+    def _Constant(self, node: ast.Constant) -> Number:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise CalculatorError(f"only numbers are allowed, not {value!r}")
+        if isinstance(value, float):
+            # Read decimals as written (0.1 is exactly 1/10), not as binary floats.
+            segment = ast.get_source_segment(self.source, node) or repr(value)
+            try:
+                self.decimal_input = True
+                return Fraction(Decimal(segment.replace("_", "")))
+            except (ArithmeticError, ValueError):
+                return value
+        return value
+
+    def _UnaryOp(self, node: ast.UnaryOp) -> Number:
+        operand = self.eval(node.operand)
+        if isinstance(node.op, ast.USub):
+            return -operand
+        if isinstance(node.op, ast.UAdd):
+            return +operand
+        raise CalculatorError(_refusal(node))
+
+    def _BinOp(self, node: ast.BinOp) -> Number:
+        operation = _BINARY.get(type(node.op))
+        if operation is None:
+            raise CalculatorError(_refusal(node))
+        left, right = self.eval(node.left), self.eval(node.right)
+        if isinstance(node.op, ast.Div | ast.FloorDiv | ast.Mod) and right == 0:
+            raise CalculatorError("division by zero")
+        return operation(left, right)
+
+    def _Name(self, node: ast.Name) -> Number:
+        if node.id in CONSTANTS:
+            return CONSTANTS[node.id]
+        if node.id in FUNCTIONS:
+            raise CalculatorError(f"{node.id} is a function: call it, e.g. {node.id}(2)")
+        raise CalculatorError(
+            f"unknown name {node.id!r}: use numbers, operators, and the functions "
+            f"{', '.join(sorted(FUNCTIONS))}; constants pi, e, tau"
+        )
+
+    def _Call(self, node: ast.Call) -> Number:
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            name = node.func.id if isinstance(node.func, ast.Name) else "that"
+            raise CalculatorError(
+                f"unknown function {name!r}; available: {', '.join(sorted(FUNCTIONS))}"
+            )
+        if node.keywords:
+            raise CalculatorError("functions take positional arguments only")
+        args = [self.eval(arg) for arg in node.args]
+        try:
+            return FUNCTIONS[node.func.id](*args)
+        except TypeError:
+            raise CalculatorError(f"wrong number of arguments for {node.func.id}") from None
+
+
+def _refusal(node: ast.AST) -> str:
+    if isinstance(node, ast.Attribute):
+        return "attribute access is not allowed; the calculator evaluates arithmetic only"
+    if isinstance(node, ast.Lambda):
+        return "lambdas are not allowed; the calculator evaluates arithmetic only"
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor | ast.BitOr | ast.BitAnd):
+        return "bitwise operators are not supported; use ** for powers"
+    if isinstance(node, ast.Compare | ast.BoolOp):
+        return "comparisons and logic are not supported; the calculator returns numbers"
+    return f"{type(node).__name__} is not allowed; the calculator evaluates arithmetic only"
+
+
+def _normalise(expression: str) -> str:
+    text = expression.strip().replace("×", "*").replace("÷", "/").replace("−", "-")
+    text = text.replace("^", "**")
+    text = _PERCENT_OF.sub(r"(\1/100)*", text)
+    return _PERCENT.sub(r"(\1/100)", text)
+
+
+def _render(value: Number, decimal_input: bool = False) -> tuple[str, bool]:
+    """The text of a value and whether it is exact."""
+    if isinstance(value, float):
+        return f"{value:.{FLOAT_DIGITS}g}", False
+    if isinstance(value, int):
+        return str(value), True
+    if value.denominator == 1:
+        return str(value.numerator), True
+    den = value.denominator
+    while den % 2 == 0:
+        den //= 2
+    while den % 5 == 0:
+        den //= 5
+    if decimal_input and den == 1:
+        # A terminating decimal, printed exactly: 0.1 + 0.2 -> 0.3
+        text = format(Decimal(value.numerator) / Decimal(value.denominator), "f")
+        return text, True
+    return f"{value.numerator}/{value.denominator}", True
+
+
+def calculate(expression: str) -> CalculatorResult:
+    """Evaluate `expression` exactly; raises `ToolError` with a clear message on any refusal."""
+    if not isinstance(expression, str) or not expression.strip():
+        raise CalculatorError("the expression is empty")
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise CalculatorError(
+            f"the expression is {len(expression)} characters long; the limit is {MAX_EXPRESSION_CHARS}"
+        )
+    source = _normalise(expression)
+    try:
+        tree = ast.parse(source, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        hint = " ('...' is not a number: write every term)" if "..." in source else ""
+        raise CalculatorError(f"not a valid expression: {getattr(exc, 'msg', exc)}{hint}") from None
+    if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+        raise CalculatorError(f"the expression is too complex (over {MAX_NODES} parts)")
+    evaluator = _Evaluator(source)
+    try:
+        value = evaluator.eval(tree)
+    except ToolError:
+        raise
+    except ZeroDivisionError:
+        raise CalculatorError("division by zero") from None
+    except (OverflowError, ValueError, ArithmeticError, RecursionError, MemoryError) as exc:
+        raise CalculatorError(f"cannot compute this: {exc}") from None
+    text, exact = _render(value, evaluator.decimal_input)
+    try:
+        approx: float | None = float(value)
+    except OverflowError:
+        approx = None
+    return CalculatorResult(expression=expression, value=text, exact=exact, approx=approx)
+
+
+class Calculator(AgentTool):
+    """Exact arithmetic and math functions; the safe alternative to evaluating code."""
+
+    name: str = "calculator"
+    description: str = (
+        "Evaluate one arithmetic expression exactly. Operators + - * / // % **, parentheses, "
+        "percentages (15% of 80), functions sqrt log exp sin cos tan factorial gcd lcm comb "
+        "round floor ceil abs min max, constants pi e."
+    )
+    args_schema: type[BaseModel] = CalculatorArgs
+    timeout_s: float = 5.0
+    idempotent: bool = True
+
+    def _run(self, expression: str, **_: Any) -> CalculatorResult:
+        return calculate(expression)
