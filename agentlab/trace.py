@@ -143,7 +143,9 @@ class Tracer:
         self.sink.write(run_id, redact(event))
 
     def failure(self, event: FailureEvent) -> None:
-        self.emit(event.run_id or "unknown", "failure", **event.model_dump(mode="json"))
+        fields = event.model_dump(mode="json")
+        run_id = fields.pop("run_id") or "unknown"
+        self.emit(run_id, "failure", **fields)
 
     def artifacts_dir(self, run_id: str) -> Path | None:
         artifacts = getattr(self.sink, "artifacts_dir", None)

@@ -9,7 +9,7 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 pip="$venv/bin/pip"
-"$pip" install --quiet --upgrade pip wheel
+"$pip" install --quiet --upgrade pip wheel "setuptools>=69"
 
 # llama-cpp-python has no wheel on PyPI and compiles (~10 min on 2 cores; pip's
 # wheel cache makes later installs fast). A native build crashes on these

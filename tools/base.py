@@ -78,14 +78,21 @@ def tool_run_context(config: RunnableConfig | None) -> ToolRunContext:
     )
 
 
+def _policy(tool: BaseTool, name: str, default: Any) -> Any:
+    # agentlab tools carry the policy as fields; any other tool may set it in `metadata`.
+    if hasattr(tool, name):
+        return getattr(tool, name)
+    return (tool.metadata or {}).get(name, default)
+
+
 def tool_timeout(tool: BaseTool) -> float:
-    """The tool's timeout in seconds (agentlab tools set it; others get the default)."""
-    return float(getattr(tool, "timeout_s", DEFAULT_TIMEOUT_S))
+    """The tool's timeout in seconds: `AgentTool.timeout_s`, else `metadata["timeout_s"]`."""
+    return float(_policy(tool, "timeout_s", DEFAULT_TIMEOUT_S))
 
 
 def tool_is_idempotent(tool: BaseTool) -> bool:
-    """Whether a repeated identical call may reuse the earlier result."""
-    return bool(getattr(tool, "idempotent", False))
+    """Whether a repeated identical call may reuse the earlier result (default: no)."""
+    return bool(_policy(tool, "idempotent", False))
 
 
 def output_text(output: Any) -> str:

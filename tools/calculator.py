@@ -270,6 +270,8 @@ class _Evaluator:
 
     def _Constant(self, node: ast.Constant) -> Number:
         value = node.value
+        if value is Ellipsis:
+            raise CalculatorError("'...' is not a number: write every term out")
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise CalculatorError(f"only numbers are allowed, not {value!r}")
         if isinstance(value, float):
@@ -386,7 +388,11 @@ def calculate(expression: str) -> CalculatorResult:
         raise
     except ZeroDivisionError:
         raise CalculatorError("division by zero") from None
-    except (OverflowError, ValueError, ArithmeticError, RecursionError, MemoryError) as exc:
+    except OverflowError:
+        raise CalculatorError(
+            "a number is too large for floating-point arithmetic; keep the values exact"
+        ) from None
+    except (ValueError, ArithmeticError, RecursionError, MemoryError) as exc:
         raise CalculatorError(f"cannot compute this: {exc}") from None
     text, exact = _render(value, evaluator.decimal_input)
     try:

@@ -83,6 +83,7 @@ class RunRenderer:
             self.console.print(
                 f"[bold red]{result.status}[/bold red]: {result.status_detail or 'no answer'}",
                 highlight=False,
+                soft_wrap=True,
             )
         counters = result.counters
         self.console.print(
@@ -90,4 +91,6 @@ class RunRenderer:
             f"tool calls {counters.tool_calls}, replans {counters.replans}[/dim]"
         )
         if result.trace_path:
-            self.console.print(f"[dim]trace: {result.trace_path}[/dim]", highlight=False)
+            self.console.print(
+                f"[dim]trace: {result.trace_path}[/dim]", highlight=False, soft_wrap=True
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -80,7 +81,9 @@ def classify_model_exception(exc: Exception, node: str) -> ModelError:
             f"the prompt does not fit the model's context: {text}", node=node
         )
     kind = type(exc).__name__
-    return ModelAPIError(f"model backend failed after retries ({kind}): {text}", node=node)
+    status = getattr(exc, "status_code", None)
+    where = f"HTTP {status}, {kind}" if status else kind
+    return ModelAPIError(f"model backend failed after retries ({where}): {text}", node=node)
 
 
 class ModelCaller:
@@ -101,12 +104,14 @@ class ModelCaller:
         self.enforces_schema = supports_json_schema(model)
 
     def prepare(self, messages: list[BaseMessage], schema: type[BaseModel]) -> list[BaseMessage]:
-        """The messages to send: unchanged when the backend enforces the schema, else schema appended."""
+        """The messages to send: unchanged when the backend enforces the schema, else the
+        schema appended to the last user message."""
         if self.enforces_schema:
             return messages
-        import json
-
         hint = SCHEMA_IN_PROMPT.format(schema=json.dumps(schema.model_json_schema()))
+        if messages and isinstance(messages[-1], HumanMessage):
+            last = messages[-1]
+            return [*messages[:-1], HumanMessage(content=f"{_text_of(last.content)}\n\n{hint}")]
         return [*messages, HumanMessage(content=hint)]
 
     def complete(

@@ -19,7 +19,7 @@ from agentlab import execution
 from agentlab.budget import budget_exhausted
 from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.nodes.base import Node, traced_node
-from agentlab.plan_checks import argument_findings, tool_finding
+from agentlab.plan_checks import Finding, argument_findings, tool_finding
 from agentlab.schemas import Plan, Step
 from agentlab.state import AgentState, Counters, StepResult
 from agentlab.tools.base import output_data, output_text, tool_is_idempotent, tool_timeout
@@ -117,24 +117,15 @@ class Executor(Node):
             elif all(r in results for r in refs):
                 ready.append(step)
             elif not any(r in pending_ids and r != step.id for r in refs):
-                self._refuse(
-                    state,
-                    step,
-                    FailureCategory.BAD_REFERENCE,
-                    f"step {step.id}: refers to a step that is not in the plan: "
-                    + ", ".join(f"${{{r}}}" for r in refs if r not in results),
-                    wave,
+                detail = f"step {step.id}: refers to a step that is not in the plan: " + ", ".join(
+                    f"${{{r}}}" for r in refs if r not in results
                 )
+                self._refuse(state, step, [Finding(FailureCategory.BAD_REFERENCE, detail)], wave)
         if not ready and not wave.results and pending:
             # Only circular references remain: nothing can ever run.
             for step in pending:
-                self._refuse(
-                    state,
-                    step,
-                    FailureCategory.BAD_REFERENCE,
-                    f"step {step.id}: its references form a cycle and can never resolve",
-                    wave,
-                )
+                detail = f"step {step.id}: its references form a cycle and can never resolve"
+                self._refuse(state, step, [Finding(FailureCategory.BAD_REFERENCE, detail)], wave)
         return ready
 
     def _skipped(self, step: Step, failed: list[str]) -> StepResult:
@@ -153,33 +144,34 @@ class Executor(Node):
         self,
         state: AgentState,
         step: Step,
-        category: FailureCategory,
-        detail: str,
+        findings: list[Finding],
         wave: Wave,
         args: dict[str, Any] | None = None,
     ) -> None:
-        """Record a step that cannot be called as an error result plus a failure event."""
+        """Record a step that cannot be called: an error result, one failure event per finding."""
         now = time.time()
+        args = args if args is not None else step.args
         wave.results[step.id] = StepResult(
             step_id=step.id,
             tool=step.tool,
-            args=args if args is not None else step.args,
+            args=args,
             status="error",
-            output=execution.format_tool_error(step.tool, detail),
+            output=execution.format_tool_error(step.tool, "; ".join(f.detail for f in findings)),
             started=now,
             ended=now,
         )
-        wave.failures.append(
-            self.deps.failure(
-                state,
-                category,
-                detail,
-                node=self.name,
-                step_id=step.id,
-                tool=step.tool,
-                args=args if args is not None else step.args,
+        for finding in findings:
+            wave.failures.append(
+                self.deps.failure(
+                    state,
+                    finding.category,
+                    finding.detail,
+                    node=self.name,
+                    step_id=step.id,
+                    tool=step.tool,
+                    args=args,
+                )
             )
-        )
 
     def _prepare(
         self, state: AgentState, step: Step, results: dict[str, StepResult], wave: Wave
@@ -187,18 +179,17 @@ class Executor(Node):
         """Resolve tool and arguments, or record why the step cannot be called."""
         bad_tool = tool_finding(step, self.deps.tools)
         if bad_tool is not None:
-            self._refuse(state, step, bad_tool.category, bad_tool.detail, wave)
+            self._refuse(state, step, [bad_tool], wave)
             return None
         try:
             args = execution.substitute(step.args, results)
         except execution.UnresolvedReferenceError as exc:
             detail = f"step {step.id}: ${{{exc.ref}}} has no result to substitute"
-            self._refuse(state, step, FailureCategory.BAD_REFERENCE, detail, wave)
+            self._refuse(state, step, [Finding(FailureCategory.BAD_REFERENCE, detail)], wave)
             return None
         problems = argument_findings(step, self.deps.tools.get(step.tool), args)
         if problems:
-            detail = "; ".join(p.detail for p in problems)
-            self._refuse(state, step, FailureCategory.INVALID_ARGUMENTS, detail, wave, args)
+            self._refuse(state, step, problems, wave, args)
             return None
         return Prepared(step, args, execution.call_key(step.tool, args))
 

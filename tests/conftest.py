@@ -1,0 +1,35 @@
+"""Shared fixtures. Real model requests are blocked unless a test is marked `local_model`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentlab.trace import MemoryTraceSink, Tracer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[None]:
+    """No API keys, no default model, traces under a temp AGENTLAB_HOME."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AGENTLAB_MODEL", "AGENTLAB_DB"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AGENTLAB_HOME", str(tmp_path / "agentlab-home"))
+    if request.node.get_closest_marker("local_model") is None:
+        import agentlab.llm.local as local
+
+        def blocked(name: str) -> object:
+            raise AssertionError(f"test asked for local:{name} without @pytest.mark.local_model")
+
+        monkeypatch.setattr(local, "local_chat_model", blocked)
+    yield
+
+
+@pytest.fixture
+def memory_tracer() -> Tracer:
+    return Tracer(MemoryTraceSink())

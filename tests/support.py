@@ -1,0 +1,46 @@
+"""Helpers that script a model with hand-written cassettes and read traces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from agentlab.trace import read_trace
+
+
+def step(id: str, tool: str, **args: Any) -> dict[str, Any]:
+    return {"id": id, "tool": tool, "args": args, "why": ""}
+
+
+def plan(*steps: dict[str, Any]) -> str:
+    return json.dumps({"steps": list(steps)})
+
+
+def finish(answer: str) -> str:
+    return json.dumps({"decision": "finish", "answer": answer, "critique": ""})
+
+
+def replan(critique: str) -> str:
+    return json.dumps({"decision": "replan", "answer": "", "critique": critique})
+
+
+def write_cassette(path: Path, *replies: str) -> Path:
+    """A hand-written cassette: one `{"reply": ...}` line per model call."""
+    path.write_text("".join(json.dumps({"reply": r}) + "\n" for r in replies), encoding="utf-8")
+    return path
+
+
+def only_trace(runs_dir: Path) -> list[dict[str, Any]]:
+    traces = sorted(runs_dir.glob("*.jsonl"))
+    assert len(traces) == 1, f"expected one trace in {runs_dir}, found {traces}"
+    return read_trace(traces[0])
+
+
+def of_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["type"] == kind]
+
+
+def failures(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(category, node) of every failure event, in order."""
+    return [(e["category"], e["node"]) for e in of_type(events, "failure")]

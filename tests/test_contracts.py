@@ -1,0 +1,82 @@
+"""Public contracts: exported errors, schema field names, the failure taxonomy."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import agentlab
+import agentlab.errors
+from agentlab import FailureCategory, Plan, Reflection
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TAXONOMY = {
+    "planning.invalid_tool",
+    "planning.invalid_arguments",
+    "planning.wrong_argument_values",
+    "planning.bad_reference",
+    "planning.malformed_output",
+    "planning.over_budget",
+    "execution.tool_error",
+    "execution.timeout",
+    "execution.resource_limit",
+    "reflection.premature_finish",
+    "reflection.missed_finish",
+    "goal.wrong_answer",
+    "goal.no_answer",
+    "efficiency.budget_exhausted",
+    "efficiency.repeated_action",
+    "model.api_error",
+    "model.context_overflow",
+}
+
+
+def test_taxonomy_matches_design() -> None:
+    assert {c.value for c in FailureCategory} == TAXONOMY
+    design = (ROOT / "docs" / "design.md").read_text()
+    for name in TAXONOMY:
+        assert f"| {name} |" in design
+
+
+def test_every_public_error_is_exported() -> None:
+    errors = {
+        name
+        for name, obj in inspect.getmembers(agentlab.errors, inspect.isclass)
+        if issubclass(obj, agentlab.errors.AgentlabError)
+    }
+    assert errors <= set(agentlab.__all__)
+    assert errors == set(agentlab.errors.__all__)
+
+
+def test_plan_and_reflection_field_names_are_the_design_contract() -> None:
+    plan = Plan.model_validate_json(
+        '{"steps": [{"id": "s1", "tool": "calculator", "args": {"expression": "17*23"}, "why": "x"}]}'
+    )
+    assert json.loads(plan.model_dump_json()) == {
+        "steps": [{"id": "s1", "tool": "calculator", "args": {"expression": "17*23"}, "why": "x"}]
+    }
+    assert set(Reflection.model_fields) == {"decision", "answer", "critique"}
+
+
+def _source() -> str:
+    parts = [
+        p.read_text() for d in ("agentlab", "tools", "sandbox") for p in (ROOT / d).rglob("*.py")
+    ]
+    return "\n".join(p for p in parts if "class FailureCategory(StrEnum)" not in p)
+
+
+def test_every_runtime_category_is_set_where_it_is_detected() -> None:
+    """Each category the runtime detects is named at its detection site (eval-time ones excepted:
+    premature/missed finish and wrong answer need ground truth, see agentlab eval)."""
+    source = _source()
+    needs_ground_truth = {"PREMATURE_FINISH", "MISSED_FINISH", "WRONG_ANSWER"}
+    missing = [
+        c.name
+        for c in FailureCategory
+        if c.name not in needs_ground_truth
+        and f"FailureCategory.{c.name}" not in source
+        and f"category = FailureCategory.{c.name}" not in source
+    ]
+    assert missing == []

@@ -1,0 +1,188 @@
+"""`openai:` against a real OpenAI-compatible HTTP server on loopback (no client mocking)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import finish, plan, step
+
+from agentlab import AgentConfig
+from agentlab.runner import Runner
+from agentlab.trace import read_trace
+
+SECRET = "sk-test-abcdefghijklmnopqrstuvwxyz123456"
+
+
+class FakeOpenAI:
+    """Serves /v1/chat/completions from a script of (status, reply text) and records requests."""
+
+    def __init__(self, script: list[tuple[int, str]]) -> None:
+        self.script = list(script)
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with fake.lock:
+                    fake.requests.append(body)
+                    fake.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    status, text = fake.script.pop(0) if len(fake.script) > 1 else fake.script[0]
+                if status == 400:
+                    payload = {
+                        "error": {
+                            "message": "This model's maximum context length is 10 tokens.",
+                            "type": "invalid_request_error",
+                            "code": "context_length_exceeded",
+                        }
+                    }
+                elif status != 200:
+                    payload = {"error": {"message": f"scripted {status}", "type": "server_error"}}
+                else:
+                    payload = {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": text},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": 100,
+                            "completion_tokens": 20,
+                            "total_tokens": 120,
+                        },
+                    }
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if status == 429:
+                    self.send_header("Retry-After", "0")
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    servers: list[FakeOpenAI] = []
+
+    def start(script: list[tuple[int, str]]) -> FakeOpenAI:
+        fake = FakeOpenAI(script)
+        fake.thread.start()
+        servers.append(fake)
+        return fake
+
+    yield start
+    for fake in servers:
+        fake.server.shutdown()
+
+
+GOOD_PLAN = plan(step("s1", "calculator", expression="17*23+4"))
+
+
+def runner(
+    fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, retries: int = 2
+) -> Runner:
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    config = AgentConfig(model_max_retries=retries, tools=("calculator",))
+    return Runner(config, model="openai:test-model", trace_dir=tmp_path / "runs")
+
+
+def test_cli_drives_openai_with_json_schema_response_format(serve: Any, tmp_path: Path) -> None:
+    fake = serve([(200, GOOD_PLAN), (200, finish("395"))])
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_API_KEY": SECRET,
+        "AGENTLAB_HOME": str(tmp_path / "home"),
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentlab",
+            "run",
+            "What is 17*23+4?",
+            "--model",
+            "openai:test-model",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["answer"] == "395"
+    plan_request, reflect_request = fake.requests
+    assert plan_request["model"] == "test-model"
+    assert plan_request["response_format"]["type"] == "json_schema"
+    assert plan_request["response_format"]["json_schema"]["name"] == "Plan"
+    assert "steps" in plan_request["response_format"]["json_schema"]["schema"]["properties"]
+    assert reflect_request["response_format"]["json_schema"]["name"] == "Reflection"
+    assert fake.headers[0]["authorization"] == f"Bearer {SECRET}"
+    # Real token counts from the server's usage, and no secret in the trace.
+    trace_text = Path(result["trace"]).read_text()
+    assert SECRET not in trace_text
+    assert result["counters"]["tokens_in"] == 200
+
+
+def test_rate_limit_is_retried(serve: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake = serve([(429, ""), (200, GOOD_PLAN), (200, finish("395"))])
+    result = runner(fake, monkeypatch, tmp_path).run("What is 17*23+4?")
+    assert result.status == "answered" and result.answer == "395"
+    assert len(fake.requests) == 3
+    assert result.failures == []
+
+
+def test_server_error_forever_is_model_api_error(
+    serve: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = serve([(500, "")])
+    result = runner(fake, monkeypatch, tmp_path, retries=2).run("What is 17*23+4?")
+    assert result.status == "error"
+    assert result.exit_code == 1
+    assert len(fake.requests) == 3  # the first try and two retries
+    assert [f.category for f in result.failures] == ["model.api_error"]
+    assert "HTTP 500" in result.status_detail
+    events = read_trace(result.trace_path or "")
+    assert events[-1]["type"] == "footer" and events[-1]["status"] == "error"
+    assert SECRET not in json.dumps(events)
+
+
+def test_context_overflow_is_its_own_category(
+    serve: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = serve([(400, "")])
+    result = runner(fake, monkeypatch, tmp_path).run("What is 17*23+4?")
+    assert result.status == "error"
+    assert [f.category for f in result.failures] == ["model.context_overflow"]
+    assert len(fake.requests) == 1  # a 400 is not retried
