@@ -137,10 +137,12 @@ class Tracer:
 
     def __init__(self, sink: TraceSink | None = None) -> None:
         self.sink: TraceSink = sink if sink is not None else JsonlTraceSink()
+        # Read once: scanning the environment on every event costs more than the write.
+        self._secrets = _secret_env_values()
 
     def emit(self, run_id: str, type_: str, **fields: Any) -> None:
         event = {"type": type_, "run_id": run_id, "time": utc_now(), **fields}
-        self.sink.write(run_id, redact(event))
+        self.sink.write(run_id, redact(event, self._secrets))
 
     def failure(self, event: FailureEvent) -> None:
         fields = event.model_dump(mode="json")

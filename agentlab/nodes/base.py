@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
@@ -30,6 +31,12 @@ class AgentDeps:
     """The agent's inventory: the tools the validator and executor accept."""
     tracer: Tracer
     system_prompt: str
+    tool_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(
+            max_workers=16, thread_name_prefix="agentlab-tool"
+        )
+    )
+    """Threads that run tool calls; a call past its timeout keeps its thread until it returns."""
 
     def failure(
         self,

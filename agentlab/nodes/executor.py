@@ -7,7 +7,7 @@ wave and a killed run resumes without re-running finished steps.
 from __future__ import annotations
 
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -235,7 +235,7 @@ class Executor(Node):
         artifacts_dir = tracer.artifacts_dir(run_id)
         config = execution.tool_config(run_id, artifacts_dir)
         writer = get_stream_writer()
-        pool = ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="agentlab-tool")
+        pool = self.deps.tool_pool
         futures: dict[Future[Any], tuple[Prepared, float, float]] = {}
         for item in calls:
             tool = self.deps.tools.get(item.step.tool)
@@ -243,32 +243,25 @@ class Executor(Node):
             started = time.time()
             future = pool.submit(execution.invoke_tool, tool, item.args, config)
             futures[future] = (item, started, started + tool_timeout(tool))
-        try:
-            pending = set(futures)
-            while pending:
-                nearest = min(futures[f][2] for f in pending)
-                done, pending = wait(
-                    pending, timeout=max(0.0, nearest - time.time()), return_when=FIRST_COMPLETED
-                )
-                for future in done:
-                    item, started, _deadline = futures[future]
-                    self._collect(state, item, future, started, artifacts_dir, wave)
-                for future in [f for f in pending if futures[f][2] <= time.time()]:
-                    pending.discard(future)
-                    item, started, deadline = futures[future]
-                    future.cancel()
-                    error = TimeoutError(
-                        execution.TIMEOUT_MESSAGE.format(seconds=deadline - started)
-                    )
-                    self._record(state, item, started, wave, error=error)
-                    writer({"event": "step_finished", **wave.results[item.step.id].model_dump()})
-                for future in done:
-                    result = wave.results[futures[future][0].step.id]
-                    writer({"event": "step_finished", **result.model_dump()})
-        finally:
-            # A timed-out call cannot be interrupted from here; its thread is left
-            # to finish on its own (tools enforce their own limits too).
-            pool.shutdown(wait=False, cancel_futures=True)
+        pending = set(futures)
+        while pending:
+            nearest = min(futures[f][2] for f in pending)
+            done, pending = wait(
+                pending, timeout=max(0.0, nearest - time.time()), return_when=FIRST_COMPLETED
+            )
+            for future in done:
+                item, started, _deadline = futures[future]
+                self._collect(state, item, future, started, artifacts_dir, wave)
+            for future in [f for f in pending if futures[f][2] <= time.time()]:
+                pending.discard(future)
+                item, started, deadline = futures[future]
+                future.cancel()
+                error = TimeoutError(execution.TIMEOUT_MESSAGE.format(seconds=deadline - started))
+                self._record(state, item, started, wave, error=error)
+                writer({"event": "step_finished", **wave.results[item.step.id].model_dump()})
+            for future in done:
+                result = wave.results[futures[future][0].step.id]
+                writer({"event": "step_finished", **result.model_dump()})
         wave.tool_calls += len(calls)
 
     def _collect(

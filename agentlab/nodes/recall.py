@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import platform
 import time
@@ -20,6 +21,7 @@ RUN_ID_KEY = "run_id"
 TASK_ID_KEY = "task_id"
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("agentlab", "langgraph", "langchain-core"):
@@ -52,7 +54,7 @@ class Recall(Node):
             model=deps.caller.name,
             tools=deps.tools.names(),
             thread_id=configurable.get("thread_id"),
-            versions=_versions(),
+            versions=dict(_versions()),
         )
         # A new run on a thread starts from clean per-run fields; the messages
         # (the conversation) carry over.
