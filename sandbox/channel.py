@@ -10,6 +10,7 @@ only to explain a crash.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -73,10 +74,8 @@ class KernelChannel:
         return self.receive(time.monotonic() + timeout)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._sock.close()
-        except OSError:
-            pass
 
     def stderr_text(self) -> str:
         return self.stderr_tail.decode("utf-8", "replace")

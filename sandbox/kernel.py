@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import base64
 import builtins
+import contextlib
 import errno
 import json
 import linecache
@@ -315,10 +316,9 @@ def worker_main(req_fd: int, rep_fd: int) -> None:
         reply = worker.execute(run_id, request["code"], int(request["output_bytes"]))
         mark = sentinel(run_id)
         for fd in (1, 2):
-            try:
+            # If the code closed its own stdout, the supervisor waits briefly instead.
+            with contextlib.suppress(OSError):
                 write_all(fd, mark)
-            except OSError:
-                pass  # the code closed its own stdout; the supervisor waits briefly
         write_frame(rep_fd, reply)
 
 
@@ -361,13 +361,15 @@ class Capture:
             self.kept += data[:room]
         self.dropped += max(0, len(data) - max(room, 0))
 
-    def text(self, name: str) -> str:
+    def text(self, name: str, stopped: bool) -> str:
         text = self.kept.decode("utf-8", "replace")
         if self.dropped:
             text += (
                 f"\n[... {self.dropped:,} more bytes of {name} dropped: "
                 f"the limit is {self.limit:,} bytes per run]"
             )
+        elif stopped and len(self.kept) >= self.limit:
+            text += f"\n[... {name} stopped at the limit of {self.limit:,} bytes per run]"
         return text
 
 
@@ -470,10 +472,8 @@ class Supervisor:
 
     def drop_worker(self) -> None:
         for fd in self.fds:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self.fds = (-1, -1, -1, -1)
         if self.proc is not None:
             try:
@@ -503,10 +503,8 @@ class Supervisor:
                 if not victims:
                     return
                 for pid in victims:
-                    try:
+                    with contextlib.suppress(OSError):
                         os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
                 self._reap()
             time.sleep(0.01)
 
@@ -584,8 +582,8 @@ class Supervisor:
         changed = [p for p, meta in after.items() if before.get(p) != meta]
         reply.update(
             id=run_id,
-            stdout=out.text("stdout"),
-            stderr=err.text("stderr"),
+            stdout=out.text("stdout", reply["status"] == OUTPUT_LIMIT),
+            stderr=err.text("stderr", reply["status"] == OUTPUT_LIMIT),
             stdout_dropped=out.dropped,
             stderr_dropped=err.dropped,
             state_lost=state_lost,
@@ -658,14 +656,16 @@ class Supervisor:
     def _limit_status(
         reply: dict, oom: bool, pids: bool, out: Capture, err: Capture
     ) -> dict[str, str]:
-        """Name the limit behind a failed run from the cgroup counters and the caps."""
+        """Name the limit behind a run from the cgroup counters and the caps. Output
+        dropped at the cap fails even an otherwise clean run: what it printed is cut."""
+        flooded = bool(out.dropped or err.dropped)
         if reply["status"] == OK:
-            return {}
+            return {"status": OUTPUT_LIMIT} if flooded else {}
         if oom:
             return {"status": MEMORY_LIMIT}
         if pids:
             return {"status": PIDS_LIMIT}
-        if reply["status"] in (TIMEOUT, CRASHED) and (out.dropped or err.dropped):
+        if reply["status"] in (TIMEOUT, CRASHED, ERROR) and flooded:
             return {"status": OUTPUT_LIMIT}
         return {}
 
@@ -694,10 +694,8 @@ class Supervisor:
 def prepare_tmp() -> None:
     """Seed matplotlib's font cache (built into the image) into the writable /tmp."""
     if os.path.isdir(MPL_CACHE_SRC) and not os.path.exists(MPL_CACHE_DST):
-        try:
+        with contextlib.suppress(OSError):
             shutil.copytree(MPL_CACHE_SRC, MPL_CACHE_DST)
-        except OSError:
-            pass
 
 
 def main(argv: list[str]) -> None:
