@@ -13,6 +13,7 @@ from agentlab.errors import ConfigError
 # the docker SDK or a search backend that a run does not need.
 BUILTIN_TOOLS: dict[str, str] = {
     "calculator": "agentlab.tools.calculator:Calculator",
+    "python": "agentlab.tools.python:PythonTool",
 }
 
 
