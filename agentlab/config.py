@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,6 +72,10 @@ class AgentConfig(BaseModel):
 
     model_timeout_s: float = Field(default=120.0, gt=0)
     """Seconds one model request may take."""
+
+    search_backend: Literal["auto", "web", "local"] = "auto"
+    """Where the `search` tool looks: the web (ddgs), the local document index, or `auto`
+    (the web when it can be reached, else local)."""
 
     def with_variant(self, name: str) -> AgentConfig:
         """This config with a named variant's switch flipped (see `VARIANTS` and `no-TOOL`)."""

@@ -35,12 +35,13 @@ from agentlab.trace import Tracer, TraceSink
 ToolsArg = ToolRegistry | Iterable[BaseTool | str] | None
 
 
-def _registry(tools: ToolsArg) -> ToolRegistry:
+def _registry(tools: ToolsArg, config: AgentConfig) -> ToolRegistry:
+    # Built-in tools named here are made for this config (e.g. its search backend).
     if tools is None:
-        return default_registry()
+        return default_registry(config=config)
     if isinstance(tools, ToolRegistry):
         return tools
-    return ToolRegistry(builtin_tool(t) if isinstance(t, str) else t for t in tools)
+    return ToolRegistry(builtin_tool(t, config) if isinstance(t, str) else t for t in tools)
 
 
 def _tracer(trace: Tracer | TraceSink | str | Path | None) -> Tracer:
@@ -62,7 +63,7 @@ def build_deps(
     record: str | Path | None = None,
 ) -> AgentDeps:
     """Resolve the model, the tool inventory and the trace sink a graph's nodes share."""
-    registry = _registry(tools)
+    registry = _registry(tools, config)
     inventory = registry.subset(resolve_inventory(config, registry.names()))
     resolved = resolve_model(
         model if model is not None else config.model,

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from langchain_core.tools import BaseTool
 
 from agentlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from agentlab.config import AgentConfig
 
 # Built-in tools are created on first use, so importing agentlab never imports
 # the docker SDK or a search backend that a run does not need.
 BUILTIN_TOOLS: dict[str, str] = {
     "calculator": "agentlab.tools.calculator:Calculator",
     "python": "agentlab.tools.python:PythonTool",
+    "search": "agentlab.tools.search:SearchTool",
 }
 
 
@@ -72,17 +77,23 @@ def builtin_tool_names() -> list[str]:
     return list(BUILTIN_TOOLS)
 
 
-def builtin_tool(name: str) -> BaseTool:
-    """A new instance of a built-in tool."""
+def builtin_tool(name: str, config: AgentConfig | None = None) -> BaseTool:
+    """A new instance of a built-in tool; a factory with `from_config` is given the agent's config."""
     try:
         path = BUILTIN_TOOLS[name]
     except KeyError:
         raise ConfigError(
             f"unknown tool {name!r}; built-in tools: {', '.join(BUILTIN_TOOLS)}"
         ) from None
-    return _load_factory(path)()
+    factory = _load_factory(path)
+    from_config: Callable[[AgentConfig], BaseTool] | None = getattr(factory, "from_config", None)
+    if config is not None and from_config is not None:
+        return from_config(config)
+    return factory()
 
 
-def default_registry(names: Iterable[str] | None = None) -> ToolRegistry:
+def default_registry(
+    names: Iterable[str] | None = None, config: AgentConfig | None = None
+) -> ToolRegistry:
     """A registry of built-in tools: all of them, or those named."""
-    return ToolRegistry(builtin_tool(name) for name in (names or BUILTIN_TOOLS))
+    return ToolRegistry(builtin_tool(name, config) for name in (names or BUILTIN_TOOLS))
