@@ -6,6 +6,7 @@ import typer
 
 from agentlab.cli.run import run
 from agentlab.cli.sandbox import sandbox_app
+from agentlab.cli.search import index_app, search
 from agentlab.cli.tools import tools
 
 app = typer.Typer(
@@ -18,6 +19,8 @@ app = typer.Typer(
 app.command()(run)
 app.command()(tools)
 app.add_typer(sandbox_app, name="sandbox")
+app.command()(search)
+app.add_typer(index_app, name="index")
 
 
 def main() -> None:
