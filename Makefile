@@ -23,6 +23,7 @@ demo: setup
 	bash scripts/demo.sh $(VENV)
 
 test: setup sandbox-image
+	bash scripts/ensure_eval_deps.sh $(VENV)
 	$(BIN)/python -m pytest
 
 lint: setup

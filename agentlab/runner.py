@@ -22,6 +22,7 @@ from agentlab.failures import FailureEvent
 from agentlab.graph import ToolsArg, build_deps, compile_graph
 from agentlab.nodes.base import AgentDeps
 from agentlab.state import AgentState, Counters
+from agentlab.trace import Tracer, TraceSink
 
 EventHandler = Callable[[str, Any], None]
 """Receives `(stream_mode, chunk)` for every `updates` and `custom` chunk while a run goes."""
@@ -59,7 +60,11 @@ class RunResult:
 
 
 class Runner:
-    """One compiled agent variant and the means to run tasks on it."""
+    """One compiled agent variant and the means to run tasks on it.
+
+    `trace_dir` is a runs directory, or a `TraceSink` / `Tracer` to send events
+    elsewhere (the evaluation harness wraps the sink to grade each run).
+    """
 
     def __init__(
         self,
@@ -67,7 +72,7 @@ class Runner:
         *,
         model: str | BaseChatModel | None = None,
         tools: ToolsArg = None,
-        trace_dir: str | Path | None = None,
+        trace_dir: str | Path | TraceSink | Tracer | None = None,
         record: str | Path | None = None,
         checkpointer: BaseCheckpointSaver[str] | None = None,
     ) -> None:

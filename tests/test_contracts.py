@@ -68,15 +68,13 @@ def _source() -> str:
 
 
 def test_every_runtime_category_is_set_where_it_is_detected() -> None:
-    """Each category the runtime detects is named at its detection site (eval-time ones excepted:
-    premature/missed finish and wrong answer need ground truth, see agentlab eval)."""
+    """Each category is named at its detection site: the runtime's, and eval's for those
+    that need ground truth (premature/missed finish, wrong answer: agentlab/eval/verdict.py)."""
     source = _source()
-    needs_ground_truth = {"PREMATURE_FINISH", "MISSED_FINISH", "WRONG_ANSWER"}
     missing = [
         c.name
         for c in FailureCategory
-        if c.name not in needs_ground_truth
-        and f"FailureCategory.{c.name}" not in source
+        if f"FailureCategory.{c.name}" not in source
         and f"category = FailureCategory.{c.name}" not in source
     ]
     assert missing == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from agentlab.cli.eval import eval_command
+from agentlab.cli.failures import failures
 from agentlab.cli.run import run
 from agentlab.cli.sandbox import sandbox_app
 from agentlab.cli.search import index_app, search
@@ -18,6 +20,8 @@ app = typer.Typer(
 )
 app.command()(run)
 app.command()(tools)
+app.command("eval")(eval_command)
+app.command()(failures)
 app.add_typer(sandbox_app, name="sandbox")
 app.command()(search)
 app.add_typer(index_app, name="index")

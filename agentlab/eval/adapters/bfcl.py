@@ -1,0 +1,304 @@
+"""BFCL (Berkeley Function Calling Leaderboard) cases as a suite, and its AST grading.
+
+The cases and possible answers come from the `bfcl-eval` package's data files,
+located through its installed distribution (never copied, never imported: its
+dependency tree is large, so install it with `pip install --no-deps bfcl-eval`).
+
+Grading ports BFCL's AST checker for Python (`simple_function_checker`,
+`multiple_function_checker`) with its error keys, applied to the agent's final
+plan: each step is one function call. Its error keys map onto the taxonomy:
+
+| BFCL error | category |
+|---|---|
+| wrong_func_name (not a declared function) | planning.invalid_tool |
+| wrong_func_name (another declared function) | goal.wrong_answer |
+| missing_required, unexpected_param, type_error:* | planning.invalid_arguments |
+| value_error:*, missing_optional | planning.wrong_argument_values |
+| wrong_count (no call, or several) | goal.wrong_answer |
+
+Cases whose parameter names cannot be pydantic fields (3 use `_class`) are left out.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from agentlab.errors import ConfigError
+from agentlab.eval.declared import declarable
+from agentlab.eval.suite import BfclCheck, Suite, Task
+from agentlab.failures import FailureCategory
+
+DISTRIBUTION = "bfcl-eval"
+DATA_DIR = "bfcl_eval/data"
+VERSION_PREFIX = "BFCL_v4"
+CATEGORIES = ("simple_python", "multiple")
+INSTALL_HINT = (
+    "BFCL cases come from the bfcl-eval package: pip install --no-deps bfcl-eval "
+    "(agentlab reads its data files only, so its own dependencies are not needed)"
+)
+
+PYTHON_TYPES: dict[str, type] = {
+    "string": str,
+    "integer": int,
+    "float": float,
+    "boolean": bool,
+    "array": list,
+    "tuple": list,
+    "dict": dict,
+    "any": str,
+}
+NESTED_TYPES = ("array", "tuple")
+
+Call = dict[str, dict[str, Any]]
+"""One function call as BFCL writes it: `{name: {param: value}}`."""
+
+
+@dataclass(frozen=True, slots=True)
+class BfclResult:
+    """BFCL's verdict on a model's calls: valid, or an error key and message."""
+
+    valid: bool
+    error_type: str = ""
+    error: str = ""
+
+
+def category_of(result: BfclResult, *, declared: set[str], called: list[str]) -> FailureCategory:
+    """The taxonomy category for a BFCL error."""
+    kind = result.error_type
+    if kind.endswith("wrong_func_name"):
+        known = all(name in declared for name in called)
+        return FailureCategory.WRONG_ANSWER if known else FailureCategory.INVALID_TOOL
+    if kind.endswith(("missing_required", "unexpected_param")) or kind.startswith("type_error"):
+        return FailureCategory.INVALID_ARGUMENTS
+    if kind.startswith("value_error") or kind.endswith("missing_optional"):
+        return FailureCategory.WRONG_ARGUMENT_VALUES
+    return FailureCategory.WRONG_ANSWER
+
+
+# --- the AST checker, ported from bfcl_eval/eval_checker/ast_eval/ast_checker.py (Python only)
+
+
+def _standardize(text: str) -> str:
+    return re.sub(r"[ \,\.\/\-\_\*\^]", "", text).lower().replace("'", '"')
+
+
+def _possible_type(possible: list[Any]) -> type | None:
+    for answer in possible:
+        if answer != "":
+            return type(answer)
+    return None
+
+
+def _type_ok(value: Any, possible: list[Any], expected: type, nested: type | None) -> bool:
+    if type(value) is expected:
+        if nested is None:
+            return True
+        items = cast(list[Any], value)
+        return any(
+            isinstance(option, list) and all(type(item) is nested for item in items)
+            for option in possible
+        )
+    # A variable given where a value is expected: BFCL accepts the possible answer's type.
+    possible_type = _possible_type(possible)
+    return possible_type is not None and type(value) is possible_type
+
+
+def _string_ok(value: str, possible: list[Any]) -> bool:
+    return _standardize(value) in [_standardize(p) for p in possible if isinstance(p, str)]
+
+
+def _list_ok(value: list[Any], possible: list[Any]) -> bool:
+    def norm(items: list[Any]) -> list[Any]:
+        return [_standardize(i) if isinstance(i, str) else i for i in items]
+
+    return norm(value) in [norm(p) for p in possible if isinstance(p, list)]
+
+
+def _dict_ok(value: dict[str, Any], possible: list[Any]) -> bool:
+    for option in possible:
+        if option == "" or not isinstance(option, dict):
+            continue
+        ok = all(
+            key in option
+            and (_standardize(v) if isinstance(v, str) else v)
+            in [_standardize(p) if isinstance(p, str) else p for p in option[key]]
+            for key, v in value.items()
+        ) and all(key in value or "" in answers for key, answers in option.items())
+        if ok:
+            return True
+    return False
+
+
+def _param_result(param: str, value: Any, spec: dict[str, Any], possible: list[Any]) -> BfclResult:
+    kind = spec.get("type", "any")
+    expected = PYTHON_TYPES.get(kind, str)
+    nested = (
+        PYTHON_TYPES.get(spec.get("items", {}).get("type", "any")) if kind in NESTED_TYPES else None
+    )
+    if kind == "float" and type(value) is int:
+        value = float(value)
+    if not _type_ok(value, possible, expected, nested):
+        nested_kind = nested is not None and type(value) is expected
+        return BfclResult(
+            False,
+            "type_error:nested" if nested_kind else "type_error:simple",
+            f"Incorrect type for parameter {param!r}. Expected type {kind}, got "
+            f"{type(value).__name__}. Parameter value: {value!r}.",
+        )
+    is_variable = _possible_type(possible) not in (None, expected)
+    if not is_variable:
+        if expected is dict:
+            ok, key = _dict_ok(value, possible), "value_error:dict_value"
+        elif expected is list and nested is dict:
+            ok = any(
+                isinstance(p, list)
+                and len(p) == len(value)
+                and all(_dict_ok(v, [o]) for v, o in zip(value, p, strict=True))
+                for p in possible
+            )
+            key = "value_error:list_dict_count"
+        elif expected is str:
+            ok, key = _string_ok(value, possible), "value_error:string"
+        elif expected is list:
+            ok, key = _list_ok(value, possible), "value_error:list/tuple"
+        else:
+            ok, key = value in possible, "value_error:others"
+        if not ok:
+            return BfclResult(
+                False,
+                key,
+                f"Invalid value for parameter {param!r}: {value!r}. Expected one of {possible}.",
+            )
+    elif value not in possible:
+        return BfclResult(
+            False, "value_error:others", f"Invalid value for parameter {param!r}: {value!r}."
+        )
+    return BfclResult(True)
+
+
+def simple_function_check(function: dict[str, Any], call: Call, answer: Call) -> BfclResult:
+    """BFCL's `simple_function_checker` for Python."""
+    possible = next(iter(answer.values()))
+    name = function["name"]
+    properties: dict[str, Any] = function["parameters"]["properties"]
+    required: list[str] = function["parameters"].get("required", [])
+    if name not in call:
+        return BfclResult(
+            False,
+            "simple_function_checker:wrong_func_name",
+            f"Function name {name!r} not found in model output.",
+        )
+    params = call[name]
+    for param in required:
+        if param not in params:
+            return BfclResult(
+                False,
+                "simple_function_checker:missing_required",
+                f"Missing required parameter: {param!r}.",
+            )
+    for param, value in params.items():
+        if param not in properties or param not in possible:
+            return BfclResult(
+                False,
+                "simple_function_checker:unexpected_param",
+                f"Unexpected parameter: {param!r}.",
+            )
+        result = _param_result(param, value, properties[param], possible[param])
+        if not result.valid:
+            return result
+    for param, answers in possible.items():
+        if param not in params and "" not in answers:
+            return BfclResult(
+                False,
+                "simple_function_checker:missing_optional",
+                f"Optional parameter {param!r} not provided and not marked as optional.",
+            )
+    return BfclResult(True)
+
+
+def ast_check(
+    functions: list[dict[str, Any]], calls: list[Call], answers: list[Call]
+) -> BfclResult:
+    """BFCL's AST check for the `simple_*` and `multiple` categories."""
+    prefix = "multiple_function_checker" if len(functions) > 1 else "simple_function_checker"
+    if len(calls) != len(answers):
+        return BfclResult(False, f"{prefix}:wrong_count", "Wrong number of functions.")
+    expected_name = next(iter(answers[0]))
+    function = next((f for f in functions if f["name"] == expected_name), None)
+    if function is None:
+        raise ConfigError(f"BFCL case declares no function {expected_name!r}")
+    return simple_function_check(function, calls[0], answers[0])
+
+
+def plan_calls(plan: dict[str, Any] | None) -> list[Call]:
+    """A plan's steps as BFCL calls."""
+    steps = (plan or {}).get("steps") or []
+    return [{str(s.get("tool")): dict(s.get("args") or {})} for s in steps]
+
+
+def grade_plan(
+    check: BfclCheck, functions: tuple[dict[str, Any], ...], plan: dict[str, Any] | None
+) -> tuple[BfclResult, FailureCategory | None]:
+    """BFCL's verdict on a plan, and the category of its error."""
+    calls = plan_calls(plan)
+    result = ast_check(list(functions), calls, [dict(a) for a in check.ground_truth])
+    if result.valid:
+        return result, None
+    declared = {str(f["name"]) for f in functions}
+    return result, category_of(result, declared=declared, called=[next(iter(c)) for c in calls])
+
+
+# --- the cases, from the installed package's data files
+
+
+def data_file(name: str) -> Path:
+    """A data file of the installed bfcl-eval package."""
+    try:
+        dist = importlib.metadata.distribution(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        raise ConfigError(INSTALL_HINT) from None
+    path = Path(str(dist.locate_file(f"{DATA_DIR}/{name}")))
+    if not path.is_file():
+        raise ConfigError(f"bfcl-eval {dist.version} has no data file {name}; {INSTALL_HINT}")
+    return path
+
+
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _prompt(question: list[list[dict[str, str]]]) -> str:
+    turn = question[0]
+    return "\n".join(m["content"] for m in turn if m.get("role") == "user")
+
+
+def bfcl_suite(category: str = "simple_python", *, limit: int | None = None) -> Suite:
+    """BFCL v4 cases of one category as a suite; the declared functions are the tools."""
+    if category not in CATEGORIES:
+        raise ConfigError(
+            f"BFCL category {category!r} is not supported; use {', '.join(CATEGORIES)}"
+        )
+    cases = _read_lines(data_file(f"{VERSION_PREFIX}_{category}.json"))
+    answers = {
+        a["id"]: a["ground_truth"]
+        for a in _read_lines(data_file(f"possible_answer/{VERSION_PREFIX}_{category}.json"))
+    }
+    tasks = [
+        Task(
+            id=case["id"],
+            prompt=_prompt(case["question"]),
+            tools=(),
+            functions=tuple(case["function"]),
+            check=BfclCheck(ground_truth=tuple(answers[case["id"]]), category=category),
+            ref_steps=len(answers[case["id"]]),
+            tags=("bfcl", category),
+        )
+        for case in cases
+        if all(declarable(f) for f in case["function"])
+    ][:limit]
+    return Suite(name=f"bfcl-{category}", tasks=tuple(tasks))

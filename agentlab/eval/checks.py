@@ -1,0 +1,142 @@
+"""Grading an answer against a task's check.
+
+Text checks (exact, numeric, regex, one-of) are pure functions. Code checks
+run the answer and the tests in the Docker sandbox through a `CodeRunner`,
+never on the host.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Protocol
+
+from agentlab.eval.suite import (
+    CodeTestsCheck,
+    ExactCheck,
+    NumericCheck,
+    OneOfCheck,
+    RegexCheck,
+)
+
+TextCheck = ExactCheck | NumericCheck | RegexCheck | OneOfCheck
+
+# A number as people and models write it: 1,307 / -5 / 3.5 / 15/2 (the calculator's fractions).
+_NUMBER = re.compile(
+    r"(?<![\w.)])(-)?((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?:/(\d+))?(?![\w])", re.ASCII
+)
+_FENCE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)```", re.S | re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    """Whether an answer passed, and why not."""
+
+    passed: bool
+    detail: str = ""
+
+
+def numbers_in(text: str) -> list[float]:
+    """Every number in `text`, in order (thousands separators and fractions understood)."""
+    found: list[float] = []
+    for sign, digits, denominator in _NUMBER.findall(text):
+        value = Fraction(digits.replace(",", ""))
+        if denominator:
+            if int(denominator) == 0:
+                continue
+            value /= int(denominator)
+        found.append(float(-value if sign else value))
+    return found
+
+
+def normalise(text: str, *, case_sensitive: bool = False) -> str:
+    """Whitespace collapsed, surrounding quotes and a trailing period dropped."""
+    text = " ".join(text.split()).strip().strip("`\"'").rstrip(".").strip()
+    return text if case_sensitive else text.casefold()
+
+
+def expected_text(check: TextCheck | CodeTestsCheck) -> str:
+    """What the check expects, for reports."""
+    match check:
+        case ExactCheck(value=value):
+            return value
+        case NumericCheck(value=value):
+            return f"{value:g}"
+        case RegexCheck(pattern=pattern):
+            return f"/{pattern}/"
+        case OneOfCheck(values=values):
+            return " | ".join(values)
+        case CodeTestsCheck():
+            return "tests pass"
+
+
+def grade_text(check: TextCheck, answer: str) -> Grade:
+    """Grade an answer against a text check."""
+    match check:
+        case ExactCheck(value=value, case_sensitive=cs):
+            ok = normalise(answer, case_sensitive=cs) == normalise(value, case_sensitive=cs)
+            return Grade(ok, "" if ok else f"expected {value!r}")
+        case OneOfCheck(values=values, case_sensitive=cs):
+            wanted = {normalise(v, case_sensitive=cs) for v in values}
+            ok = normalise(answer, case_sensitive=cs) in wanted
+            return Grade(ok, "" if ok else f"expected one of {list(values)}")
+        case RegexCheck(pattern=pattern, ignore_case=ignore_case):
+            ok = re.search(pattern, answer, re.I if ignore_case else 0) is not None
+            return Grade(ok, "" if ok else f"no match for /{pattern}/")
+        case NumericCheck(value=value, abs_tol=abs_tol, rel_tol=rel_tol):
+            found = numbers_in(answer)
+            if not found:
+                return Grade(False, "the answer holds no number")
+            ok = math.isclose(found[-1], value, abs_tol=abs_tol, rel_tol=rel_tol)
+            return Grade(ok, "" if ok else f"expected {value:g}, got {found[-1]:g}")
+
+
+def extract_code(answer: str) -> str:
+    """The code in an answer: its longest fenced block, else the whole text."""
+    blocks = _FENCE.findall(answer)
+    return max(blocks, key=len) if blocks else answer
+
+
+def code_program(check: CodeTestsCheck, answer: str) -> str:
+    """The program the sandbox runs: prelude, the answer's code, the tests, the entry call."""
+    code = extract_code(answer).rstrip() + "\n"
+    if check.prelude and code[:1] in (" ", "\t"):
+        # A function body completing the prelude's signature (HumanEval style).
+        head = check.prelude.rstrip("\n") + "\n" + code
+    else:
+        head = "\n\n".join(p for p in (check.prelude.rstrip(), code) if p)
+    parts = [head, check.tests.rstrip()]
+    if check.entry_point:
+        parts.append(f"check({check.entry_point})")
+    return "\n\n".join(parts) + "\n"
+
+
+class CodeRunner(Protocol):
+    """Runs a test program somewhere isolated; `passed` when it exits clean."""
+
+    def run(self, program: str, *, timeout_s: float) -> Grade: ...
+
+
+class SandboxCodeRunner:
+    """Runs test programs in a fresh Docker sandbox session each (never on the host)."""
+
+    def run(self, program: str, *, timeout_s: float) -> Grade:
+        from agentlab.sandbox import shared_pool
+
+        with shared_pool(size=1).session() as session:
+            result = session.run(program, timeout=timeout_s)
+        if result.ok:
+            return Grade(True)
+        if result.error is not None:
+            message = f"{result.error.type}: {result.error.message}".rstrip(": ")
+            return Grade(False, f"tests failed: {message}"[:500])
+        return Grade(False, f"tests did not finish: {result.status.value}")
+
+
+def grade_code(check: CodeTestsCheck, answer: str, runner: CodeRunner) -> Grade:
+    """Run the answer's code against the tests (raises if the sandbox cannot be reached)."""
+    if not extract_code(answer).strip():
+        return Grade(False, "the answer holds no code")
+    return runner.run(code_program(check, answer), timeout_s=check.timeout_s)

@@ -1,0 +1,325 @@
+"""The ground-truth verdict of a run, and the failures only ground truth can reveal.
+
+`GradingSink` wraps a run's trace sink. It passes every event through while
+keeping what grading needs (steps, reflections, plans); when the footer
+arrives it grades the run and writes, in order: a `verdict` event, the failure
+events eval detects (`goal.wrong_answer`, `goal.no_answer`,
+`reflection.premature_finish`, `reflection.missed_finish`, and BFCL's
+argument errors), then the footer with a `verdict` field and the failure
+counts updated. The footer stays the trace's last line.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from agentlab.eval.adapters.bfcl import grade_plan
+from agentlab.eval.checks import CodeRunner, Grade, expected_text, grade_code, grade_text
+from agentlab.eval.suite import BfclCheck, CodeTestsCheck, Task
+from agentlab.failures import FailureCategory, FailureEvent, utc_now
+from agentlab.trace import TraceSink, redact
+
+EVAL_NODE = "eval"
+INTERRUPTED = "interrupted"
+
+Outcome = Literal["pass", "fail", "error"]
+
+
+class Verdict(BaseModel):
+    """How a run did against its task's check. `error`: the check could not be run."""
+
+    outcome: Outcome
+    check: str
+    expected: str
+    detail: str = ""
+    suite: str | None = None
+    ref_steps: int | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "pass"
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    step_id: str
+    tool: str
+    ok: bool
+    output: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReflectionPoint:
+    """A reflector decision and how many step results were in hand when it was made."""
+
+    decision: str
+    answer: str
+    results_in_hand: int
+
+
+def _plain(value: Any) -> Any:
+    """Event fields arrive as emitted (pydantic objects included), before serialisation."""
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+@dataclass
+class RunRecord:
+    """What grading reads of a run, gathered from its trace events."""
+
+    run_id: str
+    task_id: str | None = None
+    variant: str | None = None
+    steps: list[StepOutcome] = field(default_factory=list)
+    reflections: list[ReflectionPoint] = field(default_factory=list)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    status: str = "error"
+    status_detail: str = ""
+    answer: str | None = None
+
+    def add(self, event: dict[str, Any]) -> None:
+        """Take what grading needs from one trace event."""
+        kind = event.get("type")
+        if kind == "header":
+            self.task_id, self.variant = event.get("task_id"), event.get("variant")
+        elif kind == "tool_call":
+            self.steps.append(
+                StepOutcome(
+                    str(event.get("step_id")),
+                    str(event.get("tool")),
+                    event.get("status") == "ok",
+                    str(event.get("output") or ""),
+                )
+            )
+        elif kind == "failure":
+            self.categories.append(str(event.get("category")))
+        elif kind == "node" and event.get("node") == "planner" and event.get("plan"):
+            self.plans.append(_plain(event["plan"]))
+        elif kind == "node" and event.get("node") == "reflector" and event.get("reflection"):
+            reflection = _plain(event["reflection"])
+            self.reflections.append(
+                ReflectionPoint(
+                    str(reflection.get("decision")),
+                    str(reflection.get("answer") or ""),
+                    len(self.steps),
+                )
+            )
+        elif kind == "footer":
+            self.status = str(event.get("status"))
+            self.status_detail = str(event.get("status_detail") or "")
+            self.answer = event.get("answer")
+
+    @classmethod
+    def from_events(cls, events: list[dict[str, Any]]) -> RunRecord:
+        record = cls(run_id=str(events[0].get("run_id")) if events else "unknown")
+        for event in events:
+            record.add(event)
+        return record
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    failures: list[FailureEvent]
+
+
+def _failure(
+    record: RunRecord, category: FailureCategory, detail: str, **where: Any
+) -> FailureEvent:
+    return FailureEvent(
+        category=category,
+        detail=detail,
+        node=EVAL_NODE,
+        run_id=record.run_id,
+        task_id=record.task_id,
+        variant=record.variant,
+        **where,
+    )
+
+
+def _missed_finish(task: Task, record: RunRecord) -> FailureEvent | None:
+    """The right answer was among the results, yet the agent went on (or ran out of budget)."""
+    check = task.check
+    if isinstance(check, CodeTestsCheck | BfclCheck):
+        return None
+
+    def first_right(upto: int) -> StepOutcome | None:
+        return next(
+            (s for s in record.steps[:upto] if s.ok and grade_text(check, s.output).passed), None
+        )
+
+    for point in record.reflections:
+        if point.decision in ("continue", "replan"):
+            right = first_right(point.results_in_hand)
+            if right is not None:
+                detail = f"step {right.step_id} had the answer ({right.output!r}); the reflector chose {point.decision}"
+                return _failure(
+                    record,
+                    FailureCategory.MISSED_FINISH,
+                    detail,
+                    step_id=right.step_id,
+                    tool=right.tool,
+                )
+    if record.status != "answered":
+        right = first_right(len(record.steps))
+        if right is not None:
+            detail = f"step {right.step_id} had the answer ({right.output!r}); the run ended {record.status}"
+            return _failure(
+                record,
+                FailureCategory.MISSED_FINISH,
+                detail,
+                step_id=right.step_id,
+                tool=right.tool,
+            )
+    return None
+
+
+def _grade_answer(
+    task: Task, record: RunRecord, runner: CodeRunner
+) -> tuple[Grade, list[FailureEvent]]:
+    """The check's grade and the goal/reflection failures it implies."""
+    check = task.check
+    failures: list[FailureEvent] = []
+    if isinstance(check, BfclCheck):
+        result, category = grade_plan(
+            check, task.functions, record.plans[-1] if record.plans else None
+        )
+        grade = Grade(
+            result.valid, f"{result.error_type}: {result.error}" if not result.valid else ""
+        )
+        if category is not None:
+            failures.append(_failure(record, category, grade.detail))
+            if category is not FailureCategory.WRONG_ANSWER:
+                failures.append(_failure(record, FailureCategory.WRONG_ANSWER, grade.detail))
+        return grade, failures
+    answer = record.answer if record.status == "answered" else None
+    if answer is None:
+        return Grade(False, f"no answer (run {record.status})"), failures
+    if isinstance(check, CodeTestsCheck):
+        grade = grade_code(check, answer, runner)
+    else:
+        grade = grade_text(check, answer)
+    if not grade.passed:
+        failures.append(_failure(record, FailureCategory.WRONG_ANSWER, grade.detail))
+        last = record.reflections[-1] if record.reflections else None
+        if last is not None and last.decision == "finish":
+            failures.append(
+                _failure(
+                    record,
+                    FailureCategory.PREMATURE_FINISH,
+                    f"the reflector finished with {answer!r}: {grade.detail}",
+                )
+            )
+    return grade, failures
+
+
+def judge(
+    task: Task, record: RunRecord, runner: CodeRunner, *, suite: str | None = None
+) -> Judgement:
+    """Grade a finished run against its task; raises only if the check cannot be run."""
+    grade, failures = _grade_answer(task, record, runner)
+    has_answer = record.status == "answered" and record.answer is not None
+    if not has_answer and FailureCategory.NO_ANSWER.value not in record.categories:
+        failures.append(
+            _failure(
+                record,
+                FailureCategory.NO_ANSWER,
+                f"the run ended {record.status}: {record.status_detail}",
+            )
+        )
+    missed = _missed_finish(task, record)
+    if missed is not None:
+        failures.append(missed)
+    expected = (
+        "BFCL possible answers" if isinstance(task.check, BfclCheck) else expected_text(task.check)
+    )
+    verdict = Verdict(
+        outcome="pass" if grade.passed else "fail",
+        check=task.check.kind,
+        expected=expected,
+        detail=grade.detail,
+        suite=suite,
+        ref_steps=task.ref_steps,
+    )
+    return Judgement(verdict, failures)
+
+
+Grader = Callable[[RunRecord], Judgement]
+
+
+class GradingSink:
+    """A trace sink that grades each run when its footer arrives (see the module docstring)."""
+
+    def __init__(self, inner: TraceSink, grader: Grader) -> None:
+        self.inner = inner
+        self.grader = grader
+        self._records: dict[str, RunRecord] = {}
+        self._judgements: dict[str, Judgement] = {}
+        self._lock = threading.Lock()
+
+    def write(self, run_id: str, event: dict[str, Any]) -> None:
+        with self._lock:
+            record = self._records.setdefault(run_id, RunRecord(run_id=run_id))
+        if event.get("type") == "footer":
+            self._finish(record, event)
+            return
+        record.add(event)
+        self.inner.write(run_id, event)
+
+    def close(self, run_id: str) -> None:
+        self.inner.close(run_id)
+
+    def location(self, run_id: str) -> str | None:
+        return self.inner.location(run_id)
+
+    def artifacts_dir(self, run_id: str) -> Path | None:
+        artifacts = getattr(self.inner, "artifacts_dir", None)
+        return artifacts(run_id) if callable(artifacts) else None
+
+    def judgement(self, run_id: str) -> Judgement | None:
+        """The grading of a finished run (None if it was interrupted or never finished)."""
+        return self._judgements.get(run_id)
+
+    def _finish(self, record: RunRecord, footer: dict[str, Any]) -> None:
+        record.add(footer)
+        run_id = record.run_id
+        if record.status_detail == INTERRUPTED:
+            self.inner.write(run_id, footer)
+            return
+        try:
+            judgement = self.grader(record)
+        except Exception as exc:  # the check could not run (no sandbox...): not the agent's fault
+            verdict = Verdict(
+                outcome="error", check="?", expected="?", detail=f"{type(exc).__name__}: {exc}"
+            )
+            judgement = Judgement(verdict, [])
+        self._judgements[run_id] = judgement
+        self.inner.write(run_id, self._event(run_id, "verdict", **judgement.verdict.model_dump()))
+        for failure in judgement.failures:
+            fields = failure.model_dump(mode="json", exclude={"run_id", "time"})
+            self.inner.write(run_id, self._event(run_id, "failure", **fields))
+        counts = Counter(footer.get("failures") or {})
+        counts.update(str(f.category) for f in judgement.failures)
+        self.inner.write(
+            run_id,
+            {
+                **footer,
+                "time": utc_now(),
+                "failures": dict(counts),
+                "verdict": judgement.verdict.model_dump(),
+            },
+        )
+
+    @staticmethod
+    def _event(run_id: str, kind: str, **fields: Any) -> dict[str, Any]:
+        event: dict[str, Any] = redact(
+            {"type": kind, "run_id": run_id, "time": utc_now(), **fields}
+        )
+        return event
