@@ -146,9 +146,7 @@ def _pull(client: docker.DockerClient, base: str, log: Log) -> None:
         ) from exc
 
 
-def _docker_build(
-    client: docker.DockerClient, context: str, tag: str, base: str, log: Log
-) -> None:
+def _docker_build(client: docker.DockerClient, context: str, tag: str, base: str, log: Log) -> None:
     api = client.api
     saved_timeout = api.timeout
     api.timeout = 1800  # a build step (apt, pip) may print nothing for minutes

@@ -560,9 +560,7 @@ class Supervisor:
         oom0, pids0 = limit_counters()
         started = time.monotonic()
         req_w, rep_r, out_r, err_r = self.fds
-        write_frame(
-            req_w, {"id": run_id, "code": request["code"], "output_bytes": output_bytes}
-        )
+        write_frame(req_w, {"id": run_id, "code": request["code"], "output_bytes": output_bytes})
         mark = sentinel(run_id)
         out, err = Capture(output_bytes, mark), Capture(output_bytes, mark)
         reply = self._collect(rep_r, {out_r: out, err_r: err}, started + timeout)

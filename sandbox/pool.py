@@ -49,7 +49,9 @@ class SandboxPool:
         self._cond = threading.Condition()
         self._closed = False
         self.last_error: Exception | None = None
-        self._thread = threading.Thread(target=self._fill, name="agentlab-sandbox-pool", daemon=True)
+        self._thread = threading.Thread(
+            target=self._fill, name="agentlab-sandbox-pool", daemon=True
+        )
         self._thread.start()
         _POOLS.add(self)
 
@@ -201,9 +203,7 @@ def shared_pool(
         return pool
 
 
-def prune(
-    client: docker.DockerClient | None = None, *, everything: bool = False
-) -> list[str]:
+def prune(client: docker.DockerClient | None = None, *, everything: bool = False) -> list[str]:
     """Remove sandbox containers left behind: stopped ones, and running ones whose
     owning process is gone. `everything` removes all sandbox containers, live owners
     or not. Returns the removed container ids."""

@@ -95,7 +95,9 @@ class Session:
             except ChannelTimeout:
                 # The kernel should have stopped the run itself; it is wedged.
                 self._replace_kernel()
-                return self._lost(RunStatus.TIMEOUT, timeout, started, "the kernel stopped answering")
+                return self._lost(
+                    RunStatus.TIMEOUT, timeout, started, "the kernel stopped answering"
+                )
             except ChannelClosed as exc:
                 status = RunStatus.MEMORY_LIMIT if self._kernel.oom_killed() else RunStatus.CRASHED
                 self._replace_kernel()

@@ -41,7 +41,8 @@ DESCRIPTION = (
 )
 
 # What the model reads when a run fails; one template per outcome.
-CODE_RAISED = "The code raised {type}: {message}\n{traceback}"
+CODE_RAISED = "The code raised an exception:\n{traceback}"
+CODE_RAISED_BARE = "The code raised {type}: {message}"
 TIMED_OUT = (
     "The code ran past its {timeout:g} s timeout and was stopped. Make it faster, or pass "
     "a larger `timeout` (at most {max:g} s)."
@@ -219,10 +220,10 @@ def describe_failure(result: RunResult, limits: SandboxLimits) -> tuple[FailureC
     if status is RunStatus.OK:
         raise ValueError("a successful run is not a failure")
     if status is RunStatus.ERROR:
-        text = CODE_RAISED.format(
-            type=error.type if error else "Exception",
-            message=error.message if error else "",
-            traceback=error.traceback if error else "",
+        if error is not None and error.traceback:
+            return FailureCategory.TOOL_ERROR, CODE_RAISED.format(traceback=error.traceback)
+        text = CODE_RAISED_BARE.format(
+            type=error.type if error else "Exception", message=error.message if error else ""
         )
         return FailureCategory.TOOL_ERROR, text
     if status is RunStatus.CRASHED:
