@@ -80,11 +80,21 @@ def category_of(result: BfclResult, *, declared: set[str], called: list[str]) ->
     return FailureCategory.WRONG_ANSWER
 
 
-# --- the AST checker, ported from bfcl_eval/eval_checker/ast_eval/ast_checker.py (Python only)
+# --- the AST checker, ported from bfcl_eval/eval_checker/ast_eval/ast_checker.py (Python
+# only). The order of checks and the error keys follow the original, quirks included
+# (tests/test_eval_bfcl.py compares the two on every case); only the shapes are typed.
+
+_INVALID_TYPE = "Incorrect type for parameter {param!r}. Expected type {kind}, got {got}. Parameter value: {value!r}."
+_INVALID_VALUE = "Invalid value for parameter {param!r}: {value!r}. Expected one of {possible}."
 
 
 def _standardize(text: str) -> str:
+    """Spaces and ,./-_*^ dropped, lower case, single quotes as double (BFCL's leniency)."""
     return re.sub(r"[ \,\.\/\-\_\*\^]", "", text).lower().replace("'", '"')
+
+
+def _std(value: Any) -> Any:
+    return _standardize(value) if isinstance(value, str) else value
 
 
 def _possible_type(possible: list[Any]) -> type | None:
@@ -94,89 +104,131 @@ def _possible_type(possible: list[Any]) -> type | None:
     return None
 
 
-def _type_ok(value: Any, possible: list[Any], expected: type, nested: type | None) -> bool:
+@dataclass(frozen=True, slots=True)
+class _TypeResult:
+    valid: bool
+    is_variable: bool = False
+    error_type: str = "type_error:simple"
+
+
+def _type_check(
+    value: Any, possible: list[Any], expected: type, nested: type | None
+) -> _TypeResult:
+    """BFCL's `type_checker`: a value of the possible answers' type counts as a variable."""
+    possible_type = _possible_type(possible)
+    is_variable = possible_type is not None and possible_type is not expected
+    error_type = "type_error:simple"
     if type(value) is expected:
         if nested is None:
-            return True
-        items = cast(list[Any], value)
-        return any(
-            isinstance(option, list) and all(type(item) is nested for item in items)
-            for option in possible
-        )
-    # A variable given where a value is expected: BFCL accepts the possible answer's type.
-    possible_type = _possible_type(possible)
-    return possible_type is not None and type(value) is possible_type
+            return _TypeResult(True, is_variable)
+        for option in possible:
+            items_ok = not isinstance(option, list) or all(
+                _type_check(item, option, nested, None).valid for item in cast(list[Any], value)
+            )
+            if items_ok:
+                return _TypeResult(True, is_variable)
+        error_type = "type_error:nested"
+    if possible_type is not None and type(value) is possible_type:
+        return _TypeResult(error_type != "type_error:nested", True, error_type)
+    return _TypeResult(False, False, error_type)
 
 
-def _string_ok(value: str, possible: list[Any]) -> bool:
-    return _standardize(value) in [_standardize(p) for p in possible if isinstance(p, str)]
-
-
-def _list_ok(value: list[Any], possible: list[Any]) -> bool:
-    def norm(items: list[Any]) -> list[Any]:
-        return [_standardize(i) if isinstance(i, str) else i for i in items]
-
-    return norm(value) in [norm(p) for p in possible if isinstance(p, list)]
-
-
-def _dict_ok(value: dict[str, Any], possible: list[Any]) -> bool:
+def _dict_check(value: dict[str, Any], possible: list[Any]) -> BfclResult:
+    result = BfclResult(False, "dict_checker:unclear")
     for option in possible:
-        if option == "" or not isinstance(option, dict):
+        if option == "":
             continue
-        ok = all(
-            key in option
-            and (_standardize(v) if isinstance(v, str) else v)
-            in [_standardize(p) if isinstance(p, str) else p for p in option[key]]
-            for key, v in value.items()
-        ) and all(key in value or "" in answers for key, answers in option.items())
+        result, ok = BfclResult(False, "dict_checker:unclear"), True
+        for key, item in value.items():
+            if key not in option:
+                result, ok = (
+                    BfclResult(
+                        False, "value_error:dict_key", f"Unexpected dict key parameter: {key!r}."
+                    ),
+                    False,
+                )
+                break
+            if _std(item) not in [_std(p) for p in option[key]]:
+                result, ok = (
+                    BfclResult(
+                        False,
+                        "value_error:dict_value",
+                        _INVALID_VALUE.format(param=key, value=item, possible=option[key]),
+                    ),
+                    False,
+                )
+                break
+        for key, answers in option.items():
+            if key not in value and "" not in answers:
+                result, ok = (
+                    BfclResult(
+                        False, "value_error:dict_key", f"Missing dict key parameter: {key!r}."
+                    ),
+                    False,
+                )
+                break
         if ok:
-            return True
-    return False
+            return BfclResult(True)
+    return result
+
+
+def _list_dict_check(value: list[Any], possible: list[Any]) -> BfclResult:
+    result = BfclResult(False, "list_dict_checker:unclear")
+    for option in possible:
+        if len(value) != len(option):
+            result = BfclResult(
+                False, "value_error:list_dict_count", "Wrong number of dictionaries in the list."
+            )
+            continue
+        for item, expected in zip(value, option, strict=True):
+            result = _dict_check(item, [expected])
+            if not result.valid:
+                break
+        else:
+            return BfclResult(True)
+    return result
 
 
 def _param_result(param: str, value: Any, spec: dict[str, Any], possible: list[Any]) -> BfclResult:
     kind = spec.get("type", "any")
-    expected = PYTHON_TYPES.get(kind, str)
-    nested = (
-        PYTHON_TYPES.get(spec.get("items", {}).get("type", "any")) if kind in NESTED_TYPES else None
-    )
+    expected = PYTHON_TYPES[kind]
+    nested = PYTHON_TYPES[spec["items"]["type"]] if kind in NESTED_TYPES else None
+    if kind == "tuple" and type(value) is tuple:
+        value = list(value)
     if kind == "float" and type(value) is int:
         value = float(value)
-    if not _type_ok(value, possible, expected, nested):
-        nested_kind = nested is not None and type(value) is expected
-        return BfclResult(
-            False,
-            "type_error:nested" if nested_kind else "type_error:simple",
-            f"Incorrect type for parameter {param!r}. Expected type {kind}, got "
-            f"{type(value).__name__}. Parameter value: {value!r}.",
+    typed = _type_check(value, possible, expected, nested)
+    if not typed.valid:
+        message = _INVALID_TYPE.format(
+            param=param, kind=kind, got=type(value).__name__, value=value
         )
-    is_variable = _possible_type(possible) not in (None, expected)
-    if not is_variable:
+        return BfclResult(False, typed.error_type, message)
+    if not typed.is_variable:
         if expected is dict:
-            ok, key = _dict_ok(value, possible), "value_error:dict_value"
-        elif expected is list and nested is dict:
-            ok = any(
-                isinstance(p, list)
-                and len(p) == len(value)
-                and all(_dict_ok(v, [o]) for v, o in zip(value, p, strict=True))
-                for p in possible
-            )
-            key = "value_error:list_dict_count"
-        elif expected is str:
-            ok, key = _string_ok(value, possible), "value_error:string"
-        elif expected is list:
-            ok, key = _list_ok(value, possible), "value_error:list/tuple"
-        else:
-            ok, key = value in possible, "value_error:others"
-        if not ok:
+            return _dict_check(value, possible)
+        if expected is list and nested is dict:
+            return _list_dict_check(value, possible)
+        if expected is str:
+            if _standardize(value) in [_standardize(p) for p in possible if isinstance(p, str)]:
+                return BfclResult(True)
             return BfclResult(
                 False,
-                key,
-                f"Invalid value for parameter {param!r}: {value!r}. Expected one of {possible}.",
+                "value_error:string",
+                _INVALID_VALUE.format(param=param, value=value, possible=possible),
             )
-    elif value not in possible:
+        if expected is list:
+            if [_std(v) for v in value] in [[_std(p) for p in option] for option in possible]:
+                return BfclResult(True)
+            return BfclResult(
+                False,
+                "value_error:list/tuple",
+                _INVALID_VALUE.format(param=param, value=value, possible=possible),
+            )
+    if value not in possible:
         return BfclResult(
-            False, "value_error:others", f"Invalid value for parameter {param!r}: {value!r}."
+            False,
+            "value_error:others",
+            _INVALID_VALUE.format(param=param, value=value, possible=possible),
         )
     return BfclResult(True)
 
