@@ -265,3 +265,35 @@ def test_a_bfcl_style_task_runs_with_declared_tools(tmp_path: Path) -> None:
 def _mk(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+RESEARCHER = Path(__file__).resolve().parents[1] / "examples" / "researcher" / "cassettes"
+
+
+def test_search_suite_runs_over_the_shipped_corpus(tmp_path: Path) -> None:
+    """The researcher example's recorded replies answer three search-QA tasks offline."""
+    shipped = load_suite("search")
+    assert len(shipped.tasks) == 20
+    recorded = sorted(p.stem for p in RESEARCHER.glob("*.jsonl"))
+    suite = Suite(name="search", tasks=tuple(t for t in shipped.tasks if t.id in recorded))
+    root = tmp_path / "cassettes"
+    for task in suite.tasks:
+        target = cassette_path(root, "full", task.id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((RESEARCHER / f"{task.id}.jsonl").read_bytes())
+    results = Evaluation(
+        suite, EvalSettings(variants=("full",), out_dir=tmp_path / "runs", model=f"replay:{root}")
+    ).run()
+    assert {r.task_id: r.outcome for r in results} == {t: "pass" for t in recorded}
+    for result in results:
+        calls = [e for e in read_trace(result.trace or "") if e["type"] == "tool_call"]
+        assert calls and all(c["tool"] == "search" and c["status"] == "ok" for c in calls)
+
+
+def test_task_config_sets_agent_fields_and_refuses_the_rest() -> None:
+    task = load_suite("search").tasks[0]
+    assert pair_config(_base(), task, "no-reflection").search_backend == "local"
+    with pytest.raises(ValueError, match="config may not set tools"):
+        Task(id="x", prompt="p", answer="1", config={"tools": ["calculator"]})  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="config may not set nonsense"):
+        Task(id="x", prompt="p", answer="1", config={"nonsense": 1})  # type: ignore[call-arg]

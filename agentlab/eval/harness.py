@@ -168,17 +168,18 @@ def pair_config(base: AgentConfig, task: Task, variant: str) -> AgentConfig:
     `no-TOOL` for a task that never had TOOL leaves its inventory as it is.
     """
     tools = task_tool_names(task)
-    config = base.model_copy(update={"tools": tuple(tools)})
+    config = AgentConfig.model_validate({**base.model_dump(), **task.config, "tools": tuple(tools)})
     if variant not in VARIANTS and variant.removeprefix("no-") not in tools:
         return config.model_copy(update={"variant": variant})
     return config.with_variant(variant)
 
 
-def pair_tools(task: Task) -> ToolRegistry:
-    """Fresh tool objects for one run: built-ins by name, declared functions as stubs."""
+def pair_tools(task: Task, config: AgentConfig) -> ToolRegistry:
+    """Fresh tool objects for one run: built-ins by name (made for the pair's config, e.g.
+    its search backend), declared functions as stubs."""
     builtins = task.tools if task.tools is not None else tuple(builtin_tool_names())
     return ToolRegistry(
-        [*(builtin_tool(n) for n in builtins), *(declared_tool(f) for f in task.functions)]
+        [*(builtin_tool(n, config) for n in builtins), *(declared_tool(f) for f in task.functions)]
     )
 
 
@@ -271,10 +272,11 @@ class Evaluation:
             else None
         )
         started = time.perf_counter()
+        config = pair_config(self.settings.base_config, task, variant)
         runner = Runner(
-            pair_config(self.settings.base_config, task, variant),
+            config,
             model=self._model(pair),
-            tools=pair_tools(task),
+            tools=pair_tools(task, config),
             trace_dir=sink,
             record=record,
         )

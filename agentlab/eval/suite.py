@@ -11,6 +11,7 @@ A suite is JSON lines (one task per line) or YAML (a list of tasks, or
 `"answer": "207"` is shorthand for a numeric check (or an exact one when the
 answer is not a number). `functions` declares tools by JSON schema (as BFCL
 and OpenAI function calling do); the harness turns them into stub tools.
+`config` sets `AgentConfig` fields for the task (e.g. the search backend).
 Shipped suites are named by their file stem: `math`, `code`, `search`.
 """
 
@@ -24,6 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agentlab.config import AgentConfig
 from agentlab.errors import ConfigError
 
 SHIPPED_PACKAGE = "agentlab.eval.suites"
@@ -119,7 +121,24 @@ class Task(BaseModel):
     """Extra tools declared as JSON-schema functions (`name`, `description`, `parameters`)."""
     ref_steps: int | None = Field(default=None, ge=0)
     """Steps a good plan needs, for comparing efficiency."""
+    config: dict[str, Any] = Field(default_factory=dict)
+    """`AgentConfig` fields this task sets, e.g. `{"search_backend": "local"}`."""
     tags: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _config_fields(self) -> Task:
+        reserved = {"tools", "without_tools", "variant"}
+        unknown = set(self.config) - set(AgentConfig.model_fields)
+        if unknown or reserved & set(self.config):
+            bad = sorted(unknown | (reserved & set(self.config)))
+            raise ValueError(
+                f"config may not set {', '.join(bad)} (tools and variants are the suite's)"
+            )
+        try:
+            AgentConfig.model_validate(self.config)
+        except ValidationError as exc:
+            raise ValueError(f"config: {exc.errors()[0]['msg']}") from None
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -27,6 +27,8 @@ from agentlab.failures import FailureCategory
 Section = Literal["variant", "category", "task", "tool"]
 SECTIONS: tuple[Section, ...] = ("variant", "category", "task", "tool")
 DEFAULT_BASELINE = "full"
+SIGNIFICANCE = 0.05
+"""The level of the paired test behind the removal verdicts."""
 TASK_OUTCOMES = {"pass": "pass", "fail": "fail", "error": "ungraded", None: "ungraded"}
 
 
@@ -96,14 +98,14 @@ class Comparison:
 
     @property
     def verdict(self) -> str:
-        """What the interval says about removing the tool (or flipping the switch)."""
+        """What the paired test says about removing the tool (or flipping the switch), at 5%."""
         if self.table.n == 0:
             return "no paired tasks"
-        if self.interval.high < 0:
+        if self.table.p_value < SIGNIFICANCE and self.table.difference < 0:
             return "keep: success drops without it"
-        if self.interval.low > 0:
+        if self.table.p_value < SIGNIFICANCE and self.table.difference > 0:
             return "remove: success rises without it"
-        return f"no significant change at n={self.table.n}"
+        return f"no significant change (n={self.table.n})"
 
 
 @dataclass(frozen=True, slots=True)
