@@ -34,6 +34,8 @@ import subprocess
 import sys
 import time
 import traceback
+from types import TracebackType
+from typing import Any
 
 WORK_DIR = "/work"
 MPL_CACHE_SRC = "/opt/agentlab/mpl"
@@ -81,12 +83,12 @@ def read_exact(fd: int, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def write_frame(fd: int, obj: dict) -> None:
+def write_frame(fd: int, obj: dict[str, Any]) -> None:
     data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
     write_all(fd, HEADER.pack(len(data)) + data)
 
 
-def read_frame(fd: int) -> dict | None:
+def read_frame(fd: int) -> dict[str, Any] | None:
     header = read_exact(fd, HEADER.size)
     if header is None:
         return None
@@ -194,14 +196,14 @@ class _TextSink:
         return f"<{self.buffer.name}>"
 
 
-def _user_frames(tb: object) -> object:
+def _user_frames(tb: TracebackType | None) -> TracebackType | None:
     """Drop the kernel's own frames from the front of a traceback."""
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:  # type: ignore[attr-defined]
-        tb = tb.tb_next  # type: ignore[attr-defined]
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
     return tb
 
 
-def _format_error(exc: BaseException) -> dict:
+def _format_error(exc: BaseException) -> dict[str, Any]:
     tb = _user_frames(exc.__traceback__)
     lines = traceback.format_exception(type(exc), exc, tb, limit=-TRACEBACK_FRAMES)
     text = "".join(lines)
@@ -252,24 +254,25 @@ class Worker:
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.stdout = _Sink(1, "stdout")
         self.stderr = _Sink(2, "stderr")
-        sys.stdout = _TextSink(self.stdout)  # type: ignore[assignment]
-        sys.stderr = _TextSink(self.stderr)  # type: ignore[assignment]
+        sys.stdout = _TextSink(self.stdout)
+        sys.stderr = _TextSink(self.stderr)
 
-    def execute(self, run_id: int, code: str, output_bytes: int) -> dict:
+    def execute(self, run_id: int, code: str, output_bytes: int) -> dict[str, Any]:
         self.stdout.reset(output_bytes)
         self.stderr.reset(output_bytes)
         filename = f"<cell {run_id}>"
         # Registered so tracebacks show the offending source line.
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-        reply: dict = {"status": OK, "result": None, "error": None}
+        reply: dict[str, Any] = {"status": OK, "result": None, "error": None}
         try:
             tree = ast.parse(code, filename, "exec")
             last = None
             if tree.body and isinstance(tree.body[-1], ast.Expr):
-                last = ast.Expression(tree.body.pop().value)
+                last = ast.Expression(tree.body[-1].value)
+                tree.body.pop()
             exec(compile(tree, filename, "exec"), self.namespace)
             if last is not None:
                 value = eval(compile(last, filename, "eval"), self.namespace)
@@ -415,12 +418,14 @@ def scan_work_dir() -> dict[str, tuple[int, int]]:
     return found
 
 
-def read_files(paths: list[str], budget: int, sizes: dict[str, tuple[int, int]]) -> list[dict]:
+def read_files(
+    paths: list[str], budget: int, sizes: dict[str, tuple[int, int]]
+) -> list[dict[str, Any]]:
     """The files' bytes (base64) while the byte budget lasts; later files are listed only."""
     out = []
     for rel in paths:
         size = sizes[rel][0]
-        entry: dict = {"path": rel, "size": size, "data": None}
+        entry: dict[str, Any] = {"path": rel, "size": size, "data": None}
         if size <= budget:
             try:
                 with open(os.path.join(WORK_DIR, rel), "rb") as f:
@@ -552,7 +557,7 @@ class Supervisor:
 
     # -- requests
 
-    def run(self, request: dict) -> dict:
+    def run(self, request: dict[str, Any]) -> dict[str, Any]:
         run_id = int(request["id"])
         timeout = float(request["timeout"])
         output_bytes = int(request["output_bytes"])
@@ -590,12 +595,14 @@ class Supervisor:
         )
         return reply
 
-    def _collect(self, rep_r: int, streams: dict[int, Capture], deadline: float) -> dict | None:
+    def _collect(
+        self, rep_r: int, streams: dict[int, Capture], deadline: float
+    ) -> dict[str, Any] | None:
         """Drain output until the worker replies and both sentinels arrive; None when
         the deadline passes or the worker dies first."""
         reply = None
         open_fds = [rep_r, *streams]
-        sentinel_deadline = None
+        sentinel_deadline = 0.0  # set when the reply arrives
         while True:
             now = time.monotonic()
             if reply is not None:
@@ -634,7 +641,7 @@ class Supervisor:
                     break
                 cap.feed(data)
 
-    def _worker_gone(self, timeout: float) -> dict:
+    def _worker_gone(self, timeout: float) -> dict[str, Any]:
         code = self.proc.poll() if self.proc is not None else None
         if code is None and self.proc is not None:
             try:  # the reply pipe closed: the worker is dying, let it finish
@@ -652,7 +659,7 @@ class Supervisor:
 
     @staticmethod
     def _limit_status(
-        reply: dict, oom: bool, pids: bool, out: Capture, err: Capture
+        reply: dict[str, Any], oom: bool, pids: bool, out: Capture, err: Capture
     ) -> dict[str, str]:
         """Name the limit behind a run from the cgroup counters and the caps. Output
         dropped at the cap fails even an otherwise clean run: what it printed is cut."""
@@ -667,7 +674,7 @@ class Supervisor:
             return {"status": OUTPUT_LIMIT}
         return {}
 
-    def files(self, request: dict) -> dict:
+    def files(self, request: dict[str, Any]) -> dict[str, Any]:
         found = scan_work_dir()
         return {"files": read_files(sorted(found), int(request["file_bytes"]), found)}
 

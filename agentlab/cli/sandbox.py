@@ -44,7 +44,7 @@ def build(
 
     def log(line: str) -> None:
         if not quiet:
-            err.print(line, highlight=False, markup=False)
+            err.print(line, highlight=False, markup=False, soft_wrap=True)
 
     try:
         result = build_image(connect(), offline=offline, base=base, force=force, log=log)
