@@ -9,17 +9,21 @@ from __future__ import annotations
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
 
 from agentlab.config import AgentConfig
-from agentlab.errors import AgentlabError
+from agentlab.errors import AgentlabError, ConfigError
 from agentlab.failures import FailureEvent
 from agentlab.graph import ToolsArg, build_deps, compile_graph
+from agentlab.memory.runtime import USER_KEY
+from agentlab.memory.settings import MemorySettings
 from agentlab.nodes.base import AgentDeps
 from agentlab.state import AgentState, Counters
 from agentlab.trace import Tracer, TraceSink
@@ -75,33 +79,66 @@ class Runner:
         trace_dir: str | Path | TraceSink | Tracer | None = None,
         record: str | Path | None = None,
         checkpointer: BaseCheckpointSaver[str] | None = None,
+        store: BaseStore | None = None,
+        memory: MemorySettings | None = None,
     ) -> None:
         self.config = config or AgentConfig()
-        self.deps: AgentDeps = build_deps(
-            self.config, model=model, tools=tools, trace=trace_dir, record=record
-        )
+        deps = build_deps(self.config, model=model, tools=tools, trace=trace_dir, record=record)
+        self.deps: AgentDeps = replace(deps, memory=memory) if memory is not None else deps
         self.checkpointer = checkpointer
-        self.graph = compile_graph(self.deps, checkpointer=checkpointer)
+        self.store = store
+        self.graph = compile_graph(self.deps, checkpointer=checkpointer, store=store)
+
+    def unfinished(self, thread_id: str) -> str | None:
+        """The task of a run on `thread_id` that never finished (its process was killed), or None."""
+        if self.checkpointer is None:
+            return None
+        snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        if not snapshot.next:
+            return None
+        return str(snapshot.values.get("task") or "") or None
 
     def run(
         self,
-        task: str,
+        task: str | None,
         *,
         task_id: str | None = None,
         thread_id: str | None = None,
+        user_id: str | None = None,
         on_event: EventHandler | None = None,
     ) -> RunResult:
-        """Run `task` to the end; errors become a status, never an exception."""
+        """Run `task` to the end; errors become a status, never an exception.
+
+        With a checkpointer and a `thread_id`, the run continues the thread's
+        conversation and is checkpointed after every step (durably, before the
+        next step starts). When the thread holds a run that never finished and
+        `task` is None or that run's task, that run resumes from its last
+        completed step instead: finished tool calls are not made again.
+        `user_id` selects whose long-term memories the run reads and writes.
+        """
         run_id = uuid.uuid4().hex
         configurable: dict[str, Any] = {"run_id": run_id, "task_id": task_id}
+        if user_id is not None:
+            configurable[USER_KEY] = user_id
+        threaded = thread_id is not None and self.checkpointer is not None
         if thread_id is not None:
             configurable["thread_id"] = thread_id
         final: dict[str, Any] = {}
         try:
+            graph_input: dict[str, Any] | None = {"task": task}
+            if threaded and (resumed := self._resume(thread_id, task)) is not None:
+                graph_input, run_id, final = None, resumed["run_id"], resumed
+            elif task is None:
+                raise ConfigError(
+                    f"thread {thread_id!r} has no unfinished run to resume; give a task"
+                    if threaded
+                    else "give a task to run"
+                )
             for mode, chunk in self.graph.stream(
-                {"task": task},
+                graph_input,
                 {"configurable": configurable},
                 stream_mode=["updates", "custom", "values"],
+                durability="sync" if threaded else None,
             ):
                 if mode == "values":
                     final = chunk
@@ -117,6 +154,28 @@ class Runner:
             raise
         return self._result(run_id, thread_id, final)
 
+    def _resume(self, thread_id: str | None, task: str | None) -> dict[str, Any] | None:
+        """The state of the thread's unfinished run when it is to be resumed, else None.
+
+        Notes the resumption in that run's trace: which steps had completed and
+        which node runs next.
+        """
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+        snapshot = self.graph.get_state(config)
+        values = dict(snapshot.values)
+        if not snapshot.next or (task is not None and task != values.get("task")):
+            return None
+        run_id = str(values.get("run_id") or uuid.uuid4().hex)
+        results = values.get("results") or {}
+        self.deps.tracer.emit(
+            run_id,
+            "resumed",
+            thread_id=thread_id,
+            next=list(snapshot.next),
+            completed_steps=sorted(results),
+        )
+        return {**values, "run_id": run_id}
+
     def _result(
         self, run_id: str, thread_id: str | None, state: AgentState | dict[str, Any]
     ) -> RunResult:
@@ -125,7 +184,7 @@ class Runner:
             status=state.get("status", "error"),
             answer=state.get("answer"),
             status_detail=state.get("status_detail", ""),
-            trace_path=self.deps.tracer.location(run_id),
+            trace_path=self.deps.tracer.location(state.get("run_id", run_id)),
             counters=state.get("counters") or Counters(),
             failures=list(state.get("failures") or []),
             thread_id=thread_id,

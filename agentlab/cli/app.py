@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from agentlab.cli.chat import chat
 from agentlab.cli.eval import eval_command
 from agentlab.cli.failures import failures
+from agentlab.cli.memory import memory_app
 from agentlab.cli.run import run
 from agentlab.cli.sandbox import sandbox_app
 from agentlab.cli.search import index_app, search
@@ -20,6 +22,8 @@ app = typer.Typer(
 )
 app.command()(run)
 app.command()(tools)
+app.command()(chat)
+app.add_typer(memory_app, name="memory")
 app.command("eval")(eval_command)
 app.command()(failures)
 app.add_typer(sandbox_app, name="sandbox")

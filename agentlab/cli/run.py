@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -10,18 +11,20 @@ import typer
 from rich.console import Console
 
 from agentlab.cli.render import RunRenderer
+from agentlab.cli.session import default_user, open_runner, usage_error
 from agentlab.config import AgentConfig
 from agentlab.errors import ConfigError
-from agentlab.runner import Runner
 
-
-def _usage_error(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(2)
+_usage_error = usage_error
 
 
 def run(
-    task: Annotated[str, typer.Argument(help="What the agent should do.")],
+    task: Annotated[
+        str | None,
+        typer.Argument(
+            help="What the agent should do (omit with --thread to resume a killed run)."
+        ),
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -51,6 +54,27 @@ def run(
     trace_dir: Annotated[
         Path | None, typer.Option(help="Where traces go (default AGENTLAB_HOME/runs).")
     ] = None,
+    thread: Annotated[
+        str | None,
+        typer.Option(
+            help="Continue this conversation thread, or resume its run that was killed "
+            "(checkpointed in AGENTLAB_HOME/threads.sqlite, or AGENTLAB_DB)."
+        ),
+    ] = None,
+    no_memory: Annotated[
+        bool,
+        typer.Option("--no-memory", help="No long-term memory: recall nothing, store nothing."),
+    ] = False,
+    tool: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Add a custom tool, module:attr (repeatable; also AGENTLAB_TOOLS=a:b,c:d)."
+        ),
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(help="Whose long-term memories to use (default AGENTLAB_USER or 'default')."),
+    ] = None,
 ) -> None:
     """Run TASK. Exit code 0 when answered, 1 when not, 2 on a usage error."""
     try:
@@ -64,14 +88,49 @@ def run(
             updates["validator"] = False
         if no_reflection:
             updates["reflection"] = False
+        if no_memory:
+            updates["memory"] = False
         if updates:
             config = config.model_copy(update=updates)
-        runner = Runner(config, model=model, trace_dir=trace_dir, record=record)
     except ConfigError as exc:
         raise _usage_error(str(exc)) from None
-    console = Console()
-    renderer = RunRenderer(console)
-    result = runner.run(task, on_event=None if as_json else renderer.handle)
+    with ExitStack() as stack:
+        try:
+            runner = open_runner(
+                config,
+                stack=stack,
+                model=model,
+                tool_specs=tool or (),
+                trace_dir=trace_dir,
+                record=record,
+                threads=thread is not None,
+            )
+            unfinished = runner.unfinished(thread) if thread is not None else None
+        except ConfigError as exc:
+            raise _usage_error(str(exc)) from None
+        if task is None and unfinished is None:
+            raise _usage_error(
+                f"thread {thread!r} has no unfinished run to resume: give a TASK"
+                if thread is not None
+                else "give a TASK, or --thread ID to resume a run that was killed"
+            )
+        console = Console()
+        renderer = RunRenderer(console)
+        if unfinished is not None and not as_json:
+            if task is None or task == unfinished:
+                console.print(f"[bold]resuming[/bold] the unfinished run: {unfinished}")
+            else:
+                console.print(
+                    f"[dim]thread {thread} had an unfinished run ({unfinished}); "
+                    "starting the new task instead[/dim]",
+                    highlight=False,
+                )
+        result = runner.run(
+            task,
+            thread_id=thread,
+            user_id=user or default_user(),
+            on_event=None if as_json else renderer.handle,
+        )
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:

@@ -16,6 +16,7 @@ from langgraph.types import Command
 from agentlab.config import AgentConfig
 from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.llm.caller import ModelCaller
+from agentlab.memory.settings import MemorySettings
 from agentlab.state import AgentState, Counters
 from agentlab.tools.registry import ToolRegistry
 from agentlab.trace import Tracer
@@ -37,6 +38,8 @@ class AgentDeps:
         )
     )
     """Threads that run tool calls; a call past its timeout keeps its thread until it returns."""
+    memory: MemorySettings = field(default_factory=MemorySettings)
+    """How recall and remember use the store the graph was compiled with."""
 
     def failure(
         self,

@@ -1,4 +1,9 @@
-"""recall: begins a run (fresh run id, per-run state reset, trace header) and fetches memories."""
+"""recall: begins a run (fresh run id, per-run state reset, trace header) and fetches memories.
+
+Memory work here: a thread's history over its token budget is trimmed and the
+cut turns summarised by the model; then the long-term memories most relevant
+to the task go to `state["memories"]` for the planner's prompt.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,16 @@ import time
 import uuid
 from typing import Any, Literal
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Overwrite
 
-from agentlab.errors import ConfigError
+from agentlab.budget import budget_exhausted
+from agentlab.errors import ConfigError, ModelError
+from agentlab.memory import history
+from agentlab.memory.runtime import run_memory
 from agentlab.nodes.base import Node, traced_node
+from agentlab.nodes.planner import HISTORY_MESSAGES
 from agentlab.state import AgentState, Counters
 
 RUN_ID_KEY = "run_id"
@@ -77,4 +86,71 @@ class Recall(Node):
             "status": "running",
             "status_detail": "",
         }
+        begun: AgentState = {
+            "task": task,
+            "task_id": task_id,
+            "run_id": run_id,
+            "started_at": update["started_at"],
+            "messages": list(state.get("messages") or []),
+            "counters": Counters(),
+        }
+        earlier = self._keep_history_in_budget(begun, update)
+        update["memories"] = _summary_line(earlier) + self._recall(begun, config)
         return Command(update=update, goto="planner")
+
+    def _keep_history_in_budget(
+        self, state: AgentState, update: dict[str, Any]
+    ) -> list[BaseMessage]:
+        """Trim the thread's earlier messages to the budget, summarising what is cut; returns
+        the earlier messages the run goes on with."""
+        earlier: list[BaseMessage] = list(state.get("messages") or [])
+        cut = history.overflow(earlier, self.deps.memory.history_tokens)
+        deps, run_id = self.deps, state["run_id"]
+        if cut is None or budget_exhausted(state, deps.config.budgets, llm_calls=1):
+            return earlier
+        try:
+            reply = deps.caller.complete(
+                history.summary_request(cut), schema=None, node=self.name, run_id=run_id
+            )
+        except ModelError as exc:
+            failure = deps.failure(state, exc.category, exc.message, node=self.name)
+            update["failures"] = Overwrite([failure])
+            return earlier
+        update["counters"] = Overwrite(
+            Counters(llm_calls=1, tokens_in=reply.tokens_in, tokens_out=reply.tokens_out)
+        )
+        replaced = history.replace_history(reply.text, cut.kept)
+        update["messages"] = [*replaced, HumanMessage(content=state["task"])]
+        deps.tracer.emit(run_id, "history_trimmed", cut=len(cut.cut), kept=len(cut.kept))
+        return replaced[1:]
+
+    def _recall(self, state: AgentState, config: RunnableConfig) -> list[str]:
+        """Lines for the planner: the long-term memories most relevant to the task."""
+        if not self.deps.config.memory:
+            return []
+        memory = run_memory(self.deps.memory, config)
+        if memory is None:
+            return []
+        started = time.perf_counter()
+        try:
+            recalled = memory.recall(state["task"])
+        except Exception as exc:  # a broken store must not stop the run
+            self.deps.tracer.emit(state["run_id"], "memory_error", node=self.name, detail=repr(exc))
+            return []
+        self.deps.tracer.emit(
+            state["run_id"],
+            "recall",
+            seconds=round(time.perf_counter() - started, 6),
+            memories=[
+                {"id": r.memory.id, "kind": r.memory.kind.value, "score": r.score} for r in recalled
+            ],
+        )
+        return [r.memory.line() for r in recalled]
+
+
+def _summary_line(earlier: list[BaseMessage]) -> list[str]:
+    """The running summary, when the planner's window of recent messages no longer shows it."""
+    summary = history.summary_of(earlier)
+    if not summary or len(earlier) <= HISTORY_MESSAGES:
+        return []
+    return [f"conversation summary: {summary}"]

@@ -1,4 +1,8 @@
-"""remember: stores what is worth keeping, then ends the run (trace footer)."""
+"""remember: stores what is worth keeping, then ends the run (trace footer).
+
+Kept after each run when long-term memory is on: a lesson when the run hit
+failures, the plan that answered, and the facts the user stated in the task.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,10 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END
 from langgraph.types import Command
 
+from agentlab.memory.facts import stated_facts
+from agentlab.memory.lessons import lesson_text, plan_text
+from agentlab.memory.long_term import LongTermMemory, MemoryKind
+from agentlab.memory.runtime import run_memory
 from agentlab.nodes.base import Node, trace_node_step
 from agentlab.state import AgentState, Counters
 
@@ -21,9 +29,34 @@ class Remember(Node):
         # Not @traced_node: the footer must be the trace's last line.
         started = time.perf_counter()
         command: Command[Literal["__end__"]] = Command(goto=END)
+        if self.deps.config.memory:
+            memory = run_memory(self.deps.memory, config)
+            if memory is not None:
+                self._store(memory, state)
         trace_node_step(self, state, command, time.perf_counter() - started)
         self._end_run(state)
         return command
+
+    def _store(self, memory: LongTermMemory, state: AgentState) -> None:
+        """Write this run's lesson, plan and stated facts; a broken store never fails the run."""
+        run_id = state.get("run_id", "unknown")
+        task = state.get("task", "")
+        wanted: list[tuple[MemoryKind, str, str | None]] = []
+        if lesson := lesson_text(state):
+            wanted.append((MemoryKind.LESSON, lesson, None))
+        if plan := plan_text(state):
+            wanted.append((MemoryKind.PLAN, plan, None))
+        wanted.extend((MemoryKind.FACT, f.text, f.subject) for f in stated_facts(task))
+        stored = []
+        for kind, text, subject in wanted:
+            try:
+                result = memory.remember(kind, text, subject=subject, task=task, source_run=run_id)
+            except Exception as exc:
+                self.deps.tracer.emit(run_id, "memory_error", node=self.name, detail=repr(exc))
+                return
+            stored.append({"id": result.memory.id, "kind": kind.value, "action": result.action})
+        if stored:
+            self.deps.tracer.emit(run_id, "remembered", memories=stored)
 
     def _end_run(self, state: AgentState) -> None:
         run_id = state.get("run_id", "unknown")

@@ -1,0 +1,58 @@
+"""What `agentlab run` and `agentlab chat` share: custom tools, memory backends, the runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from agentlab.cli.tool_specs import custom_tools
+from agentlab.config import AgentConfig
+from agentlab.memory import Backends, open_backends
+from agentlab.memory.settings import MemorySettings
+from agentlab.runner import Runner
+from agentlab.tools.registry import builtin_tool_names
+
+USER_ENV = "AGENTLAB_USER"
+
+
+def usage_error(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def default_user() -> str:
+    """`AGENTLAB_USER`, else "default": whose long-term memories the CLI reads and writes."""
+    return os.environ.get(USER_ENV, "").strip() or "default"
+
+
+def open_runner(
+    config: AgentConfig,
+    *,
+    stack: ExitStack,
+    model: str | None,
+    tool_specs: Sequence[str] = (),
+    trace_dir: Path | None = None,
+    record: Path | None = None,
+    threads: bool,
+    agent: str = "agentlab",
+) -> Runner:
+    """A runner with the checkpointer (when `threads`) and the long-term store (when
+    `config.memory`) open; both close with `stack`."""
+    extra = custom_tools(tool_specs)
+    tools = [*builtin_tool_names(), *extra] if extra else None
+    backends: Backends = stack.enter_context(open_backends(threads=threads, memory=config.memory))
+    return Runner(
+        config,
+        model=model,
+        tools=tools,
+        trace_dir=trace_dir,
+        record=record,
+        checkpointer=backends.checkpointer,
+        store=backends.store,
+        memory=MemorySettings(agent=agent),
+    )

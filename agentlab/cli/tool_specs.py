@@ -1,0 +1,57 @@
+"""Custom tools from the command line: `--tool module:attr` or `AGENTLAB_TOOLS=module:attr,...`.
+
+`attr` is a tool (`@tool` function or `BaseTool`), a list of tools, or a callable
+that returns either; `module` must be importable (installed, or on PYTHONPATH).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable
+
+from langchain_core.tools import BaseTool
+
+from agentlab.errors import ConfigError
+
+TOOLS_ENV = "AGENTLAB_TOOLS"
+
+
+def _as_tools(spec: str, value: object) -> list[BaseTool]:
+    if isinstance(value, BaseTool):
+        return [value]
+    if isinstance(value, list | tuple) and all(isinstance(v, BaseTool) for v in value):
+        return list(value)
+    if callable(value):
+        return _as_tools(spec, value())
+    raise ConfigError(
+        f"custom tool {spec!r} is a {type(value).__name__}, not a tool: point it at an @tool "
+        "function, a BaseTool, a list of them, or a function returning them"
+    )
+
+
+def load_tool(spec: str) -> list[BaseTool]:
+    """The tools `module:attr` names."""
+    module_name, sep, attr = spec.strip().partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(
+            f"custom tool {spec!r}: write it as module:attribute, e.g. mytools:lookup"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"custom tool {spec!r}: cannot import {module_name!r} ({exc}); install it or add its "
+            "folder to PYTHONPATH"
+        ) from None
+    try:
+        value = getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(f"custom tool {spec!r}: {module_name} has no {attr!r}") from None
+    return _as_tools(spec, value)
+
+
+def custom_tools(specs: Iterable[str] = ()) -> list[BaseTool]:
+    """Tools named by `specs` and by `AGENTLAB_TOOLS` (comma-separated), in that order."""
+    from_env = [s for s in os.environ.get(TOOLS_ENV, "").split(",") if s.strip()]
+    return [tool for spec in [*specs, *from_env] for tool in load_tool(spec)]
