@@ -19,6 +19,7 @@ queries on 10,000 chunks dozens of times faster.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -83,9 +84,15 @@ def stem(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=1 << 18)
+def _term(word: str) -> str:
+    # Memoised: stemming every occurrence was most of the build time (a corpus repeats words).
+    return "" if word in STOPWORDS else stem(word)
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed words without stopwords; the same for documents and queries."""
-    return [stem(w) for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
+    return [term for word in _TOKEN.findall(text.lower()) if (term := _term(word))]
 
 
 @dataclass(frozen=True, slots=True)
