@@ -13,7 +13,7 @@ A build goes to a temporary folder and is renamed into place under a file lock,
 so parallel eval workers never read half an index and build it only once.
 bm25s was chosen over SQLite FTS5 by measurement (docs/benchmarks.md, Search):
 both found the same documents on the shipped question set, and bm25s answered
-queries on 10,000 chunks dozens of times faster.
+queries on 10,000 chunks about a hundred times faster.
 """
 
 from __future__ import annotations
