@@ -221,3 +221,29 @@ def test_numpy_minilm_matches_sentence_transformers(monkeypatch: pytest.MonkeyPa
     )
     ours = MiniLMEmbeddings().encode(texts)
     assert np.abs(ours - reference).max() < 1e-4
+
+
+def test_large_namespaces_scan_sign_codes_then_rescore(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentlab.memory import index as index_module
+
+    monkeypatch.setattr(index_module, "EXACT_ROWS", 100)
+    monkeypatch.setattr(index_module, "CANDIDATES", 64)
+    rng = np.random.default_rng(0)
+    offset = rng.normal(0, 1, 384)  # real embeddings are not centred on zero either
+    vectors = rng.normal(0, 1, (3000, 384)) + offset
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    vector_index = index_module.VectorIndex(384)
+    for i, vector in enumerate(vectors[:2000]):
+        vector_index.upsert(("ns", f"k{i}"), vector)
+
+    def top(i: int) -> str:
+        noisy = vectors[i] + rng.normal(0, 0.01, 384).astype(np.float32)
+        return vector_index.search("ns", noisy / np.linalg.norm(noisy), 3)[0][0][1]
+
+    assert all(top(i) == f"k{i}" for i in range(0, 2000, 50))
+    for i in range(2000, 3000):  # rows added after the codes were made, and a re-code at 4000
+        vector_index.upsert(("ns", f"k{i}"), vectors[i])
+    assert all(top(i) == f"k{i}" for i in range(1000, 3000, 50))
+    vector_index.remove(("ns", "k2950"))
+    assert top(2950) != "k2950"
+    assert len(vector_index) == 2999

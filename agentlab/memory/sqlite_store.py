@@ -233,7 +233,8 @@ class AgentlabSqliteStore(SqliteStore):
     def _search_one(self, op: SearchOp) -> list[SearchItem]:
         prefix = _namespace_to_text(op.namespace_prefix)
         wanted = op.limit + op.offset
-        pool = max(4 * wanted, 32)
+        # Rows a filter or a deletion by another process drops are made up by widening.
+        pool = 4 * wanted + 32 if op.filter else wanted + 5
         while True:
             ranked = self._rank(prefix, cast(str, op.query), pool)
             items = self._load(ranked, op.filter)
@@ -255,31 +256,38 @@ class AgentlabSqliteStore(SqliteStore):
         """The ranked items that still exist and pass `filter`, best first."""
         if not ranked:
             return []
-        conditions, params = ["prefix = ? AND key = ?"], []
+        conditions, params = [], []
         for key, value in (filter or {}).items():
             ops = value if isinstance(value, dict) else {"$eq": value}
             for op_name, operand in ops.items():
                 condition, extra = self._get_filter_condition(key, op_name, operand)
                 conditions.append(condition)
                 params.extend(extra)
-        sql = "SELECT value, created_at, updated_at FROM store WHERE " + " AND ".join(conditions)
-        items: list[SearchItem] = []
+        by_namespace: dict[str, list[str]] = {}
+        for (namespace, key), _ in ranked:
+            by_namespace.setdefault(namespace, []).append(key)
+        rows: dict[Key, tuple[Any, ...]] = {}
         with self.lock:
-            for (namespace, key), score in ranked:
-                row = self.conn.execute(sql, (namespace, key, *params)).fetchone()
-                if row is None:
-                    continue
-                items.append(
-                    SearchItem(
-                        namespace=_decode_ns_text(namespace),
-                        key=key,
-                        value=_json_loads(row[0]),
-                        created_at=row[1],
-                        updated_at=row[2],
-                        score=score,
-                    )
+            for namespace, keys in by_namespace.items():
+                sql = (
+                    "SELECT key, value, created_at, updated_at FROM store WHERE prefix = ? "
+                    f"AND key IN ({','.join('?' * len(keys))})"
+                    + "".join(f" AND {c}" for c in conditions)
                 )
-        return items
+                for row in self.conn.execute(sql, (namespace, *keys, *params)):
+                    rows[(namespace, row[0])] = row
+        return [
+            SearchItem(
+                namespace=_decode_ns_text(item[0]),
+                key=item[1],
+                value=_json_loads(row[1]),
+                created_at=row[2],
+                updated_at=row[3],
+                score=score,
+            )
+            for item, score in ranked
+            if (row := rows.get(item)) is not None
+        ]
 
     def _sync_index(self) -> None:
         """Apply every change logged since the last sync (or load everything, the first time
