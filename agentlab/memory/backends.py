@@ -69,11 +69,11 @@ def open_checkpointer(stack: ExitStack, home: Path | None = None) -> BaseCheckpo
             from psycopg.rows import dict_row
         except ImportError:
             raise ConfigError(POSTGRES_HINT) from None
-        conn = stack.enter_context(
+        conn: Any = stack.enter_context(
             Connection.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
         )
-        postgres_saver = PostgresSaver(conn, serde=serializer())
-        postgres_saver.setup()
+        postgres_saver: BaseCheckpointSaver[str] = PostgresSaver(conn, serde=serializer())
+        postgres_saver.setup()  # type: ignore[attr-defined]
         return postgres_saver
     from langgraph.checkpoint.sqlite import SqliteSaver
 

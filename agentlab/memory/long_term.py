@@ -15,6 +15,7 @@ Writing resolves rather than duplicates:
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -165,7 +166,7 @@ class LongTermMemory:
         self.store.delete(self.namespace, memory_id)
         return True
 
-    def export(self) -> list[dict[str, Any]]:
+    def export(self) -> builtins.list[dict[str, Any]]:
         """Every memory as JSON-ready dicts, oldest first."""
         memories = sorted(self.list(limit=MAX_SCAN), key=lambda m: m.created_at)
         return [m.model_dump(mode="json") for m in memories]

@@ -14,7 +14,7 @@ import time
 import uuid
 from typing import Any, Literal
 
-from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Overwrite
 
@@ -103,7 +103,7 @@ class Recall(Node):
     ) -> list[BaseMessage]:
         """Trim the thread's earlier messages to the budget, summarising what is cut; returns
         the earlier messages the run goes on with."""
-        earlier: list[BaseMessage] = list(state.get("messages") or [])
+        earlier: list[AnyMessage] = list(state.get("messages") or [])
         cut = history.overflow(earlier, self.deps.memory.history_tokens)
         deps, run_id = self.deps, state["run_id"]
         if cut is None or budget_exhausted(state, deps.config.budgets, llm_calls=1):
