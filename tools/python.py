@@ -19,7 +19,7 @@ from agentlab.errors import SandboxUnavailableError, ToolError
 from agentlab.failures import FailureCategory
 from agentlab.sandbox.container import SandboxError
 from agentlab.sandbox.limits import MIB, SandboxLimits
-from agentlab.sandbox.pool import shared_pool
+from agentlab.sandbox.pool import SandboxPool, shared_pool
 from agentlab.sandbox.results import RunResult, RunStatus
 from agentlab.sandbox.session import Session
 from agentlab.tools.base import AgentTool, Artifact, ToolOutput, tool_run_context
@@ -153,6 +153,11 @@ class PythonTool(AgentTool):
             raise ToolError(str(exc), tool_name=TOOL_NAME) from exc
         return to_output(result, self.limits)
 
+    def warm(self) -> None:
+        """Start the shared warm pool now, so that the first call of the first run does
+        not wait for a cold container. Raises SandboxUnavailableError without an engine."""
+        self._pool()
+
     def end_run(self, run_id: str) -> None:
         """Close the run's sandbox session (its container is removed)."""
         with self._lock:
@@ -173,15 +178,14 @@ class PythonTool(AgentTool):
         with self._lock:
             session = self._sessions.get(run_id)
             if session is None or session.closed:
-                pool = shared_pool(
-                    size=self.pool_size,
-                    image=self.image,
-                    limits=self.limits,
-                    base_url=self.docker_url,
-                )
-                session = pool.session()
+                session = self._pool().session()
                 self._sessions[run_id] = session
             return session
+
+    def _pool(self) -> SandboxPool:
+        return shared_pool(
+            size=self.pool_size, image=self.image, limits=self.limits, base_url=self.docker_url
+        )
 
 
 def to_output(result: RunResult, limits: SandboxLimits) -> PythonOutput:

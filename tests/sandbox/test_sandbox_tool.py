@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,3 +102,12 @@ def test_end_run_removes_the_container(
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(container_id)
     tool.end_run("run-end")  # a second end is harmless
+
+
+def test_warm_makes_the_first_call_of_a_run_fast(tool: PythonTool) -> None:
+    tool.warm()
+    assert tool._pool().wait_ready(60)
+    started = time.monotonic()
+    out = tool.invoke({"code": "print('ready')"}, config=config("run-warm"))
+    assert out.as_text() == "ready"
+    assert time.monotonic() - started < 0.5  # a warm container, not a cold start
