@@ -25,10 +25,11 @@ When asked to PLAN, reply with a JSON plan: {{"steps": [{{"id": "s1", "tool": ".
 Example. Task: "A box holds 12 eggs. How many eggs are in 7 boxes plus 5 loose eggs?"
 {example}
 
-When asked to REFLECT, reply with JSON {{"decision": "finish" | "continue" | "replan", "answer": "...", "critique": "..."}}:
-- finish: the results answer the task; "answer" is the final answer, short.
-- replan: a step failed or the results are wrong; "critique" says what to change.
-- continue: more steps are needed to reach the answer."""
+When asked to REFLECT, reply with JSON {{"answer": ..., "decision": ..., "critique": ...}}:
+- "answer": the final answer the results give, the value only, e.g. "89".
+- "decision": "finish" when the results answer the task; "replan" only when a step failed; "continue" only when steps have not run yet.
+- "critique": "" when finishing, else one sentence saying what to change.
+Example. Results: s1 calculator({{"expression": "12*7"}}) -> 84, s2 calculator({{"expression": "84+5"}}) -> 89. Reply: {{"answer": "89", "decision": "finish", "critique": ""}}"""
 
 EXAMPLE_PLAN = Plan.model_validate(
     {

@@ -68,6 +68,26 @@ class Reflection(BaseModel):
     critique: str = Field(default="", description="What to change when decision is replan")
 
 
+class Verdict(BaseModel):
+    """A `Reflection` asked for when every step has run, so `continue` is not on offer.
+
+    Constrained decoding then cannot pick a decision the graph has no use for;
+    small models otherwise answer `continue` with the right answer in hand.
+    """
+
+    model_config = ConfigDict(extra="ignore", title="Reflection")
+
+    # The answer comes first and every field is required, so a model decoding
+    # under the schema's grammar states what the results say before it judges
+    # them (the object's field names are unchanged).
+    answer: str = Field(description="The final answer the results give")
+    decision: Literal["finish", "replan"]
+    critique: str = Field(description="What to change when decision is replan, else empty")
+
+    def as_reflection(self) -> Reflection:
+        return Reflection(decision=self.decision, answer=self.answer, critique=self.critique)
+
+
 class Critique(BaseModel):
     """An optional LLM review of a plan before it runs."""
 

