@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, TypeAlias
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
@@ -32,7 +33,7 @@ from agentlab.state import AgentInput, AgentState
 from agentlab.tools.registry import ToolRegistry, builtin_tool, default_registry
 from agentlab.trace import Tracer, TraceSink
 
-ToolsArg = ToolRegistry | Iterable[BaseTool | str] | None
+ToolsArg: TypeAlias = ToolRegistry | Iterable[BaseTool | str] | None
 
 
 def _registry(tools: ToolsArg, config: AgentConfig) -> ToolRegistry:
@@ -92,7 +93,8 @@ def compile_graph(
     """Wire the nodes; each node's return annotation supplies its outgoing edges."""
     builder = StateGraph(AgentState, input_schema=AgentInput)
     for node in (Recall, Planner, Validator, Executor, Reflector, Finalizer, Remember):
-        builder.add_node(node.name, node(deps))
+        action: Any = node(deps)  # a callable object; LangGraph reads its __call__ annotations
+        builder.add_node(node.name, action)
     builder.add_edge(START, Recall.name)
     return builder.compile(checkpointer=checkpointer, store=store, name=name)
 

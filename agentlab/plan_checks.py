@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from agentlab.config import Budgets
 from agentlab.failures import FailureCategory
 from agentlab.schemas import REFERENCE, Plan, Step
+from agentlab.tools.base import args_model
 from agentlab.tools.registry import ToolRegistry
 
 UNKNOWN_TOOL = "step {step}: unknown tool {tool!r}; use one of: {known}"
@@ -56,7 +57,7 @@ def _has_reference(value: Any) -> bool:
 
 def argument_findings(step: Step, tool: BaseTool, args: dict[str, Any]) -> list[Finding]:
     """Problems of `args` against the tool's schema; fields holding a `${id}` are not type-checked."""
-    schema = tool.get_input_schema()
+    schema = args_model(tool)
     fields = schema.model_fields
     findings: list[Finding] = []
 

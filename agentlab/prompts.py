@@ -11,6 +11,7 @@ from langchain_core.tools import BaseTool
 
 from agentlab.schemas import Plan
 from agentlab.state import StepResult
+from agentlab.tools.base import args_model
 
 SYSTEM = """You are agentlab, an agent that solves tasks by planning tool calls.
 
@@ -76,7 +77,7 @@ def _type_of(spec: dict[str, Any]) -> str:
 
 def describe_tool(tool: BaseTool) -> str:
     """One line: `name(arg: type, optional?: type): description`."""
-    schema = tool.get_input_schema().model_json_schema()
+    schema = args_model(tool).model_json_schema()
     required = set(schema.get("required", []))
     params = ", ".join(
         f"{name}{'' if name in required else '?'}: {_type_of(spec)}"

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
@@ -125,7 +125,7 @@ class Runner:
             configurable["thread_id"] = thread_id
         final: dict[str, Any] = {}
         try:
-            graph_input: dict[str, Any] | None = {"task": task}
+            graph_input: Any = {"task": task}
             if threaded and (resumed := self._resume(thread_id, task)) is not None:
                 graph_input, run_id, final = None, resumed["run_id"], resumed
             elif task is None:
@@ -141,7 +141,7 @@ class Runner:
                 durability="sync" if threaded else None,
             ):
                 if mode == "values":
-                    final = chunk
+                    final = cast(dict[str, Any], chunk)
                 elif on_event is not None:
                     on_event(mode, chunk)
         except AgentlabError as exc:

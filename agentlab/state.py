@@ -78,7 +78,7 @@ class AgentState(TypedDict, total=False):
     """Everything a run knows. Per-run fields are reset by `recall` when a new run starts."""
 
     task: str
-    task_id: str
+    task_id: str | None
     run_id: str
     started_at: float
     messages: Annotated[list[AnyMessage], add_messages]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
@@ -93,6 +93,11 @@ def tool_timeout(tool: BaseTool) -> float:
 def tool_is_idempotent(tool: BaseTool) -> bool:
     """Whether a repeated identical call may reuse the earlier result (default: no)."""
     return bool(_policy(tool, "idempotent", False))
+
+
+def args_model(tool: BaseTool) -> type[BaseModel]:
+    """The pydantic model a tool's arguments validate against."""
+    return cast(type[BaseModel], tool.get_input_schema())
 
 
 def output_text(output: Any) -> str:

@@ -154,7 +154,8 @@ def _verified(path: Path, spec: LocalModelSpec) -> bool:
     except (OSError, json.JSONDecodeError):
         return False
     stat = path.stat()
-    return recorded == {"sha256": spec.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    expected = {"sha256": spec.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return bool(recorded == expected)
 
 
 def joined_path(spec: LocalModelSpec) -> Path:

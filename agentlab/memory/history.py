@@ -49,7 +49,7 @@ def overflow(messages: Sequence[AnyMessage], budget: int) -> Overflow | None:
     turns = list(messages[1:] if summary else messages)
     if count_tokens_approximately(turns) <= budget:
         return None
-    kept: list[AnyMessage] = trim_messages(
+    kept: list[AnyMessage] = trim_messages(  # type: ignore[assignment]
         turns,
         max_tokens=budget // 2,
         token_counter=count_tokens_approximately,

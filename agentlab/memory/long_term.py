@@ -174,7 +174,9 @@ class LongTermMemory:
     def _store_ranks(self) -> bool:
         return self.semantic or isinstance(self.store, AgentlabSqliteStore)
 
-    def _rank_here(self, query: str, limit: int, filter_: dict[str, Any] | None) -> list[Recalled]:
+    def _rank_here(
+        self, query: str, limit: int, filter_: dict[str, Any] | None
+    ) -> builtins.list[Recalled]:
         items = self.store.search(self.namespace, filter=filter_, limit=MAX_SCAN)
         index = LexicalIndex()
         by_key: dict[Key, SearchItem] = {}

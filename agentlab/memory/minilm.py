@@ -48,13 +48,15 @@ def _erf(x: Vectors) -> Vectors:
     poly = (
         (((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t
     ) + 0.254829592
-    return (sign * (1.0 - poly * t * np.exp(-a * a))).astype(np.float32)
+    result: Vectors = (sign * (1.0 - poly * t * np.exp(-a * a))).astype(np.float32)
+    return result
 
 
 def _layer_norm(x: Vectors, weight: Vectors, bias: Vectors, eps: float = 1e-12) -> Vectors:
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return ((x - mean) / np.sqrt(var + eps)) * weight + bias
+    result: Vectors = (((x - mean) / np.sqrt(var + eps)) * weight + bias).astype(np.float32)
+    return result
 
 
 class _Layer:
@@ -96,7 +98,8 @@ class _Layer:
         x = _layer_norm(attended @ self.out_w + self.out_b + x, *self.ln1)
         hidden = x @ self.up_w + self.up_b
         hidden = np.float32(0.5) * hidden * (1 + _erf(hidden * np.float32(1 / np.sqrt(2))))
-        return _layer_norm(hidden @ self.down_w + self.down_b + x, *self.ln2)
+        out = (hidden @ self.down_w + self.down_b + x).astype(np.float32, copy=False)
+        return _layer_norm(out, *self.ln2)
 
 
 class MiniLM:

@@ -12,6 +12,7 @@ import importlib.metadata
 import platform
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
@@ -100,7 +101,7 @@ class Recall(Node):
 
     def _keep_history_in_budget(
         self, state: AgentState, update: dict[str, Any]
-    ) -> list[BaseMessage]:
+    ) -> list[AnyMessage]:
         """Trim the thread's earlier messages to the budget, summarising what is cut; returns
         the earlier messages the run goes on with."""
         earlier: list[AnyMessage] = list(state.get("messages") or [])
@@ -122,7 +123,7 @@ class Recall(Node):
         replaced = history.replace_history(reply.text, cut.kept)
         update["messages"] = [*replaced, HumanMessage(content=state["task"])]
         deps.tracer.emit(run_id, "history_trimmed", cut=len(cut.cut), kept=len(cut.kept))
-        return replaced[1:]
+        return list(replaced[1:])  # type: ignore[arg-type]
 
     def _recall(self, state: AgentState, config: RunnableConfig) -> list[str]:
         """Lines for the planner: the long-term memories most relevant to the task."""
@@ -148,7 +149,7 @@ class Recall(Node):
         return [r.memory.line() for r in recalled]
 
 
-def _summary_line(earlier: list[BaseMessage]) -> list[str]:
+def _summary_line(earlier: Sequence[BaseMessage]) -> list[str]:
     """The running summary, when the planner's window of recent messages no longer shows it."""
     summary = history.summary_of(earlier)
     if not summary or len(earlier) <= HISTORY_MESSAGES:

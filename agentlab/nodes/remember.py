@@ -11,7 +11,6 @@ from collections import Counter
 from typing import Literal
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END
 from langgraph.types import Command
 
 from agentlab.memory.facts import stated_facts
@@ -28,7 +27,7 @@ class Remember(Node):
     def __call__(self, state: AgentState, config: RunnableConfig) -> Command[Literal["__end__"]]:
         # Not @traced_node: the footer must be the trace's last line.
         started = time.perf_counter()
-        command: Command[Literal["__end__"]] = Command(goto=END)
+        command: Command[Literal["__end__"]] = Command(goto="__end__")
         if self.deps.config.memory:
             memory = run_memory(self.deps.memory, config)
             if memory is not None:
