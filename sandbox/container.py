@@ -80,7 +80,10 @@ def container_config(image: str, limits: SandboxLimits) -> dict[str, Any]:
         "labels": {LABEL: "1", LABEL_OWNER: owner_id()},
         "stdin_open": True,
         "tty": False,
-        "detach": True,
+        # Not detached: then docker-py sets StdinOnce, and the engine closes the kernel's
+        # stdin when our attached connection goes away, so the kernel exits and the
+        # container stops (and is removed) even when this process is SIGKILLed.
+        "detach": False,
         # tini as PID 1 reaps orphans, so killed fork bombs do not pile up as zombies.
         "init": True,
         "network_mode": "bridge" if limits.network else "none",
@@ -103,7 +106,8 @@ def container_config(image: str, limits: SandboxLimits) -> dict[str, Any]:
         # The kernel's stdout is the protocol; the engine must not write it to disk.
         "log_config": LogConfig(type=LogConfig.types.NONE),
         "volumes": {},
-        "auto_remove": False,
+        # A container whose kernel ended (closed, crashed, owner killed) removes itself.
+        "auto_remove": True,
     }
 
 

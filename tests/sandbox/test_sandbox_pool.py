@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import docker
@@ -62,3 +64,37 @@ def test_prune_removes_leftovers_of_dead_processes_only(
         assert orphan.id in removed
         assert not live & set(removed)  # a live process's containers stay
         assert all(docker_client.containers.get(cid) for cid in live)
+
+
+KILLED_OWNER = """
+import subprocess
+import sys
+import time
+from agentlab.sandbox import Session
+session = Session.start()
+print(session.container_id, flush=True)
+time.sleep(120)
+"""
+
+
+def test_containers_of_a_killed_process_go_away_by_themselves(
+    docker_client: docker.DockerClient,
+) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", KILLED_OWNER], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert owner.stdout is not None
+        container_id = owner.stdout.readline().strip()
+        assert docker_client.containers.get(container_id).status == "running"
+    finally:
+        owner.kill()  # SIGKILL: no atexit, no cleanup code runs
+        owner.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            docker_client.containers.get(container_id)
+        except docker.errors.NotFound:
+            return  # the kernel saw its stdin close, exited, and the engine removed it
+        time.sleep(0.2)
+    pytest.fail("the container outlived its killed owner")
