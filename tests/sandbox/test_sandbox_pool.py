@@ -26,10 +26,10 @@ def test_pool_starts_sessions_warm_and_reaps_on_close(docker_client: docker.Dock
         assert pool.wait_ready(60)
         warm = pool.ready_count()
         assert warm == 2
-        started = time.monotonic()
+        prestarted = _ours(docker_client)
         session = pool.session()
-        took = time.monotonic() - started
-        assert took < 0.2, f"a warm start took {took:.3f} s"
+        # Warm: the session got a container started before it was asked for.
+        assert session.container_id in prestarted
         assert session.run("1 + 1").result == "2"
         labels = docker_client.containers.get(session.container_id).labels
         assert labels[LABEL] == "1" and labels[LABEL_OWNER] == owner_id()
