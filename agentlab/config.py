@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentlab.errors import ConfigError
 
@@ -42,7 +42,14 @@ class AgentConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     variant: str = "full"
-    """Name written into every trace, so runs of different variants can be compared."""
+    """Name written into every trace, so runs of different variants can be compared;
+    defaults to the architecture's name when that is a baseline."""
+
+    architecture: Literal["agentlab", "react", "direct"] = "agentlab"
+    """Which agent runs: agentlab's plan-validate-execute-reflect graph, or a baseline
+    (`agentlab.baselines`): `react`, a tool loop of one model call per tool call, or
+    `direct`, the bare model without tools. The baselines have no validator, reflector,
+    critique or long-term memory, so those switches do not apply to them."""
 
     tools: tuple[str, ...] | None = None
     """Names of the tools the agent may use; None means every tool given to `build_agent`."""
@@ -77,6 +84,14 @@ class AgentConfig(BaseModel):
     """Where the `search` tool looks: the web (ddgs), the local document index, or `auto`
     (the web when it can be reached, else local)."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _baseline_variant(cls, data: Any) -> Any:
+        # A baseline built without a variant name must not be reported as "full".
+        if isinstance(data, dict) and data.get("architecture") not in (None, "agentlab"):
+            return {"variant": data["architecture"], **data}
+        return data
+
     def with_variant(self, name: str) -> AgentConfig:
         """This config with a named variant's switch flipped (see `VARIANTS` and `no-TOOL`)."""
         return self.model_copy(update={**variant_overrides(name, self), "variant": name})
@@ -88,8 +103,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no-reflection": {"reflection": False},
     "critique": {"llm_critique": True},
     "no-memory": {"memory": False},
+    "react": {"architecture": "react"},
+    "direct": {"architecture": "direct"},
 }
-"""Named variants; `no-TOOL` (e.g. `no-calculator`) removes one tool."""
+"""Named variants; `no-TOOL` (e.g. `no-calculator`) removes one tool. `react` and
+`direct` swap agentlab's graph for a baseline with the same model, tools and budgets."""
 
 
 def variant_overrides(name: str, base: AgentConfig) -> dict[str, Any]:

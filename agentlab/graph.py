@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
@@ -13,6 +13,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
+from agentlab.baselines import compile_baseline
 from agentlab.config import AgentConfig, resolve_inventory
 from agentlab.errors import ConfigError
 from agentlab.llm.caller import ModelCaller
@@ -90,7 +91,14 @@ def compile_graph(
     store: BaseStore | None = None,
     name: str = "agentlab",
 ) -> CompiledStateGraph[AgentState, None, AgentInput, AgentState]:
-    """Wire the nodes; each node's return annotation supplies its outgoing edges."""
+    """Wire the nodes; each node's return annotation supplies its outgoing edges.
+
+    A config whose `architecture` is a baseline (`react`, `direct`) compiles that
+    baseline's graph instead (`agentlab.baselines`), with the same input and output.
+    """
+    if deps.config.architecture != "agentlab":
+        baseline = compile_baseline(deps, checkpointer=checkpointer, store=store, name=name)
+        return cast(CompiledStateGraph[AgentState, None, AgentInput, AgentState], baseline)
     builder = StateGraph(AgentState, input_schema=AgentInput)
     for node in (Recall, Planner, Validator, Executor, Reflector, Finalizer, Remember):
         action: Any = node(deps)  # a callable object; LangGraph reads its __call__ annotations
@@ -113,7 +121,8 @@ def build_agent(
     """A compiled LangGraph graph for one agent variant.
 
     Args:
-        config: the switches; `AgentConfig()` when omitted.
+        config: the switches; `AgentConfig()` when omitted. `architecture="react"` or
+            `"direct"` (the `react` / `direct` variants) builds a baseline instead.
         model: a model spec (`openai:MODEL`, `local:NAME`, `replay:PATH`) or any
             langchain-core chat model; `config.model` or the default when omitted.
         tools: tool objects or built-in tool names; every built-in tool when omitted.

@@ -84,6 +84,16 @@ class Executor(Node):
         goto = self._route(state, plan, results, update)
         return Command(update=update, goto=goto)
 
+    def run_steps(
+        self, state: AgentState, steps: list[Step], results: dict[str, StepResult]
+    ) -> Wave:
+        """Check and call `steps` as one wave: the same argument checks, repeated-action
+        rule, timeouts, failure categories and trace events as a plan's steps. The
+        `react` baseline's tool node runs its calls through this."""
+        wave = Wave()
+        self._run_wave(state, steps, results, wave)
+        return wave
+
     def _route(
         self,
         state: AgentState,

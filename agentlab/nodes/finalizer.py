@@ -13,6 +13,7 @@ from agentlab.nodes.base import Node, traced_node
 from agentlab.schemas import Plan
 from agentlab.state import AgentState
 from agentlab.tools.base import RunScoped
+from agentlab.tools.registry import ToolRegistry
 
 NO_ANSWER = "the run ended without an answer"
 
@@ -56,9 +57,13 @@ class Finalizer(Node):
         return Command(update=update, goto="remember")
 
     def _release_tools(self, state: AgentState) -> None:
-        run_id = state.get("run_id")
-        if not run_id:
-            return
-        for tool in self.deps.tools:
-            if isinstance(tool, RunScoped):
-                tool.end_run(run_id)
+        release_run_tools(self.deps.tools, state.get("run_id"))
+
+
+def release_run_tools(tools: ToolRegistry, run_id: str | None) -> None:
+    """Release what tools hold for the run (sandbox sessions); the baselines call it too."""
+    if not run_id:
+        return
+    for tool in tools:
+        if isinstance(tool, RunScoped):
+            tool.end_run(run_id)

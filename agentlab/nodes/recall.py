@@ -23,7 +23,7 @@ from agentlab.budget import budget_exhausted
 from agentlab.errors import ConfigError, ModelError
 from agentlab.memory import history
 from agentlab.memory.runtime import run_memory
-from agentlab.nodes.base import Node, traced_node
+from agentlab.nodes.base import AgentDeps, Node, traced_node
 from agentlab.nodes.planner import HISTORY_MESSAGES
 from agentlab.state import AgentState, Counters
 
@@ -42,51 +42,59 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+def begin_run(deps: AgentDeps, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    """Start a run: write the trace header and return the update that resets per-run fields.
+
+    Shared with the baselines, so every architecture's trace starts alike.
+    """
+    task = (state.get("task") or "").strip()
+    if not task:
+        raise ConfigError('invoke the agent with a task: graph.invoke({"task": "..."})')
+    configurable: dict[str, Any] = dict(config.get("configurable") or {})
+    run_id = str(configurable.get(RUN_ID_KEY) or uuid.uuid4().hex)
+    task_id = configurable.get(TASK_ID_KEY)
+    deps.tracer.emit(
+        run_id,
+        "header",
+        task=task,
+        task_id=task_id,
+        variant=deps.config.variant,
+        config=deps.config.model_dump(mode="json"),
+        model=deps.caller.name,
+        tools=deps.tools.names(),
+        thread_id=configurable.get("thread_id"),
+        versions=dict(_versions()),
+    )
+    # A new run on a thread starts from clean per-run fields; the messages
+    # (the conversation) carry over.
+    return {
+        "task": task,
+        "task_id": task_id,
+        "run_id": run_id,
+        "started_at": time.time(),
+        "messages": [HumanMessage(content=task)],
+        "memories": [],
+        "plan": None,
+        "plan_version": 0,
+        "results": Overwrite({}),
+        "past_calls": Overwrite({}),
+        "reflections": Overwrite([]),
+        "findings": [],
+        "failures": Overwrite([]),
+        "counters": Overwrite(Counters()),
+        "answer": None,
+        "status": "running",
+        "status_detail": "",
+    }
+
+
 class Recall(Node):
     name = "recall"
 
     @traced_node
     def __call__(self, state: AgentState, config: RunnableConfig) -> Command[Literal["planner"]]:
-        task = (state.get("task") or "").strip()
-        if not task:
-            raise ConfigError('invoke the agent with a task: graph.invoke({"task": "..."})')
-        configurable: dict[str, Any] = dict(config.get("configurable") or {})
-        run_id = str(configurable.get(RUN_ID_KEY) or uuid.uuid4().hex)
-        task_id = configurable.get(TASK_ID_KEY)
-        deps = self.deps
-        deps.tracer.emit(
-            run_id,
-            "header",
-            task=task,
-            task_id=task_id,
-            variant=deps.config.variant,
-            config=deps.config.model_dump(mode="json"),
-            model=deps.caller.name,
-            tools=deps.tools.names(),
-            thread_id=configurable.get("thread_id"),
-            versions=dict(_versions()),
-        )
-        # A new run on a thread starts from clean per-run fields; the messages
-        # (the conversation) carry over.
-        update: dict[str, Any] = {
-            "task": task,
-            "task_id": task_id,
-            "run_id": run_id,
-            "started_at": time.time(),
-            "messages": [HumanMessage(content=task)],
-            "memories": [],
-            "plan": None,
-            "plan_version": 0,
-            "results": Overwrite({}),
-            "past_calls": Overwrite({}),
-            "reflections": Overwrite([]),
-            "findings": [],
-            "failures": Overwrite([]),
-            "counters": Overwrite(Counters()),
-            "answer": None,
-            "status": "running",
-            "status_detail": "",
-        }
+        update = begin_run(self.deps, state, config)
+        task, task_id, run_id = update["task"], update["task_id"], update["run_id"]
         begun: AgentState = {
             "task": task,
             "task_id": task_id,

@@ -19,6 +19,7 @@ from agentlab.memory.long_term import LongTermMemory, MemoryKind
 from agentlab.memory.runtime import run_memory
 from agentlab.nodes.base import Node, trace_node_step
 from agentlab.state import AgentState, Counters
+from agentlab.trace import Tracer
 
 
 class Remember(Node):
@@ -58,17 +59,22 @@ class Remember(Node):
             self.deps.tracer.emit(run_id, "remembered", memories=stored)
 
     def _end_run(self, state: AgentState) -> None:
-        run_id = state.get("run_id", "unknown")
-        counters = state.get("counters") or Counters()
-        failures = state.get("failures") or []
-        self.deps.tracer.emit(
-            run_id,
-            "footer",
-            status=state.get("status"),
-            status_detail=state.get("status_detail", ""),
-            answer=state.get("answer"),
-            counters=counters.model_dump(),
-            seconds=round(time.time() - state.get("started_at", time.time()), 3),
-            failures=dict(Counter(str(f.category) for f in failures)),
-        )
-        self.deps.tracer.close(run_id)
+        write_footer(self.deps.tracer, state)
+
+
+def write_footer(tracer: Tracer, state: AgentState) -> None:
+    """End the run's trace with its footer (the baselines end theirs the same way)."""
+    run_id = state.get("run_id", "unknown")
+    counters = state.get("counters") or Counters()
+    failures = state.get("failures") or []
+    tracer.emit(
+        run_id,
+        "footer",
+        status=state.get("status"),
+        status_detail=state.get("status_detail", ""),
+        answer=state.get("answer"),
+        counters=counters.model_dump(),
+        seconds=round(time.time() - state.get("started_at", time.time()), 3),
+        failures=dict(Counter(str(f.category) for f in failures)),
+    )
+    tracer.close(run_id)

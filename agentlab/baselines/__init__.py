@@ -1,0 +1,61 @@
+"""Baseline agents that agentlab is measured against, with the same model, tools and budgets.
+
+- `react`: the standard tool loop, one model call per tool call, until the model answers.
+- `direct`: the bare model, asked to reason step by step and answer, without tools.
+
+Select one with `AgentConfig(architecture=...)` or the `react` / `direct` variants;
+`build_agent` and `Runner` then compile it instead of agentlab's graph. Both take
+the same input and give the same output state keys, and write the same trace
+events and failure categories, so `agentlab eval` and `agentlab failures` treat
+them as any other variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.base import BaseStore
+
+from agentlab.baselines.common import BaselineState, Begin, Finish
+from agentlab.baselines.direct import DirectAgent, DirectAnswer
+from agentlab.baselines.react import ReactAgent, ReactStep, ReactTools
+from agentlab.errors import ConfigError
+from agentlab.nodes.base import AgentDeps, Node
+from agentlab.state import AgentInput, AgentState
+from agentlab.tools.registry import ToolRegistry
+
+BaselineGraph = CompiledStateGraph[BaselineState, None, AgentInput, AgentState]
+
+
+def compile_baseline(
+    deps: AgentDeps,
+    *,
+    checkpointer: BaseCheckpointSaver[str] | None = None,
+    store: BaseStore | None = None,
+    name: str | None = None,
+) -> BaselineGraph:
+    """The graph of `deps.config.architecture` (`react` or `direct`)."""
+    architecture = deps.config.architecture
+    nodes: tuple[Node, ...]
+    if architecture == "react":
+        nodes = (Begin(deps), ReactAgent(deps), ReactTools(deps), Finish(deps))
+    elif architecture == "direct":
+        # No tools: the trace header names none, and none are released.
+        bare = replace(deps, tools=ToolRegistry())
+        nodes = (Begin(bare), DirectAgent(bare), Finish(bare))
+    else:
+        raise ConfigError(f"{architecture!r} is not a baseline; use react or direct")
+    builder = StateGraph(BaselineState, input_schema=AgentInput, output_schema=AgentState)
+    for node in nodes:
+        action: Any = node  # a callable object; LangGraph reads its __call__ annotations
+        # The nodes are typed on AgentState; they must also see the scratchpad keys.
+        builder.add_node(node.name, action, input_schema=BaselineState)
+    builder.add_edge(START, Begin.name)
+    return builder.compile(checkpointer=checkpointer, store=store, name=name or architecture)
+
+
+__all__ = ["BaselineState", "DirectAnswer", "ReactStep", "compile_baseline"]

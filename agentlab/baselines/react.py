@@ -1,0 +1,213 @@
+"""`react`: the standard tool loop, one model call per tool call, until the model answers.
+
+```
+START -> begin -> agent --tool call--> tools -> agent ... --final_answer--> finish -> END
+```
+
+The model node asks for one `ReactStep` (a thought and one action) through the
+same structured-output path as agentlab's planner: on the embedded model and
+OpenAI-compatible servers the schema is enforced while decoding, and its
+action names the inventory's tools (or `final_answer`). The tool node runs the
+call through agentlab's executor, so a hallucinated tool, bad arguments, a
+tool error, a timeout or a repeated call is recorded under the same category
+as when a plan step does it.
+
+LangGraph's prebuilt `create_react_agent` is not used: it needs a model with
+native tool calling (`bind_tools`), which the embedded llama.cpp backend and
+replayed cassettes do not have, and its tool node reports errors as message
+text and stops runaway loops with a recursion error, where agentlab records
+failure categories and budgets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Final, Literal
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Command
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentlab.baselines.common import AGENT, FINISH, scratchpad
+from agentlab.baselines.prompts import (
+    FINAL_ANSWER,
+    OBSERVATION,
+    TASK,
+    react_example,
+    react_system_prompt,
+)
+from agentlab.budget import budget_exhausted
+from agentlab.failures import FailureCategory
+from agentlab.nodes.asking import ask_structured
+from agentlab.nodes.base import AgentDeps, Node, traced_node
+from agentlab.nodes.executor import Executor
+from agentlab.prompts import clip
+from agentlab.schemas import Step
+from agentlab.state import AgentState, Counters
+
+TOOLS: Final = "tools"
+NO_ACTION = "no answer: the model's replies never parsed as an action ({attempts} attempts)"
+
+
+class ReactAction(BaseModel):
+    """One tool call, or `final_answer` with `{"answer": ...}`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tool: str = Field(description="A tool from the inventory, or final_answer")
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReactStep(BaseModel):
+    """The model's reply on each turn of the loop."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    thought: str = ""
+    action: ReactAction
+
+
+def react_json_schema(tool_names: Sequence[str]) -> dict[str, Any]:
+    """The JSON schema the backend enforces: a thought, then an action whose `tool` is one of
+    the inventory's tools (arguments an open object, as a plan step's are) or `final_answer`
+    with a required `answer`."""
+    answer = {
+        "type": "object",
+        "properties": {"answer": {"type": "string"}},
+        "required": ["answer"],
+    }
+    actions: list[dict[str, Any]] = [
+        {
+            "type": "object",
+            "properties": {"tool": {"const": FINAL_ANSWER}, "args": answer},
+            "required": ["tool", "args"],
+        }
+    ]
+    if tool_names:
+        call = {
+            "type": "object",
+            "properties": {"tool": {"enum": list(tool_names)}, "args": {"type": "object"}},
+            "required": ["tool", "args"],
+        }
+        actions.insert(0, call)
+    return {
+        "title": "ReactStep",
+        "type": "object",
+        "properties": {"thought": {"type": "string"}, "action": {"anyOf": actions}},
+        "required": ["thought", "action"],
+    }
+
+
+def react_step_model(tool_names: Sequence[str]) -> type[ReactStep]:
+    """`ReactStep` whose JSON schema lists `tool_names`; parsing stays lenient, so a tool the
+    backend did not constrain reaches the tool node and counts as `planning.invalid_tool`."""
+    schema = react_json_schema(tool_names)
+
+    def constrain(generated: dict[str, Any]) -> None:
+        generated.clear()
+        generated.update(json.loads(json.dumps(schema)))
+
+    config = ConfigDict(extra="ignore", title="ReactStep", json_schema_extra=constrain)
+    return type("ReactStep", (ReactStep,), {"model_config": config, "__module__": __name__})
+
+
+def answer_of(args: dict[str, Any]) -> str:
+    """The answer a `final_answer` action gives ("" when it gives none)."""
+    value = args.get("answer", "")
+    return (value if isinstance(value, str) else json.dumps(value)).strip()
+
+
+class ReactAgent(Node):
+    """Asks the model for the next step, given the task and the turns so far."""
+
+    name = AGENT
+
+    def __init__(self, deps: AgentDeps) -> None:
+        super().__init__(deps)
+        self.prefix: list[BaseMessage] = [
+            SystemMessage(content=react_system_prompt(deps.tools)),
+            *react_example(),
+        ]
+        self.schema = react_step_model(deps.tools.names())
+
+    def messages(self, state: AgentState) -> list[BaseMessage]:
+        return [
+            *self.prefix,
+            HumanMessage(content=TASK.format(task=state["task"])),
+            *(scratchpad(state).get("transcript") or []),
+        ]
+
+    @traced_node
+    def __call__(
+        self, state: AgentState, config: RunnableConfig
+    ) -> Command[Literal["tools", "finish"]]:
+        asked = ask_structured(self.deps, state, self.messages(state), self.schema, node=self.name)
+        update: dict[str, Any] = {"failures": asked.failures, "counters": asked.counters}
+        if asked.stop is not None:
+            update["status"], update["status_detail"] = asked.stop
+            return Command(update=update, goto=FINISH)
+        if asked.value is None:
+            attempts = 1 + self.deps.config.budgets.max_output_retries
+            update["status"] = "no_answer"
+            update["status_detail"] = NO_ACTION.format(attempts=attempts)
+            return Command(update=update, goto=FINISH)
+        step = asked.value
+        # The reply goes back as parsed, spaced like the prompt's example.
+        update["transcript"] = [AIMessage(content=json.dumps(step.model_dump()))]
+        if step.action.tool == FINAL_ANSWER:
+            update["answer"] = answer_of(step.action.args) or None
+            return Command(update=update, goto=FINISH)
+        step_id = f"s{len(state.get('results') or {}) + 1}"
+        update["action"] = Step(
+            id=step_id, tool=step.action.tool, args=step.action.args, why=step.thought
+        )
+        return Command(update=update, goto=TOOLS)
+
+
+class ReactTools(Node):
+    """Runs the requested call through agentlab's executor and reports the observation."""
+
+    name = TOOLS
+
+    def __init__(self, deps: AgentDeps) -> None:
+        super().__init__(deps)
+        self.executor = Executor(deps)
+        self.executor.name = self.name  # failures and tool events name this node
+
+    @traced_node
+    def __call__(
+        self, state: AgentState, config: RunnableConfig
+    ) -> Command[Literal["agent", "finish"]]:
+        step = scratchpad(state).get("action")
+        if step is None:
+            return Command(goto=AGENT)
+        over = budget_exhausted(state, self.deps.config.budgets, tool_calls=1)
+        if over:
+            failure = self.deps.failure(
+                state, FailureCategory.BUDGET_EXHAUSTED, over, node=self.name
+            )
+            return Command(
+                update={
+                    "failures": [failure],
+                    "status": "budget_exhausted",
+                    "status_detail": f"budget exhausted: {over}",
+                    "action": None,
+                },
+                goto=FINISH,
+            )
+        wave = self.executor.run_steps(state, [step], dict(state.get("results") or {}))
+        result = wave.results[step.id]
+        observation = HumanMessage(content=OBSERVATION.format(output=clip(result.output)))
+        return Command(
+            update={
+                "results": wave.results,
+                "past_calls": wave.past_calls,
+                "failures": wave.failures,
+                "counters": Counters(tool_calls=wave.tool_calls),
+                "transcript": [observation],
+                "action": None,
+            },
+            goto=AGENT,
+        )
