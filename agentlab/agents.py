@@ -1,4 +1,5 @@
-"""Example agents: a folder under `examples/` with an `agent.yaml` and its tasks."""
+"""Example agents: a folder under `examples/` with an `agent.yaml` and its tasks; and the
+baselines (`react`, `direct`) by name, so `agentlab run --agent react` runs one."""
 
 from __future__ import annotations
 
@@ -20,14 +21,17 @@ class AgentSpec:
 
     name: str
     description: str
-    tools: tuple[str, ...]
+    tools: tuple[str, ...] | None
+    """The agent's inventory; None keeps every tool."""
     config: dict[str, Any] = field(default_factory=dict)
     tasks_file: str | None = None
     folder: Traversable | None = None
 
     def agent_config(self, base: AgentConfig | None = None) -> AgentConfig:
         """`base` (or the default config) with this agent's tools and overrides."""
-        updates = {**self.config, "tools": self.tools}
+        updates = dict(self.config)
+        if self.tools is not None:
+            updates["tools"] = self.tools
         return (base or AgentConfig()).model_copy(update=updates)
 
     def tasks(self) -> list[dict[str, Any]]:
@@ -41,16 +45,28 @@ def _examples() -> Traversable:
     return resources.files("agentlab.examples")
 
 
+BASELINE_AGENTS: dict[str, str] = {
+    "react": "Baseline: the standard tool loop, one model call per tool call, every built-in tool.",
+    "direct": "Baseline: the bare model reasons step by step and answers, without tools.",
+}
+"""Agents that are a baseline architecture (`agentlab.baselines`) rather than an example."""
+
+
 def agent_names() -> list[str]:
-    return sorted(
+    examples = sorted(
         entry.name
         for entry in _examples().iterdir()
         if entry.is_dir() and entry.joinpath("agent.yaml").is_file()
     )
+    return [*examples, *BASELINE_AGENTS]
 
 
 def load_agent(name: str) -> AgentSpec:
-    """The example agent `name`; raises `ConfigError` naming the known ones."""
+    """The example agent or baseline `name`; raises `ConfigError` naming the known ones."""
+    if name in BASELINE_AGENTS:
+        config = {"architecture": name, "variant": name}
+        tools = () if name == "direct" else None
+        return AgentSpec(name=name, description=BASELINE_AGENTS[name], tools=tools, config=config)
     folder = _examples().joinpath(name)
     definition = folder.joinpath("agent.yaml")
     if not definition.is_file():

@@ -19,7 +19,7 @@ def write(path: Path, *tasks: dict[str, object]) -> Path:
 
 
 def test_shipped_suites_load_with_ten_tasks_each() -> None:
-    assert set(shipped_suites()) == {"math", "code", "search"}
+    assert set(shipped_suites()) == {"math", "code", "search", "multitool"}
     math = load_suite("math")
     assert len(math.tasks) == 10
     assert all(isinstance(t.check, NumericCheck) and t.tools == ("calculator",) for t in math.tasks)

@@ -44,7 +44,9 @@ def run(
     ] = False,
     variant: Annotated[
         str | None,
-        typer.Option(help="Named variant: full, no-validator, no-reflection, no-TOOL..."),
+        typer.Option(
+            help="Named variant: full, no-validator, no-reflection, react, direct, no-TOOL..."
+        ),
     ] = None,
     record: Annotated[
         Path | None, typer.Option(help="Write every model exchange to this cassette.")
@@ -74,7 +76,10 @@ def run(
     ] = None,
     agent: Annotated[
         str | None,
-        typer.Option(help="Example agent to run: math, coder, researcher (see `agentlab agents`)."),
+        typer.Option(
+            help="Example agent to run: math, coder, researcher; or a baseline: react, direct "
+            "(see `agentlab agents`)."
+        ),
     ] = None,
     user: Annotated[
         str | None,
