@@ -19,10 +19,6 @@ CASSETTES = ROOT / "docs" / "ablation" / "math-qwen2.5-coder-1.5b" / "cassettes"
 VARIANTS = ("full", "no-validator", "no-reflection")
 TIMING = {"seconds"}
 
-pytestmark = pytest.mark.skipif(
-    not CASSETTES.is_dir(), reason=f"the study's cassettes are not committed yet ({CASSETTES})"
-)
-
 
 def evaluate(out: Path) -> FailureReport:
     settings = EvalSettings(variants=VARIANTS, out_dir=out, model=f"replay:{CASSETTES}", jobs=2)
