@@ -56,3 +56,11 @@ def test_paired_interval_edges() -> None:
     assert -1.0 <= worst.low < worst.high < 0
     empty = paired_difference_interval(PairedTable(0, 0, 0, 0))
     assert (empty.low, empty.high) == (-1.0, 1.0)
+
+
+def test_mcnemar_for_thousands_of_pairs_matches_the_exact_sum() -> None:
+    from agentlab.eval.report import stats
+
+    exact = 2 * sum(math.comb(2400, k) for k in range(1150)) / 2**2400
+    assert stats.mcnemar_exact(1149, 1251) == pytest.approx(exact, rel=1e-9)
+    assert stats.mcnemar_exact(10, 3000) < 1e-300 or stats.mcnemar_exact(10, 3000) == 0.0

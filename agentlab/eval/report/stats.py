@@ -3,6 +3,7 @@ Newcombe's interval for a paired difference of proportions. Standard library onl
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -35,6 +36,11 @@ def wilson(successes: int, n: int, z: float = Z95) -> Interval:
     return Interval(low, high)
 
 
+EXACT_UP_TO = 1000
+"""McNemar p-values up to this many discordant pairs are summed in exact integers."""
+
+
+@functools.lru_cache(maxsize=1024)
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value from the discordant counts `b` and `c`.
 
@@ -46,7 +52,17 @@ def mcnemar_exact(b: int, c: int) -> float:
     n = b + c
     if n == 0:
         return 1.0
-    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / (1 << n)
+    k = min(b, c)
+    if n <= EXACT_UP_TO:
+        tail = sum(math.comb(n, j) for j in range(k + 1)) / (1 << n)
+    else:
+        # Big-integer sums get slow for thousands of pairs: sum the pmf in log space.
+        logs = [
+            math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1) - n * math.log(2)
+            for j in range(k + 1)
+        ]
+        top = max(logs)
+        tail = math.exp(top) * math.fsum(math.exp(x - top) for x in logs)
     return min(1.0, 2 * tail)
 
 
