@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +47,18 @@ def of_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 def failures(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(category, node) of every failure event, in order."""
     return [(e["category"], e["node"]) for e in of_type(events, "failure")]
+
+
+def agentlab(
+    *args: str, cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The `agentlab` command as a user runs it: a real process, no stdin, wide output."""
+    return subprocess.run(
+        [sys.executable, "-m", "agentlab", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"} if env is None else env,
+    )

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from support import failures, finish, of_type, only_trace, plan, replan, step, write_cassette
+from support import (
+    agentlab,
+    failures,
+    finish,
+    of_type,
+    only_trace,
+    plan,
+    replan,
+    step,
+    write_cassette,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CASSETTE = ROOT / "examples" / "math" / "demo-cassette.jsonl"
-
-
-def agentlab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agentlab", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_run_answers_from_shipped_cassette(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import finish, plan, step, write_cassette
+from support import agentlab, finish, plan, step, write_cassette
 
 from agentlab.eval import cassette_path, load_suite
 from agentlab.eval.harness import finished_pairs, trace_ends
@@ -59,18 +58,6 @@ def eval_args(cassettes: Path, runs: Path) -> list[str]:
         "--out",
         str(runs),
     ]
-
-
-def agentlab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agentlab", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "COLUMNS": "200"},
-    )
 
 
 @pytest.mark.slow

@@ -88,7 +88,7 @@ def test_failed_step_skips_dependents_and_reports_the_error(tmp_path: Path) -> N
         ),
         finish("4"),
     )
-    graph, sink = agent(tmp_path, model)
+    graph, _sink = agent(tmp_path, model)
     state = graph.invoke({"task": "t"})
     results = state["results"]
     assert results["s1"].status == "error" and "division by zero" in results["s1"].output

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from support import agentlab
 from typer.testing import CliRunner
 
 from agentlab import AgentConfig
@@ -50,17 +51,6 @@ def test_researcher_answers_with_the_right_cited_path(tmp_path: Path, task_id: s
     assert calls and all(c["status"] == "ok" and c["data"]["backend"] == "local" for c in calls)
     found = {hit["path"] for c in calls for hit in c["data"]["hits"]}
     assert task["source"] in found
-
-
-def agentlab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agentlab", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def cli(*args: str) -> Result:
