@@ -28,7 +28,9 @@ from agentlab.tools.calculator import Calculator
 def chain_plan(steps: int) -> str:
     plan = [{"id": "s1", "tool": "calculator", "args": {"expression": "1+1"}}]
     for i in range(2, steps + 1):
-        plan.append({"id": f"s{i}", "tool": "calculator", "args": {"expression": f"${{s{i - 1}}}+1"}})
+        plan.append(
+            {"id": f"s{i}", "tool": "calculator", "args": {"expression": f"${{s{i - 1}}}+1"}}
+        )
     return json.dumps({"steps": plan})
 
 
@@ -116,7 +118,9 @@ def main() -> None:
             bare.append(bare_loop_run(loop_cassette) / steps)
     ours_ms, bare_ms = statistics.median(ours) * 1e3, statistics.median(bare) * 1e3
     print(f"steps per run: {steps}, rounds: {args.rounds}")
-    print(f"agentlab     median per step: {ours_ms:.2f} ms (trace written, validator + reflector on)")
+    print(
+        f"agentlab     median per step: {ours_ms:.2f} ms (trace written, validator + reflector on)"
+    )
     print(f"bare loop    median per step: {bare_ms:.2f} ms")
     print(f"ratio agentlab / bare loop: {ours_ms / bare_ms:.2f}x (target <= 1.5x)")
 
