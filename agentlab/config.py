@@ -78,6 +78,11 @@ class AgentConfig(BaseModel):
     """Retries with backoff on rate limits, timeouts and 5xx before `model.api_error`."""
 
     model_timeout_s: float = Field(default=120.0, gt=0)
+
+    max_output_tokens: int = Field(default=512, ge=16)
+    """Tokens one structured reply may take (plans, reflections); a reply cut off there does
+    not parse and is retried like any malformed reply. Sent to backends that enforce the
+    schema (OpenAI-compatible servers and the local model)."""
     """Seconds one model request may take."""
 
     search_backend: Literal["auto", "web", "local"] = "auto"

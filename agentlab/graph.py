@@ -74,7 +74,13 @@ def build_deps(
     )
     tracer = _tracer(trace)
     recorder = CassetteRecorder(record) if record is not None else None
-    caller = ModelCaller(resolved.model, name=resolved.spec, tracer=tracer, recorder=recorder)
+    caller = ModelCaller(
+        resolved.model,
+        name=resolved.spec,
+        tracer=tracer,
+        recorder=recorder,
+        max_tokens=config.max_output_tokens,
+    )
     return AgentDeps(
         config=config,
         caller=caller,

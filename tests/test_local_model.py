@@ -58,7 +58,9 @@ def test_smollm2_structured_calls_parse_or_are_recorded(tmp_path: Path) -> None:
     sink = MemoryTraceSink()
     deps = build_deps(
         AgentConfig(
-            tools=("calculator",), budgets=Budgets(max_output_retries=0, max_llm_calls=100)
+            tools=("calculator",),
+            budgets=Budgets(max_output_retries=0, max_llm_calls=100),
+            max_output_tokens=200,
         ),
         model="local:smollm2-135m",
         trace=Tracer(sink),

@@ -145,6 +145,7 @@ def test_cli_drives_openai_with_json_schema_response_format(serve: Any, tmp_path
     plan_request, reflect_request = fake.requests
     assert plan_request["model"] == "test-model"
     assert plan_request["response_format"]["type"] == "json_schema"
+    assert 512 in (plan_request.get("max_tokens"), plan_request.get("max_completion_tokens"))
     assert plan_request["response_format"]["json_schema"]["name"] == "Plan"
     assert "steps" in plan_request["response_format"]["json_schema"]["schema"]["properties"]
     assert reflect_request["response_format"]["json_schema"]["name"] == "Reflection"

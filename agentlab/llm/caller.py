@@ -96,8 +96,10 @@ class ModelCaller:
         name: str,
         tracer: Tracer,
         recorder: CassetteRecorder | None = None,
+        max_tokens: int | None = None,
     ) -> None:
         self.model = model
+        self.max_tokens = max_tokens
         self.name = name
         self.tracer = tracer
         self.recorder = recorder
@@ -128,6 +130,8 @@ class ModelCaller:
             messages = self.prepare(messages, schema)
             if self.enforces_schema:
                 kwargs["response_format"] = json_schema_response_format(schema)
+                if self.max_tokens is not None:
+                    kwargs["max_tokens"] = self.max_tokens
         started = time.perf_counter()
         try:
             reply = self.model.invoke(messages, **kwargs)
