@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_\-]*)\}")
 """A reference to an earlier step's result: `${s1}`."""
@@ -56,6 +57,19 @@ class Plan(BaseModel):
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
+
+
+@cache
+def capped_plan(max_steps: int) -> type[Plan]:
+    """`Plan` whose JSON schema allows at most `max_steps` steps.
+
+    Under constrained decoding the cap is part of the grammar, so a small model
+    cannot run away listing steps until its output is cut off mid-string.
+    Parsing is not capped: a longer plan from a backend that ignores the schema
+    still parses and the validator reports it as over budget.
+    """
+    steps: Any = Field(default_factory=list, json_schema_extra={"maxItems": max_steps})
+    return create_model("Plan", __base__=Plan, steps=(list[Step], steps))
 
 
 class Reflection(BaseModel):

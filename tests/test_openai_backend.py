@@ -147,7 +147,9 @@ def test_cli_drives_openai_with_json_schema_response_format(serve: Any, tmp_path
     assert plan_request["response_format"]["type"] == "json_schema"
     assert 512 in (plan_request.get("max_tokens"), plan_request.get("max_completion_tokens"))
     assert plan_request["response_format"]["json_schema"]["name"] == "Plan"
-    assert "steps" in plan_request["response_format"]["json_schema"]["schema"]["properties"]
+    plan_schema = plan_request["response_format"]["json_schema"]["schema"]
+    # The step budget is part of the schema, so constrained decoding cannot run away.
+    assert plan_schema["properties"]["steps"]["maxItems"] == 8
     assert reflect_request["response_format"]["json_schema"]["name"] == "Reflection"
     assert fake.headers[0]["authorization"] == f"Bearer {SECRET}"
     # Real token counts from the server's usage, and no secret in the trace.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from agentlab.config import Budgets
 from agentlab.failures import FailureCategory as C
 from agentlab.plan_checks import check_plan
-from agentlab.schemas import Plan
+from agentlab.schemas import Plan, capped_plan
 from agentlab.tools import default_registry
 
 TOOLS = default_registry(["calculator"])
@@ -67,3 +69,19 @@ def test_plan_over_the_step_budget() -> None:
     assert got == [
         (C.OVER_BUDGET, "the plan has 4 steps; at most 3 are allowed: combine or drop steps")
     ]
+
+
+def test_capped_plan_caps_the_schema_and_still_parses_a_longer_plan() -> None:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    schema = capped_plan(3)
+    assert schema.model_json_schema()["properties"]["steps"]["maxItems"] == 3
+    # The cap reaches llama.cpp's grammar: a fourth step cannot be decoded.
+    grammar = json_schema_to_gbnf(json.dumps(schema.model_json_schema()))
+    steps_rule = next(line for line in grammar.splitlines() if line.startswith("steps ::="))
+    assert steps_rule.count("steps-item") == 3
+    # A backend that ignores the schema still gets its plan to the validator.
+    plan = schema.model_validate({"steps": [calc(f"s{i}", "1") for i in range(4)]})
+    assert isinstance(plan, Plan)
+    found = check_plan(plan, TOOLS, Budgets(max_plan_steps=3))
+    assert [f.category for f in found] == [C.OVER_BUDGET]

@@ -13,7 +13,7 @@ from agentlab.budget import replans_exhausted
 from agentlab.failures import FailureCategory
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import Node, traced_node
-from agentlab.schemas import Plan
+from agentlab.schemas import capped_plan
 from agentlab.state import AgentState, Counters
 
 HISTORY_MESSAGES = 6
@@ -60,8 +60,9 @@ class Planner(Node):
                 },
                 goto="finalizer",
             )
+        schema = capped_plan(deps.config.budgets.max_plan_steps)
         asked = ask_structured(
-            deps, state, planner_messages(deps.system_prompt, state), Plan, node=self.name
+            deps, state, planner_messages(deps.system_prompt, state), schema, node=self.name
         )
         update: dict[str, Any] = {
             "failures": asked.failures,
