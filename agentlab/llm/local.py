@@ -9,6 +9,7 @@ share is processed once per run, not once per call.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from dataclasses import dataclass
@@ -38,6 +39,16 @@ class LoadedModel:
 
 _LOADED: dict[tuple[str, int], LoadedModel] = {}
 _LOADING = threading.Lock()
+
+
+@atexit.register
+def _free_models() -> None:
+    # Freed before interpreter teardown: llama-cpp-python's own finaliser runs
+    # after its bindings are gone and prints "Exception ignored" at every exit.
+    for loaded in _LOADED.values():
+        with loaded.lock:
+            loaded.llama.close()
+    _LOADED.clear()
 
 
 def _import_llama() -> Any:
