@@ -20,6 +20,7 @@ VARIANTS = ("full", "react", "direct")
 SEARCHES = {
     "leave-and-warranty": ("paid parental leave weeks", "Skiff data logger warranty"),
 }
+ROOT = Path(__file__).resolve().parents[1]
 ANSWERS = {"leave-and-warranty": "20 weeks of parental leave; a two-year warranty"}
 
 
@@ -169,3 +170,48 @@ def test_run_agent_react_and_direct_from_the_cli(tmp_path: Path) -> None:
 
     listed = agentlab("agents", cwd=tmp_path)
     assert "react" in listed.stdout and "direct" in listed.stdout and "math" in listed.stdout
+
+
+def published_table(suite: str) -> dict[str, tuple[int, float]]:
+    """Passed tasks and LLM calls per task of each architecture, as docs/benchmarks.md shows
+    them for `suite` in the section `benchmarks/vs_baselines.py` writes."""
+    doc = (ROOT / "docs" / "benchmarks.md").read_text()
+    section = doc[doc.index("<!-- vs_baselines:begin -->") :]
+    table = section[section.index(f"**{suite} (") :].split("\n\n")[1]
+    labels = {"agentlab (full)": "full", "react": "react", "direct": "direct"}
+    rows: dict[str, tuple[int, float]] = {}
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[labels[cells[0]]] = (int(cells[1].split("/")[0]), float(cells[4]))
+    return rows
+
+
+def test_committed_local_model_cassettes_reproduce_the_published_comparison(
+    tmp_path: Path,
+) -> None:
+    """The embedded model's side-by-side run, replayed: every (task, architecture) pair of
+    both suites gives the success and LLM calls docs/benchmarks.md reports."""
+    for suite in ("math", "multitool"):
+        runs = tmp_path / suite
+        done = agentlab(
+            "eval",
+            suite,
+            *(a for v in VARIANTS for a in ("-v", v)),
+            "--model",
+            f"replay:{ROOT / 'docs' / 'baselines' / 'cassettes' / suite}",
+            "--out",
+            str(runs),
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        passed: dict[str, int] = dict.fromkeys(VARIANTS, 0)
+        calls: dict[str, list[int]] = {v: [] for v in VARIANTS}
+        for path in runs.glob("*.jsonl"):
+            header, footer = trace_ends(path)
+            assert header is not None and footer is not None
+            assert footer["status"] != "error", footer["status_detail"]
+            passed[header["variant"]] += footer["verdict"]["outcome"] == "pass"
+            calls[header["variant"]].append(footer["counters"]["llm_calls"])
+        replayed = {v: (passed[v], round(sum(calls[v]) / len(calls[v]), 2)) for v in VARIANTS}
+        assert all(len(calls[v]) == 10 for v in VARIANTS)
+        assert replayed == published_table(suite)
