@@ -293,8 +293,11 @@ class AgentlabSqliteStore(SqliteStore):
         """Apply every change logged since the last sync (or load everything, the first time
         or when the log was pruned past this process)."""
         with self.lock:
+            # Two subqueries: SQLite answers a lone min() or max() from the primary key's
+            # b-tree, but scans the whole log for both in one SELECT (9 ms at 100k changes).
             low, high = self.conn.execute(
-                "SELECT min(seq), max(seq) FROM agentlab_store_changes"
+                "SELECT (SELECT min(seq) FROM agentlab_store_changes), "
+                "(SELECT max(seq) FROM agentlab_store_changes)"
             ).fetchone()
             if high is None or high == self._seen_seq:
                 if self._seen_seq < 0:
