@@ -6,10 +6,12 @@ may use the compiled graph directly.
 
 from __future__ import annotations
 
+import time
 import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,6 +19,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
+from langgraph.types import Command, StateSnapshot
 
 from agentlab.config import AgentConfig
 from agentlab.errors import AgentlabError, ConfigError
@@ -167,14 +170,37 @@ class Runner:
             return None
         run_id = str(values.get("run_id") or uuid.uuid4().hex)
         results = values.get("results") or {}
+        paused = self._discount_downtime(config, snapshot)
         self.deps.tracer.emit(
             run_id,
             "resumed",
             thread_id=thread_id,
             next=list(snapshot.next),
             completed_steps=sorted(results),
+            paused_s=round(paused, 3),
         )
+        if paused:
+            values["started_at"] += paused
         return {**values, "run_id": run_id}
+
+    def _discount_downtime(self, config: RunnableConfig, snapshot: StateSnapshot) -> float:
+        """Move the run's start forward by the time since its last checkpoint, so the time
+        budget and the footer's seconds count the time it ran, not the time it lay dead.
+
+        The update is written as the pending node routing to itself: a plain state
+        update would drop the pending `Command` route and end the run.
+        """
+        started = snapshot.values.get("started_at")
+        if started is None or snapshot.created_at is None or len(snapshot.next) != 1:
+            return 0.0
+        paused = time.time() - datetime.fromisoformat(snapshot.created_at).timestamp()
+        if paused <= 0:
+            return 0.0
+        pending = snapshot.next[0]
+        self.graph.update_state(
+            config, Command(update={"started_at": started + paused}, goto=pending), as_node=pending
+        )
+        return paused
 
     def _result(
         self, run_id: str, thread_id: str | None, state: AgentState | dict[str, Any]

@@ -10,8 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+from langgraph.checkpoint.memory import InMemorySaver
 from support import finish, of_type, plan, step, write_cassette
 
+from agentlab import AgentConfig
+from agentlab.config import Budgets
+from agentlab.runner import Runner
 from agentlab.trace import read_trace
 
 HERE = Path(__file__).resolve().parent
@@ -180,6 +184,40 @@ def test_a_killed_run_resumes_without_redoing_finished_steps(tmp_path: Path) -> 
     again = agentlab(tmp_path, "run", "--thread", "k1", "--model", f"replay:{finish_only}")
     assert again.returncode == 2
     assert "no unfinished run" in again.stderr
+
+
+def test_time_the_run_lay_dead_does_not_count_against_its_time_budget(tmp_path: Path) -> None:
+    cassette = write_cassette(
+        tmp_path / "chain.jsonl",
+        plan(
+            step("s1", "calculator", expression="17*23"),
+            step("s2", "calculator", expression="${s1}+4"),
+        ),
+        finish("395"),
+    )
+    config = AgentConfig(tools=("calculator",), budgets=Budgets(max_seconds=1.0))
+    runner = Runner(
+        config,
+        model=f"replay:{cassette}",
+        trace_dir=tmp_path / "runs",
+        checkpointer=InMemorySaver(),
+    )
+    thread = {"configurable": {"thread_id": "t1", "run_id": "r1"}}
+    # The process "dies" after the first wave: the stream is abandoned mid-run.
+    for update in runner.graph.stream({"task": "What is 17*23+4?"}, thread, durability="sync"):
+        if "executor" in update:
+            break
+    assert runner.unfinished("t1") == "What is 17*23+4?"
+    time.sleep(1.5)  # longer than the whole time budget
+
+    result = runner.run(None, thread_id="t1")
+    assert result.status == "answered", result.status_detail
+    assert result.answer == "395"
+    events = read_trace(result.trace_path)
+    [resumed] = of_type(events, "resumed")
+    assert resumed["completed_steps"] == ["s1"] and resumed["paused_s"] >= 1.5
+    assert events[-1]["seconds"] < 1.0
+    assert [c["step_id"] for c in of_type(events, "tool_call")] == ["s1", "s2"]
 
 
 FAILING = plan(step("s1", "abacus", expression="2^10+5"))
