@@ -18,8 +18,6 @@ The figures go into the "## Sandbox latency" section of docs/benchmarks.md
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import re
 import shlex
 import statistics
@@ -29,6 +27,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from machine import describe
 
 from agentlab.sandbox import SandboxPool, Session, connect, image_tag
 from agentlab.sandbox.limits import SANDBOX_UID
@@ -115,21 +115,6 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Timing]:
     return timings
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        match = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
-        cpu = match.group(1).strip() if match else cpu
-    except OSError:
-        pass
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    engine = connect().version()
-    return (
-        f"{os.cpu_count()} cores of an {cpu}, {mem_gib:.0f} GiB, Linux {platform.release()}, "
-        f"Docker engine {engine.get('Version')}, Python {platform.python_version()}"
-    )
-
-
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
@@ -139,6 +124,7 @@ def report(timings: dict[str, Timing], command: str) -> str:
     exec_ratio = timings["exec"].median / warm.median
     run_ratio = timings["run"].median / warm.median
     pool_ratio = pool.median / cold.median
+    machine = describe(f"Docker engine {connect().version().get('Version')}")
     rows = [
         f"| {t.name} | {ms(t.median)} | {ms(t.p90)} | {len(t.samples)} |" for t in timings.values()
     ]
@@ -156,7 +142,7 @@ def report(timings: dict[str, Timing], command: str) -> str:
             "",
             f"Command: `{command}`",
             "",
-            f"Machine: {machine()}.",
+            f"Machine: {machine}.",
             "",
             "| what | median | p90 | samples |",
             "|---|---|---|---|",

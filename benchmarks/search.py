@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import sqlite3
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import describe
 
 from agentlab.tools.search import LocalIndex, shipped_corpus
 from agentlab.tools.search.documents import chunk_document, corpus_files, read_document
@@ -206,26 +206,16 @@ def measure_shipped() -> dict[str, Any]:
     }
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{os.cpu_count()} cores of {cpu}, Python {platform.python_version()}, "
-        f"bm25s {version('bm25s')}, numpy {version('numpy')}, SQLite {sqlite3.sqlite_version}; "
-        f"load average {os.getloadavg()[0]:.1f} when it finished"
-    )
-
-
 def section(
     generated: dict[str, float], shipped: dict[str, Any], queries: int, rounds: int, command: str
 ) -> str:
     g = generated
+    machine = describe(
+        f"bm25s {version('bm25s')}",
+        f"numpy {version('numpy')}",
+        f"SQLite {sqlite3.sqlite_version}",
+        f"load average {os.getloadavg()[0]:.1f} when it finished",
+    )
     return f"""## Search
 
 The local backend of the `search` tool (bm25s) against SQLite FTS5, the
@@ -236,7 +226,7 @@ query path (tokenize, score, top 5, snippets); "engine" is the scoring alone, th
 like-for-like figure against FTS5's `MATCH ... ORDER BY bm25() LIMIT 5`.
 
 Command: `{command}`
-Machine: {machine()}
+Machine: {machine}
 
 | | bm25s (agentlab) | SQLite FTS5 | ratio |
 |---|---|---|---|

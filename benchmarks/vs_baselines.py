@@ -21,14 +21,13 @@ under it stays.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import re
 import statistics
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from machine import describe
 
 from agentlab.eval import EvalSettings, Evaluation, load_suite
 from agentlab.eval.harness import Pair, trace_ends
@@ -182,20 +181,6 @@ def ratios(rows: dict[str, Row]) -> list[str]:
     ]
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        match = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
-        cpu = match.group(1).strip() if match else cpu
-    except OSError:
-        pass
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{os.cpu_count()} cores of an {cpu}, {mem_gib:.0f} GiB, Linux {platform.release()}, "
-        f"Python {platform.python_version()}"
-    )
-
-
 def generated(model: str, out: Path, suites: tuple[str, ...], runs: list[Run], command: str) -> str:
     by_suite = {s: [r for r in runs if r.suite == s] for s in suites}
     overall = rows_of(runs)
@@ -203,7 +188,7 @@ def generated(model: str, out: Path, suites: tuple[str, ...], runs: list[Run], c
         BEGIN,
         f"Command: `{command}`",
         "",
-        f"Model: `{model}`. Machine: {machine()}. Traces: `{out}` "
+        f"Model: `{model}`. Machine: {describe()}. Traces: `{out}` "
         f"(`agentlab failures {out} --baseline react` for the failure report).",
         "",
     ]

@@ -258,7 +258,7 @@ class _Evaluator:
         self.source = source
         self.decimal_input = False
 
-    def eval(self, node: ast.AST) -> Number:
+    def evaluate(self, node: ast.AST) -> Number:
         method = getattr(self, f"_{type(node).__name__}", None)
         if method is None:
             raise CalculatorError(_refusal(node))
@@ -266,7 +266,7 @@ class _Evaluator:
         return _check_size(value)
 
     def _Expression(self, node: ast.Expression) -> Number:
-        return self.eval(node.body)
+        return self.evaluate(node.body)
 
     def _Constant(self, node: ast.Constant) -> Number:
         value = node.value
@@ -285,7 +285,7 @@ class _Evaluator:
         return value
 
     def _UnaryOp(self, node: ast.UnaryOp) -> Number:
-        operand = self.eval(node.operand)
+        operand = self.evaluate(node.operand)
         if isinstance(node.op, ast.USub):
             return -operand
         if isinstance(node.op, ast.UAdd):
@@ -296,7 +296,7 @@ class _Evaluator:
         operation = _BINARY.get(type(node.op))
         if operation is None:
             raise CalculatorError(_refusal(node))
-        left, right = self.eval(node.left), self.eval(node.right)
+        left, right = self.evaluate(node.left), self.evaluate(node.right)
         if isinstance(node.op, ast.Div | ast.FloorDiv | ast.Mod) and right == 0:
             raise CalculatorError("division by zero")
         return operation(left, right)
@@ -319,7 +319,7 @@ class _Evaluator:
             )
         if node.keywords:
             raise CalculatorError("functions take positional arguments only")
-        args = [self.eval(arg) for arg in node.args]
+        args = [self.evaluate(arg) for arg in node.args]
         try:
             return FUNCTIONS[node.func.id](*args)
         except TypeError:
@@ -383,7 +383,7 @@ def calculate(expression: str) -> CalculatorResult:
         raise CalculatorError(f"the expression is too complex (over {MAX_NODES} parts)")
     evaluator = _Evaluator(source)
     try:
-        value = evaluator.eval(tree)
+        value = evaluator.evaluate(tree)
     except ToolError:
         raise
     except ZeroDivisionError:
