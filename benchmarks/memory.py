@@ -70,12 +70,12 @@ def memory_text(i: int) -> str:
     if kind == 1:
         return (
             f"Lesson from the task 'What is {i}^2 + {i % 97}?': went wrong: "
-            "execution.tool_error (calculator failed: ^ is not a power); use ** for powers."
+            "execution.tool_error (step s1, tool calculator). What worked: "
+            f's1 calculator(expression="{i}**2+{i % 97}").'
         )
     return (
         f"Plan that answered 'What is {i} * {i % 13 + 2} + 4?': s1 calculator(expression=\"{i}*"
-        f'{i % 13 + 2}") -> {i * (i % 13 + 2)}; s2 calculator(expression="${{s1}}+4"). Answer: '
-        f"{i * (i % 13 + 2) + 4}"
+        f'{i % 13 + 2}"); s2 calculator(expression="${{s1}}+4").'
     )
 
 

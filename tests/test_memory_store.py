@@ -62,11 +62,11 @@ def test_fifty_shipped_pairs_recall_the_right_memory_in_the_top_three(
     semantic: AgentlabSqliteStore,
 ) -> None:
     assert len(PAIRS) == 50
-    assert _top3_hits(semantic) >= 45  # measured: 50
+    assert _top3_hits(semantic) >= 45  # measured: 48
 
 
 def test_lexical_fallback_ranks_by_words(lexical: AgentlabSqliteStore) -> None:
-    # The pairs are paraphrases, so words alone find fewer (measured: 23 of 50).
+    # The pairs are paraphrases, so words alone find fewer (measured: 22 of 50).
     assert 15 <= _top3_hits(lexical) < 45
     memory = LongTermMemory(lexical)
     found = memory.search("peanuts allergy", limit=1)

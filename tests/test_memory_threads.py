@@ -106,7 +106,7 @@ def test_another_thread_does_not_see_the_conversation(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Conversation so far" not in planner_prompt(record)
-    assert "Relevant memories" not in planner_prompt(record)
+    assert "<memories>" not in planner_prompt(record)
 
 
 CHAIN = plan(
@@ -244,10 +244,10 @@ def test_a_run_after_a_failed_run_gets_the_lesson_in_its_planner_prompt(tmp_path
     )
     assert done.returncode == 0, done.stderr
     prompt = planner_prompt(record)
-    memories = prompt.split("Relevant memories:\n", 1)[1].split("\n\n", 1)[0]
+    memories = prompt.split("<memories>\n", 1)[1].split("\n</memories>", 1)[0]
     assert "- lesson: Lesson from the task 'What is 2^10 + 5?': went wrong:" in memories
-    assert "planning.invalid_tool (step s1: unknown tool 'abacus'" in memories
-    assert "ended without an answer" in memories
+    assert "planning.invalid_tool (step s1, tool abacus)" in memories
+    assert "ended without an answer (budget_exhausted)" in memories
 
     # The same run with memory switched off sees no lesson.
     record_off = tmp_path / "rec-off.jsonl"
@@ -262,7 +262,7 @@ def test_a_run_after_a_failed_run_gets_the_lesson_in_its_planner_prompt(tmp_path
         "--no-memory",
     )
     assert done.returncode == 0, done.stderr
-    assert "Relevant memories" not in planner_prompt(record_off)
+    assert "<memories>" not in planner_prompt(record_off)
 
 
 def test_facts_stated_in_a_run_can_be_listed_searched_forgotten_and_exported(

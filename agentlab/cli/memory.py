@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agentlab.cli.session import default_user, usage_error
@@ -38,16 +39,24 @@ def _memory(user: str | None, agent: str) -> Iterator[LongTermMemory]:
 
 def _table(rows: list[tuple[Memory, float | None]], scores: bool) -> Table:
     table = Table(show_lines=False)
-    for column in ("id", "kind", *(("score",) if scores else ()), "updated", "text"):
+    for column in ("id", "kind", *(("score",) if scores else ()), "source", "updated", "text"):
         table.add_column(column, overflow="fold")
     for memory, score in rows:
         cells = [memory.id, memory.kind.value]
         if scores:
             cells.append("" if score is None else f"{score:.3f}")
         note = f" (replaced: {memory.supersedes[-1].text})" if memory.supersedes else ""
-        cells += [memory.updated_at, memory.text + note]
+        cells += [_provenance(memory), memory.updated_at, memory.text + note]
         table.add_row(*cells)
     return table
+
+
+def _provenance(memory: Memory) -> str:
+    """`user, run 3f2a9c1d`: who the text comes from and the run that wrote it."""
+    if memory.provenance is None:
+        return "unknown"  # stored before provenance was recorded
+    run = memory.provenance.run_id
+    return escape(f"{memory.provenance.source}, run {run[:8]}" if run else memory.provenance.source)
 
 
 @memory_app.command("list")

@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from langgraph.store.base import BaseStore, Item, SearchItem
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agentlab.memory.facts import PREFERENCE
 from agentlab.memory.index import Key, LexicalIndex, words
@@ -38,6 +38,31 @@ class MemoryKind(StrEnum):
     FACT = "fact"
     LESSON = "lesson"
     PLAN = "plan"
+
+
+Source = Literal["user", "agent"]
+"""Who a memory's text comes from (see `Provenance.source`)."""
+
+SOURCE_OF_KIND: dict[MemoryKind, Source] = {
+    MemoryKind.FACT: "user",
+    MemoryKind.LESSON: "agent",
+    MemoryKind.PLAN: "agent",
+}
+"""Where agentlab's own memories come from, by kind."""
+
+
+class Provenance(BaseModel):
+    """Where a memory's current text came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str | None = None
+    """The run that wrote the current text."""
+    kind: MemoryKind
+    source: Source
+    """`user`: the user's own words (a fact stated in a task). `agent`: what the agent decided
+    (the tool calls it planned, the failure categories it hit, whether it answered) around the
+    task as the user wrote it. Neither holds a tool's output."""
 
 
 class Superseded(BaseModel):
@@ -64,6 +89,8 @@ class Memory(BaseModel):
     updated_at: str
     seen: int = 1
     supersedes: list[Superseded] = Field(default_factory=list)
+    provenance: Provenance | None = None
+    """None for memories stored before provenance was recorded (they may quote tool output)."""
 
     def value(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"id"})
@@ -199,16 +226,22 @@ class LongTermMemory:
         subject: str | None = None,
         task: str | None = None,
         source_run: str | None = None,
+        source: Source | None = None,
     ) -> Stored:
-        """Store a memory, merging it into a near-duplicate or replacing the fact it contradicts."""
+        """Store a memory, merging it into a near-duplicate or replacing the fact it contradicts.
+
+        `source` says who the text comes from (default: by kind, facts from the user);
+        with `source_run` it is recorded as the memory's provenance.
+        """
+        provenance = Provenance(run_id=source_run, kind=kind, source=source or SOURCE_OF_KIND[kind])
         if kind is MemoryKind.FACT:
             current = self._current_fact(text, subject or PREFERENCE)
             if current is not None:
-                return self._resolve_fact(current, text, source_run)
+                return self._resolve_fact(current, text, provenance)
         else:
             duplicate = self._duplicate(kind, text, task)
             if duplicate is not None:
-                return self._merge(duplicate, text, source_run)
+                return self._merge(duplicate, text, provenance)
         now = _now()
         memory = Memory(
             id=uuid.uuid4().hex[:12],
@@ -220,6 +253,7 @@ class LongTermMemory:
             sources=[source_run] if source_run else [],
             created_at=now,
             updated_at=now,
+            provenance=provenance,
         )
         self._put(memory)
         return Stored(action="added", memory=memory)
@@ -248,18 +282,19 @@ class LongTermMemory:
                 return memory
         return None
 
-    def _resolve_fact(self, current: Memory, text: str, source_run: str | None) -> Stored:
+    def _resolve_fact(self, current: Memory, text: str, provenance: Provenance) -> Stored:
         if _same_words(current.text, text) == 1.0:
-            return self._merge(current, text, source_run)
+            return self._merge(current, text, provenance)
         note = Superseded(text=current.text, source_run=current.source_run, replaced_at=_now())
         replaced = current.model_copy(
             update={
                 "text": text,
-                "source_run": source_run,
-                "sources": _sources(current.sources, source_run),
+                "source_run": provenance.run_id,
+                "sources": _sources(current.sources, provenance.run_id),
                 "updated_at": note.replaced_at,
                 "seen": 1,
                 "supersedes": [*current.supersedes, note],
+                "provenance": provenance,
             }
         )
         self._put(replaced)
@@ -276,13 +311,15 @@ class LongTermMemory:
                 return memory
         return None
 
-    def _merge(self, current: Memory, text: str, source_run: str | None) -> Stored:
+    def _merge(self, current: Memory, text: str, provenance: Provenance) -> Stored:
+        # The newest text replaces the stored one, so its provenance does too.
         merged = current.model_copy(
             update={
                 "text": text,
                 "seen": current.seen + 1,
-                "sources": _sources(current.sources, source_run),
+                "sources": _sources(current.sources, provenance.run_id),
                 "updated_at": _now(),
+                "provenance": provenance,
             }
         )
         self._put(merged)

@@ -30,7 +30,7 @@ def planner_messages(system: str, state: AgentState) -> list[BaseMessage]:
     """The planner's prompt: the shared system prompt, then the task and what it must take into account."""
     sections = [prompts.PLAN_REQUEST.format(task=state["task"])]
     if memories := state.get("memories"):
-        sections.append(prompts.SECTION_MEMORIES.format(items=prompts.bullet_list(memories)))
+        sections.append(prompts.fenced_memories(memories))
     if history := conversation_history(state):
         sections.append(prompts.SECTION_HISTORY.format(items=prompts.bullet_list(history)))
     if results := state.get("results"):

@@ -22,6 +22,7 @@ from langgraph.types import Command, Overwrite
 from agentlab.budget import budget_exhausted
 from agentlab.errors import ConfigError, ModelError
 from agentlab.memory import history
+from agentlab.memory.long_term import Recalled
 from agentlab.memory.runtime import run_memory
 from agentlab.nodes.base import AgentDeps, Node, traced_node
 from agentlab.nodes.planner import HISTORY_MESSAGES
@@ -150,11 +151,21 @@ class Recall(Node):
             state["run_id"],
             "recall",
             seconds=round(time.perf_counter() - started, 6),
-            memories=[
-                {"id": r.memory.id, "kind": r.memory.kind.value, "score": r.score} for r in recalled
-            ],
+            memories=[_recalled_event(r) for r in recalled],
         )
         return [r.memory.line() for r in recalled]
+
+
+def _recalled_event(recalled: Recalled) -> dict[str, Any]:
+    """One recalled memory in the `recall` trace event, with where it came from."""
+    memory = recalled.memory
+    provenance = memory.provenance.model_dump(mode="json") if memory.provenance else None
+    return {
+        "id": memory.id,
+        "kind": memory.kind.value,
+        "score": recalled.score,
+        "provenance": provenance,
+    }
 
 
 def _summary_line(earlier: Sequence[BaseMessage]) -> list[str]:

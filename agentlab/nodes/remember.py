@@ -1,7 +1,9 @@
 """remember: stores what is worth keeping, then ends the run (trace footer).
 
 Kept after each run when long-term memory is on: a lesson when the run hit
-failures, the plan that answered, and the facts the user stated in the task.
+failures, the plan that answered (both only what the agent decided, never tool
+output: see `agentlab.memory.lessons`), and the facts the user stated in the
+task. Each memory records its provenance: this run, its kind, and its source.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from langgraph.types import Command
 
 from agentlab.memory.facts import stated_facts
 from agentlab.memory.lessons import lesson_text, plan_text
-from agentlab.memory.long_term import LongTermMemory, MemoryKind
+from agentlab.memory.long_term import LongTermMemory, MemoryKind, Source
 from agentlab.memory.runtime import run_memory
 from agentlab.nodes.base import Node, trace_node_step
 from agentlab.state import AgentState, Counters
@@ -41,16 +43,18 @@ class Remember(Node):
         """Write this run's lesson, plan and stated facts; a broken store never fails the run."""
         run_id = state.get("run_id", "unknown")
         task = state.get("task", "")
-        wanted: list[tuple[MemoryKind, str, str | None]] = []
+        wanted: list[tuple[MemoryKind, str, str | None, Source]] = []
         if lesson := lesson_text(state):
-            wanted.append((MemoryKind.LESSON, lesson, None))
+            wanted.append((MemoryKind.LESSON, lesson, None, "agent"))
         if plan := plan_text(state):
-            wanted.append((MemoryKind.PLAN, plan, None))
-        wanted.extend((MemoryKind.FACT, f.text, f.subject) for f in stated_facts(task))
+            wanted.append((MemoryKind.PLAN, plan, None, "agent"))
+        wanted.extend((MemoryKind.FACT, f.text, f.subject, "user") for f in stated_facts(task))
         stored = []
-        for kind, text, subject in wanted:
+        for kind, text, subject, source in wanted:
             try:
-                result = memory.remember(kind, text, subject=subject, task=task, source_run=run_id)
+                result = memory.remember(
+                    kind, text, subject=subject, task=task, source_run=run_id, source=source
+                )
             except Exception as exc:
                 self.deps.tracer.emit(run_id, "memory_error", node=self.name, detail=repr(exc))
                 return
