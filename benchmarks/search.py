@@ -33,7 +33,8 @@ import numpy as np
 from machine import describe
 
 from agentlab.tools.search import LocalIndex, shipped_corpus
-from agentlab.tools.search.documents import chunk_document, corpus_files, read_document
+from agentlab.tools.search.corpus import read_corpus_file, scan_corpus
+from agentlab.tools.search.documents import chunk_document, parse_document
 from agentlab.tools.search.index import STOPWORDS, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,8 +85,8 @@ def generate_corpus(folder: Path, docs: int, seed: int) -> None:
 def chunk_texts(corpus: Path) -> list[tuple[str, str, str]]:
     """(path, title, text) of every chunk, cut exactly as the index cuts them."""
     out = []
-    for path in corpus_files(corpus):
-        doc = read_document(corpus, path)
+    for file in scan_corpus(corpus.resolve()).files:
+        doc = parse_document(file.path, read_corpus_file(corpus.resolve(), file.path))
         for chunk in chunk_document(doc, words=120, overlap=30):
             out.append((chunk.path, chunk.title, chunk.text))
     return out

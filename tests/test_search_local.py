@@ -14,7 +14,8 @@ import pytest
 from agentlab.errors import ConfigError
 from agentlab.tools.search import LocalIndex, SearchResults, index_location, shipped_corpus
 from agentlab.tools.search import index as index_module
-from agentlab.tools.search.documents import Document, chunk_document, corpus_files, read_document
+from agentlab.tools.search.corpus import SkipReason, scan_corpus
+from agentlab.tools.search.documents import Document, chunk_document, read_document
 from agentlab.tools.search.index import INDEX_DIR_NAME, best_snippet, stem, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,8 +189,9 @@ def test_chunks_overlap_and_cover_every_word() -> None:
 def test_hidden_folders_and_other_file_types_are_skipped(corpus: Path) -> None:
     write(corpus, ".git/notes.md", "secret")
     write(corpus, "boats/photo.jpg", "binary")
-    names = [p.relative_to(corpus).as_posix() for p in corpus_files(corpus)]
-    assert names == ["boats/ketch.md", "boats/sloop.md", "food/bread.txt"]
+    scan = scan_corpus(corpus)
+    assert [f.path for f in scan.files] == ["boats/ketch.md", "boats/sloop.md", "food/bread.txt"]
+    assert scan.skipped == (), "hidden files and other types are not documents to report"
 
 
 def test_html_text_and_title_without_scripts(tmp_path: Path) -> None:
@@ -246,7 +248,7 @@ def test_pdf_text_is_indexed_and_a_broken_pdf_is_skipped(corpus: Path) -> None:
     index = LocalIndex(corpus)
     status = index.open()
     assert status.files == 4
-    assert [s.split(":")[0] for s in status.skipped] == ["broken.pdf"]
+    assert [(s.path, s.reason) for s in status.skipped] == [("broken.pdf", SkipReason.UNREADABLE)]
     assert index.search("barometer", 1)[0].path == "manual.pdf"
 
 

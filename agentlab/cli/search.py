@@ -61,7 +61,7 @@ def build(
             "files": status.files,
             "chunks": status.chunks,
             "seconds": round(status.seconds, 4),
-            "skipped": list(status.skipped),
+            "skipped": [skipped.to_json() for skipped in status.skipped],
         }
         typer.echo(json.dumps(record))
         return
@@ -72,8 +72,11 @@ def build(
         f"  {escape(str(status.location))}",
         highlight=False,
     )
-    for reason in status.skipped:
-        console.print(f"[yellow]skipped[/yellow] {escape(reason)}", highlight=False)
+    for skipped in status.skipped:
+        console.print(
+            f"[yellow]skipped[/yellow] {escape(skipped.path)}: {escape(skipped.detail)}",
+            highlight=False,
+        )
 
 
 def search(

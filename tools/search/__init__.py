@@ -4,6 +4,7 @@
 usable on their own (the CLI's `agentlab index build` and `agentlab search` do).
 """
 
+from agentlab.tools.search.corpus import SkippedFile, SkipReason
 from agentlab.tools.search.index import IndexStatus, LocalIndex, index_location
 from agentlab.tools.search.results import DocHit, SearchResults, WebHit
 from agentlab.tools.search.tool import (
@@ -24,6 +25,8 @@ __all__ = [
     "SearchArgs",
     "SearchResults",
     "SearchTool",
+    "SkipReason",
+    "SkippedFile",
     "WebHit",
     "WebSearch",
     "index_location",

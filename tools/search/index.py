@@ -10,7 +10,9 @@ Layout of an index store (beside the corpus in `.agentlab-index/`, or under
         *.index.*       the bm25s matrices
 
 A build goes to a temporary folder and is renamed into place under a file lock,
-so parallel eval workers never read half an index and build it only once.
+so parallel eval workers never read half an index and build it only once. The store
+is used only when it is a real folder of ours that nobody else can write (not a
+symbolic link planted in the corpus), since builds write and remove folders in it.
 bm25s was chosen over SQLite FTS5 by measurement (docs/benchmarks.md, Search):
 both found the same documents on the shipped question set, and bm25s answered
 queries on 10,000 chunks about a hundred times faster.
@@ -25,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -33,15 +36,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentlab.errors import ConfigError
-from agentlab.tools.search.documents import (
-    MAX_FILE_BYTES,
+from agentlab.tools.search.corpus import (
     SUFFIXES,
-    Chunk,
-    UnreadableDocumentError,
-    chunk_document,
-    corpus_files,
-    read_document,
+    CorpusFile,
+    FileSkippedError,
+    SkippedFile,
+    SkipReason,
+    read_corpus_file,
+    scan_corpus,
 )
+from agentlab.tools.search.documents import Chunk, chunk_document, parse_document
 from agentlab.tools.search.results import SNIPPET_CHARS, DocHit, clip_snippet
 from agentlab.trace import default_home
 
@@ -49,7 +53,7 @@ if TYPE_CHECKING:
     import bm25s
 
 INDEX_DIR_NAME = ".agentlab-index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Bump when the tokenizer, chunking or stored layout changes: every index then rebuilds."""
 
 DEFAULT_CHUNK_WORDS = 120
@@ -106,8 +110,8 @@ class IndexStatus:
     files: int
     chunks: int
     seconds: float
-    skipped: tuple[str, ...] = ()
-    """Files of a supported type that could not be read, with the reason."""
+    skipped: tuple[SkippedFile, ...] = ()
+    """Files of a supported type (and folders) left out of the build, each with its reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +138,34 @@ def _inside_installed_packages(path: Path) -> bool:
 
 def _writable(folder: Path) -> bool:
     try:
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(mode=0o755, exist_ok=True)
+        if store_problem(folder):
+            return False
         probe = folder / f".probe-{os.getpid()}-{threading.get_ident()}"
         probe.touch()
         probe.unlink()
     except OSError:
         return False
     return True
+
+
+def store_problem(folder: Path) -> str | None:
+    """Why `folder` must not hold an index, or None: it must be a real folder (not a link)
+    owned by the current user and writable by nobody else, because builds remove folders
+    in it and later searches trust what it holds."""
+    try:
+        info = folder.lstat()
+    except OSError as exc:
+        return f"cannot be inspected ({exc.strerror})"
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a folder"
+    if info.st_uid != os.geteuid():
+        return "belongs to another user"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "is writable by other users"
+    return None
 
 
 class LocalIndex:
@@ -190,17 +215,18 @@ class LocalIndex:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _open(self, started: float) -> IndexStatus:
-        self.store.mkdir(parents=True, exist_ok=True)
-        files = corpus_files(self.corpus)
-        key = self._key(self._fingerprints(files))
+        self._prepare_store()
+        scan = scan_corpus(self.corpus)
+        fingerprints, unreadable = self._fingerprints(scan.files)
+        left_out = sorted([*scan.skipped, *unreadable], key=lambda s: s.path)
+        key = self._key(fingerprints, left_out)
         folder = self.store / key
         built = False
-        skipped: tuple[str, ...] = ()
         if not (folder / "manifest.json").is_file():
             with _file_lock(self.store / ".lock"):
                 # Another process may have finished the same build while we waited.
                 if not (folder / "manifest.json").is_file():
-                    skipped = self._build(files, key)
+                    self._build(fingerprints, left_out, key)
                     built = True
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         if self._loaded is None or self._loaded.key != key:
@@ -211,8 +237,16 @@ class LocalIndex:
             files=int(manifest["files"]),
             chunks=len(self._loaded.chunks),
             seconds=time.perf_counter() - started,
-            skipped=skipped or tuple(manifest.get("skipped", ())),
+            skipped=tuple(SkippedFile.from_json(record) for record in manifest["skipped"]),
         )
+
+    def _prepare_store(self) -> None:
+        self.store.mkdir(mode=0o755, parents=True, exist_ok=True)
+        problem = store_problem(self.store)
+        if problem:
+            raise ConfigError(
+                f"index folder {self.store} {problem}; remove it or index a copy of the corpus"
+            )
 
     def search(self, query: str, k: int = 5) -> list[DocHit]:
         """The `k` best chunks for `query`, best first; chunks sharing no word with it never match."""
@@ -246,55 +280,66 @@ class LocalIndex:
             raise RuntimeError("index failed to load")
         return self._loaded
 
-    def _key(self, fingerprints: dict[str, str]) -> str:
+    def _key(self, fingerprints: dict[str, str], left_out: list[SkippedFile]) -> str:
         settings = {
             "format": FORMAT_VERSION,
             "chunk_words": self.chunk_words,
             "overlap_words": self.overlap_words,
             "files": sorted(fingerprints.items()),
+            # A file left out counts too: once it becomes readable, the index is rebuilt.
+            "left_out": [[s.path, s.reason.value] for s in left_out],
         }
         return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:20]
 
-    def _fingerprints(self, files: list[Path]) -> dict[str, str]:
-        """sha256 of every file; a file whose size and mtime are unchanged is not read again."""
+    def _fingerprints(
+        self, files: tuple[CorpusFile, ...]
+    ) -> tuple[dict[str, str], list[SkippedFile]]:
+        """sha256 of every readable file, and the files that could not be read; a file whose
+        size and mtime are unchanged is not read again."""
         cache_path = self.store / "files.json"
         try:
             cached: dict[str, list[Any]] = json.loads(cache_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             cached = {}
         fresh: dict[str, list[Any]] = {}
-        for path in files:
-            relative = path.relative_to(self.corpus).as_posix()
-            info = path.stat()
-            entry = cached.get(relative)
-            if entry and entry[0] == info.st_size and entry[1] == info.st_mtime_ns:
-                fresh[relative] = entry
-            else:
-                fresh[relative] = [info.st_size, info.st_mtime_ns, _sha256(path)]
+        unreadable: list[SkippedFile] = []
+        for file in files:
+            entry = cached.get(file.path)
+            if entry and entry[0] == file.size and entry[1] == file.mtime_ns:
+                fresh[file.path] = entry
+                continue
+            try:
+                digest = _sha256(read_corpus_file(self.corpus, file.path))
+            except FileSkippedError as exc:
+                unreadable.append(exc.record(file.path))
+                continue
+            fresh[file.path] = [file.size, file.mtime_ns, digest]
         if fresh != cached:
             _write_atomic(cache_path, json.dumps(fresh, sort_keys=True))
-        return {path: entry[2] for path, entry in fresh.items()}
+        return {path: entry[2] for path, entry in fresh.items()}, unreadable
 
-    def _build(self, files: list[Path], key: str) -> tuple[str, ...]:
+    def _build(self, fingerprints: dict[str, str], left_out: list[SkippedFile], key: str) -> None:
         import bm25s
 
         chunks: list[Chunk] = []
-        skipped: list[str] = []
-        for path in files:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                skipped.append(f"{path.relative_to(self.corpus).as_posix()}: larger than 20 MiB")
-                continue
+        skipped = list(left_out)
+        indexed = 0
+        for path, digest in fingerprints.items():
             try:
-                doc = read_document(self.corpus, path)
-            except UnreadableDocumentError as exc:
-                skipped.append(str(exc))
+                data = read_corpus_file(self.corpus, path)
+                if _sha256(data) != digest:
+                    raise FileSkippedError(SkipReason.CHANGED, "changed while being indexed")
+                doc = parse_document(path, data)
+            except FileSkippedError as exc:
+                skipped.append(exc.record(path))
                 continue
+            indexed += 1
             chunks.extend(chunk_document(doc, words=self.chunk_words, overlap=self.overlap_words))
         tokens = [tokenize(f"{c.title}\n{c.text}") for c in chunks]
         if not any(tokens):
             raise ConfigError(
                 f"nothing to index in {self.corpus}: no readable {', '.join(sorted(SUFFIXES))} "
-                "files with text"
+                f"files with text{_left_out_summary(skipped)}"
             )
         retriever = bm25s.BM25()
         retriever.index(tokens, show_progress=False)
@@ -308,24 +353,31 @@ class LocalIndex:
         manifest = {
             "format": FORMAT_VERSION,
             "corpus": str(self.corpus),
-            "files": len(files) - len(skipped),
+            "files": indexed,
             "chunks": len(chunks),
             "chunk_words": self.chunk_words,
             "overlap_words": self.overlap_words,
-            "skipped": skipped,
+            "skipped": [s.to_json() for s in sorted(skipped, key=lambda s: s.path)],
             "built": time.time(),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         staging.rename(self.store / key)
         self._remove_stale(key)
-        return tuple(skipped)
 
     def _remove_stale(self, keep: str) -> None:
         # Called under the store lock; unfinished builds of live processes are never removed
         # because each builder holds the lock until its rename.
         for entry in self.store.iterdir():
-            if entry.is_dir() and entry.name != keep:
+            if entry.is_dir() and not entry.is_symlink() and entry.name != keep:
                 shutil.rmtree(entry, ignore_errors=True)
+
+
+def _left_out_summary(skipped: list[SkippedFile], shown: int = 5) -> str:
+    if not skipped:
+        return ""
+    named = ", ".join(f"{s.path} ({s.detail})" for s in skipped[:shown])
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return f"; left out: {named}{more}"
 
 
 def _load(folder: Path, key: str) -> _Loaded:
@@ -370,12 +422,8 @@ def _sentences(text: str) -> Iterator[str]:
             yield from (s for s in _SENTENCE_END.split(" ".join(block)) if s.strip())
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as data:
-        for block in iter(lambda: data.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _write_atomic(path: Path, text: str) -> None:
