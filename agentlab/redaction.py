@@ -14,7 +14,7 @@ strings, numbers, booleans, None) and returns a copy in which
   it occurs.
 
 The token formats follow gitleaks' maintained rule set (config/gitleaks.toml;
-`TOKEN_PATTERNS` keys are its rule ids), written here rather than imported:
+`TOKEN_PATTERNS` is named after its rules), written here rather than imported:
 gitleaks is a Go tool (no Python package), and detect-secrets, the Python
 one, does not fit: its plugins' regexes find a marker rather than the whole
 secret (a PEM header without its key, a JWT without its signature), its last
@@ -31,7 +31,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 __all__ = ["REDACTED", "Redactor", "env_secrets", "is_secret_name", "redact"]
@@ -174,21 +174,30 @@ def _redact_tokens(pattern: re.Pattern[str], text: str) -> str:
     return pattern.sub(lambda m: _redact_match(m, group), text)
 
 
-def _redact_named(text: str, named: re.Pattern[str] = _NAMED) -> str:
+def _named_spans(text: str, named: re.Pattern[str]) -> Iterator[tuple[int, int]]:
+    """Where `named` finds a secret in `text`, left to right, without overlaps."""
     lowered = text.lower()
     if len(lowered) != len(text):  # a few non-ASCII letters change length when lowered
-        return named.sub(lambda m: _redact_match(m, m.lastgroup), text)
-    pieces: list[str] = []
+        for found in named.finditer(text):
+            if found.lastgroup is not None:
+                yield found.span(found.lastgroup)
+        return
     done = 0
     for start in _stem_positions(lowered):
         if start < done:
             continue
         match = named.match(text, start)
-        if match is None or match.lastgroup is None:
-            continue
-        secret_start, secret_end = match.span(match.lastgroup)
-        pieces += [text[done:secret_start], REDACTED]
-        done = secret_end
+        if match is not None and match.lastgroup is not None:
+            yield match.span(match.lastgroup)
+            done = match.end(match.lastgroup)
+
+
+def _redact_named(text: str) -> str:
+    pieces: list[str] = []
+    done = 0
+    for start, end in _named_spans(text, _NAMED):
+        pieces += [text[done:start], REDACTED]
+        done = end
     return "".join(pieces) + text[done:] if pieces else text
 
 
@@ -243,7 +252,7 @@ class Redactor:
         tokens = [_TOKENS[n] for n, p in _TOKENS_IN_JSON.items() if p.search(serialised)]
         lowered = serialised.lower()
         names = any(stem in lowered for stem in _NAME_TRIGGERS)
-        named_text = names and _redact_named(serialised, _NAMED_IN_JSON) != serialised
+        named_text = names and next(_named_spans(serialised, _NAMED_IN_JSON), None) is not None
         env = self._env if self._env_in_json and self._env_in_json.search(serialised) else None
         if not tokens and not names and env is None:
             return value
