@@ -14,14 +14,17 @@ import json
 import select
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import agentlab, finish, of_type, only_trace, plan, step, write_cassette
 
 DEADLINE_S = 2.0
 """Per call; the tool's timeout is 5 s, and a sound call takes milliseconds."""
@@ -256,3 +259,20 @@ def test_expansions_are_refused_before_they_are_computed(
     # tool's timeout never fired and `agentlab run` hung.
     reply = calculator.calculate(expression, deadline_s=1.0)
     assert reply["kind"] == "refused" and message in reply["message"], reply
+
+
+def test_agentlab_run_with_a_hostile_expression_finishes(tmp_path: Path) -> None:
+    # The reported hang: a plan step `1e100000000` froze `agentlab run` for good, since
+    # the tool's timeout thread never got the GIL back.
+    cassette = write_cassette(
+        tmp_path / "c.jsonl",
+        plan(step("s1", "calculator", expression="1e100000000 * 2")),
+        finish("I could not compute it."),
+    )
+    started = time.monotonic()
+    done = agentlab("run", "What is 1e100000000 * 2?", "--model", f"replay:{cassette}",
+                    "--no-memory", cwd=tmp_path, timeout=120)  # fmt: skip
+    assert time.monotonic() - started < 60, "the run took as long as a hang"
+    assert done.returncode == 0, done.stderr
+    (call,) = of_type(only_trace(tmp_path / "agentlab-home" / "runs"), "tool_call")
+    assert call["status"] == "error" and "1e100000000 is too large" in call["output"]
