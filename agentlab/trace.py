@@ -1,14 +1,15 @@
 """Run traces: one JSON-lines file per run, header / events / footer, flushed as written.
 
-Every event passes through `redact` before it reaches a sink, so API keys and
-Authorization headers never land in a trace, whoever emitted the event.
+Every event is made JSON-ready (pydantic models dumped, paths as text) and then
+redacted as a whole (`agentlab.redaction`) before it reaches a sink, so no
+secret lands in a trace, whoever emitted the event and wherever in it the
+secret sits. Trace files are owner-only (0600, in 0700 folders agentlab makes).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -16,13 +17,22 @@ from typing import IO, Any, Protocol
 from pydantic import BaseModel
 
 from agentlab.failures import FailureEvent, utc_now
+from agentlab.private_files import open_private, private_dir
+from agentlab.redaction import REDACTED, Redactor, env_secrets, redact
 
-REDACTED = "[redacted]"
-_SECRET_KEY = re.compile(r"(api[_-]?key|authorization|secret|password|access[_-]?token)", re.I)
-_SECRET_VALUE = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9._\-]{8,}|(?:ghp|gho|xox[bap])_[A-Za-z0-9]{8,})"
-)
-_SECRET_ENV = re.compile(r"(API_KEY|TOKEN|SECRET|PASSWORD)$")
+__all__ = [
+    "REDACTED",
+    "JsonlTraceSink",
+    "MemoryTraceSink",
+    "TraceSink",
+    "Tracer",
+    "default_home",
+    "default_runs_dir",
+    "json_ready",
+    "read_trace",
+    "redact",
+    "serialise",
+]
 
 
 def default_home() -> Path:
@@ -34,28 +44,6 @@ def default_runs_dir() -> Path:
     return default_home() / "runs"
 
 
-def _secret_env_values() -> list[str]:
-    return [v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 6]
-
-
-def redact(value: Any, _secrets: list[str] | None = None) -> Any:
-    """A copy of `value` with secrets replaced: secret-named keys, key-shaped strings, env secrets."""
-    secrets = _secret_env_values() if _secrets is None else _secrets
-    if isinstance(value, dict):
-        return {
-            k: REDACTED if _SECRET_KEY.search(str(k)) else redact(v, secrets)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact(v, secrets) for v in value]
-    if isinstance(value, str):
-        text = _SECRET_VALUE.sub(REDACTED, value)
-        for secret in secrets:
-            text = text.replace(secret, REDACTED)
-        return text
-    return value
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
@@ -64,6 +52,20 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return repr(value)
+
+
+def serialise(value: Any) -> tuple[Any, str]:
+    """`value` as plain JSON data (dicts, lists, strings, numbers: pydantic models
+    dumped, paths as text, bytes as their size, anything else as its repr), with
+    its JSON text."""
+    # A C-speed round trip; walking the value in Python costs more.
+    text = json.dumps(value, default=_json_default, ensure_ascii=False)
+    return json.loads(text), text
+
+
+def json_ready(value: Any) -> Any:
+    """`value` as plain JSON data (see `serialise`)."""
+    return serialise(value)[0]
 
 
 class TraceSink(Protocol):
@@ -98,8 +100,8 @@ class JsonlTraceSink:
         with self._lock:
             handle = self._files.get(run_id)
             if handle is None:
-                self.runs_dir.mkdir(parents=True, exist_ok=True)
-                handle = self._files[run_id] = self.path(run_id).open("a", encoding="utf-8")
+                private_dir(self.runs_dir)
+                handle = self._files[run_id] = open_private(self.path(run_id), "a")
             handle.write(line + "\n")
             handle.flush()
 
@@ -137,12 +139,14 @@ class Tracer:
 
     def __init__(self, sink: TraceSink | None = None) -> None:
         self.sink: TraceSink = sink if sink is not None else JsonlTraceSink()
-        # Read once: scanning the environment on every event costs more than the write.
-        self._secrets = _secret_env_values()
+        # Built once: the environment's secrets and the compiled patterns.
+        self._redact = Redactor(env_secrets())
 
     def emit(self, run_id: str, type_: str, **fields: Any) -> None:
         event = {"type": type_, "run_id": run_id, "time": utc_now(), **fields}
-        self.sink.write(run_id, redact(event, self._secrets))
+        # Serialised first, then redacted whole: a plan or reflection object holds the
+        # model's text too, and a secret in it must not slip past as a non-string.
+        self.sink.write(run_id, self._redact.redact_serialised(*serialise(event)))
 
     def failure(self, event: FailureEvent) -> None:
         fields = event.model_dump(mode="json")

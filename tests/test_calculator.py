@@ -67,6 +67,42 @@ def test_exactness_is_reported() -> None:
     assert not root.exact and abs(root.approx - 2**0.5) < 1e-15  # type: ignore[operator]
 
 
+def test_a_terminating_decimal_is_printed_with_every_digit() -> None:
+    # Rendered through Decimal's 28-digit context this came back rounded, marked exact.
+    result = calculate("0.5 * 123456789012345678901234567890123")
+    assert result.exact
+    assert Fraction(result.value) == Fraction(123456789012345678901234567890123, 2)
+    assert result.value == "61728394506172839450617283945061.5"
+    assert calculate("-1.25e-30 * 3").value == "-0." + "0" * 29 + "375"
+
+
+def test_a_power_under_the_size_cap_is_computed() -> None:
+    # The size was estimated as bit_length(2) * 6501 = 13,002 bits; 2**6501 has 6,502.
+    assert calculate("2**6501").value == str(2**6501)
+    assert calculate("(1/2)**6000").value == f"1/{2**6000}"
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["floor(sqrt(2) * 10**20)", "round(pi * 10**18)", "ceil(log(10**30))", "factorial(cos(0))"],
+)
+def test_a_whole_number_from_a_float_is_not_called_exact(expression: str) -> None:
+    result = calculate(expression)
+    assert Fraction(result.value).denominator == 1
+    assert not result.exact
+
+
+def test_a_fraction_to_a_huge_power_is_an_approximation_said_so() -> None:
+    result = calculate("1.0001**100000")
+    assert not result.exact and abs(float(result.value) - 22015.456) < 0.01
+
+
+def test_literal_exponents_are_read_exactly_within_the_cap() -> None:
+    assert calculate("1e3000 / 1e2999").value == "10"
+    assert Fraction(calculate("2.5e-3000").value) == Fraction(25, 10**3001)
+    assert calculate("1_000.000_5e1").value == "10000.005"
+
+
 HOSTILE = [
     ("__import__('os')", "unknown function '__import__'"),
     ("().__class__.__bases__", "not allowed"),
@@ -76,6 +112,11 @@ HOSTILE = [
     ("9**9**9", "exponent 387420489 is too large"),
     ("10**100000", "too large"),
     ("factorial(10**6)", "factorial(1000000) is too large"),
+    ("1e5000", "the number 1e5000 is too large"),
+    ("2.5e-4000", "the number 2.5e-4000 is too small"),
+    ("perm(10000, 9000)", "perm(10000, 9000) is too large"),
+    ("percent(3, 0)", "division by zero"),
+    ("(1/3)**30000", "too small to represent"),
     ("x" * 1_000_000, "the limit is 2000"),
     ("1" + "+1" * 1999, "the limit is 2000"),
     ("(" * 900 + "1" + ")" * 900, "too many nested parentheses"),

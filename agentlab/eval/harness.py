@@ -32,6 +32,7 @@ from agentlab.eval.declared import declared_tool
 from agentlab.eval.suite import Suite, Task
 from agentlab.eval.verdict import GradingSink, Judgement, Outcome, RunRecord, judge
 from agentlab.failures import utc_now
+from agentlab.private_files import open_private, private_dir
 from agentlab.runner import Runner
 from agentlab.tools.registry import ToolRegistry, builtin_tool, builtin_tool_names
 from agentlab.trace import JsonlTraceSink
@@ -322,5 +323,6 @@ class Evaluation:
             "pending_at_start": pending,
             "started": utc_now(),
         }
-        settings.out_dir.mkdir(parents=True, exist_ok=True)
-        (settings.out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        private_dir(settings.out_dir)
+        with open_private(settings.out_dir / MANIFEST, "w") as handle:
+            handle.write(json.dumps(manifest, indent=2) + "\n")

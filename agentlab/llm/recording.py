@@ -1,4 +1,8 @@
-"""`--record PATH`: every model exchange of a run, as a replayable cassette."""
+"""`--record PATH`: every model exchange of a run, as a replayable cassette.
+
+Entries are redacted like trace events (a secret in a prompt or a reply is
+replaced, so the replay differs there) and the file is owner-only.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from typing import IO, Any
 
 from langchain_core.messages import BaseMessage
 
-from agentlab.trace import redact
+from agentlab.private_files import open_private
+from agentlab.redaction import Redactor, env_secrets
+from agentlab.trace import serialise
 
 
 def message_dicts(messages: list[BaseMessage]) -> list[dict[str, Any]]:
@@ -22,12 +28,12 @@ class CassetteRecorder:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle: IO[str] = self.path.open("w", encoding="utf-8")
+        self._handle: IO[str] = open_private(self.path, "w")
         self._lock = threading.Lock()
+        self._redact = Redactor(env_secrets())
 
     def record(self, **entry: Any) -> None:
-        line = json.dumps(redact(entry), ensure_ascii=False)
+        line = json.dumps(self._redact.redact_serialised(*serialise(entry)), ensure_ascii=False)
         with self._lock:
             self._handle.write(line + "\n")
             self._handle.flush()

@@ -48,6 +48,7 @@ from langgraph.store.sqlite.base import (
 )
 
 from agentlab.memory.index import Key, LexicalIndex, VectorIndex, in_prefix
+from agentlab.private_files import FILE_MODE, private_file
 
 BUSY_TIMEOUT_MS = 60_000
 TEXT_FIELD = "text"
@@ -84,7 +85,12 @@ KEEP_CHANGES = 50_000
 def connect(path: str | Path) -> sqlite3.Connection:
     """A connection for one process: autocommit, WAL, a generous busy timeout."""
     if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Memories and threads hold tasks and answers: owner-only. SQLite gives its -wal
+        # and -shm files the database file's mode; ones left by an older version are fixed.
+        private_file(path)
+        for sidecar in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if sidecar.exists():
+                sidecar.chmod(FILE_MODE)
     conn = sqlite3.connect(
         str(path), check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
     )
