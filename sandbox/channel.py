@@ -66,7 +66,7 @@ class FrameAssembler:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.buffer = bytearray()
-        self.frames: deque[bytes] = deque()
+        self.frames: deque[bytearray] = deque()
 
     def feed(self, data: bytes) -> None:
         self.buffer += data
@@ -79,8 +79,13 @@ class FrameAssembler:
             end = FRAME.size + size
             if len(self.buffer) < end:
                 return
-            self.frames.append(bytes(self.buffer[FRAME.size : end]))
-            del self.buffer[:end]
+            # The frame is handed over, not copied: only what follows it (at most one
+            # read's worth) moves to a new buffer.
+            rest = self.buffer[end:]
+            del self.buffer[end:]
+            del self.buffer[: FRAME.size]  # cheap: a bytearray drops its head in place
+            self.frames.append(self.buffer)
+            self.buffer = rest
 
     @property
     def idle(self) -> bool:
@@ -181,7 +186,11 @@ class KernelChannel:
     # -- machinery
 
     def _bind(
-        self, frame: bytes, message: dict[str, Any], nonce: str, reply_type: type[ReplyT]
+        self,
+        frame: bytearray,
+        message: dict[str, Any],
+        nonce: str,
+        reply_type: type[ReplyT],
     ) -> ReplyT:
         op = message["op"]
         try:
@@ -206,7 +215,7 @@ class KernelChannel:
         if not self._frames.idle:
             raise ProtocolViolation("the kernel wrote to its channel outside a reply")
 
-    def _receive(self, deadline: float) -> bytes:
+    def _receive(self, deadline: float) -> bytearray:
         while not self._frames.frames:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

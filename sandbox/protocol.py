@@ -188,7 +188,9 @@ class GradeReply(KernelReply):
 ReplyT = TypeVar("ReplyT", bound=KernelReply)
 
 
-def parse_reply(frame: bytes, reply_type: type[ReplyT], limits: SandboxLimits) -> ReplyT:
+def parse_reply(
+    frame: bytes | bytearray, reply_type: type[ReplyT], limits: SandboxLimits
+) -> ReplyT:
     """The frame as `reply_type`; ValueError (with a short reason) when it is not one."""
     try:
         return reply_type.model_validate_json(frame, strict=True, context={"limits": limits})
