@@ -8,6 +8,8 @@ comes with a wrong solution: none of them may pass.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from agentlab.eval.checks import SandboxCodeRunner, grade_code
@@ -162,3 +164,32 @@ def test_no_cheat_passes(cheat: str, check: CodeTestsCheck, runner: SandboxCodeR
     grade = grade_code(check, answer, runner)
     assert not grade.passed, (cheat, grade)
     assert CAUGHT_AS[cheat] in grade.detail, (cheat, grade)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["while True:\n    pass\n", "def add(a, b):\n    while True:\n        pass\n"],
+    ids=["while loading", "during a call"],
+)
+def test_the_timeout_covers_the_whole_grade(answer: str, runner: SandboxCodeRunner) -> None:
+    check = SUITE_STYLE.model_copy(update={"timeout_s": 2})
+    started = time.monotonic()
+    grade = grade_code(check, f"```python\n{answer}```", runner)
+    assert not grade.passed and grade.detail.startswith("tests did not finish: timeout"), grade
+    assert time.monotonic() - started < 15  # the kernel stopped it, not the host's grace
+
+
+def test_the_tests_helpers_stay_the_checks_own(runner: SandboxCodeRunner) -> None:
+    # HumanEval/38-style: the prelude defines a helper the tests use. A solution that
+    # redefines the helper must not change what the tests compute with it.
+    check = CodeTestsCheck(
+        prelude=(
+            'def encode(s):\n    return s[::-1]\n\n\ndef decode(s):\n    """Undo encode."""\n'
+        ),
+        tests="def check(candidate):\n    assert candidate(encode('abc')) == 'abc'\n",
+        entry_point="decode",
+        timeout_s=20,
+    )
+    assert grade_code(check, "    return s[::-1]\n", runner).passed
+    cheat = "def encode(s):\n    return s\n\n\ndef decode(s):\n    return s\n"
+    assert not grade_code(check, f"```python\n{cheat}```", runner).passed
