@@ -263,3 +263,32 @@ def test_orphans_are_reaped_and_kill_others_leaves_only_the_kernel(session: Sess
     # PID 1 (the supervisor) and the worker that ran the probe: nothing else, no zombie.
     [worker] = set(left) - {1}
     assert left[worker] == ("R", 1), left
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "struct.pack('>I', 100) + b'{'",  # half a frame: the real reply becomes its body
+        "struct.pack('>I', 1 << 30)",  # a header over the cap
+        "struct.pack('>I', 4) + b'\\xff\\xfe\\xfd\\xfc'",  # not UTF-8
+        "frame({'token': 1, 'status': 'ok'})" + " * 1000",  # stale frames, many
+    ],
+    ids=["half a frame", "oversized header", "bad utf-8", "a flood of stale frames"],
+)
+def test_garbage_on_the_reply_pipe_costs_the_worker_not_the_session(
+    session: Session, written: str
+) -> None:
+    code = FRAME + (
+        'reply_fd = int(open("/proc/self/cmdline").read().split("\\0")[-2])\n'
+        f"os.write(reply_fd, {written})\n"
+        "'real'\n"
+    )
+    broken = session.run(code)
+    if broken.ok:  # stale frames are dropped: the run's own reply still counts
+        assert broken.result == "'real'"
+    else:
+        assert broken.status is RunStatus.CRASHED and broken.state_lost, broken
+        assert broken.error is not None and "protocol" in broken.error.message
+    for n in range(2):
+        later = session.run(f"'result {n}'")
+        assert later.ok and later.result == f"'result {n}'", later
