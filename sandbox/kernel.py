@@ -940,13 +940,16 @@ class Supervisor:
         message: dict[str, Any],
         parse: Callable[[dict[str, Any]], dict[str, Any]],
         deadline: float,
+        *,
+        token: str | None = None,
         streams: dict[int, Capture] | None = None,
     ) -> dict[str, Any] | None:
-        """Send a request bound to a fresh token and wait for the worker's reply to it;
-        None when the deadline passes or the worker dies first. Frames of other tokens
-        (late replies, forgeries) are dropped; a malformed frame raises ProtocolError."""
+        """Send a request bound to a token (fresh unless given) and wait for the worker's
+        reply to it; None when the deadline passes or the worker dies first. Frames of
+        other tokens (late replies, forgeries) are dropped; a malformed frame raises
+        ProtocolError."""
         assert self.worker is not None
-        token = new_token()
+        token = token or new_token()
         if streams is None:
             streams = {fd: Capture.discard() for fd in (self.out_r, self.err_r)}
         if not self.worker.send({**message, "token": token}, deadline):
@@ -964,6 +967,11 @@ class Supervisor:
             if frame.get("token") == token:
                 return parse(frame)
             # Another request's token (a late reply, or one the code forged): not this one's.
+
+    def _drop_replies(self) -> None:
+        assert self.worker is not None
+        while self.worker.replies.next() is not None:
+            pass
 
     def _collect(
         self,
@@ -1028,8 +1036,7 @@ class Supervisor:
                 "error": {
                     "type": "ProtocolError",
                     "message": f"the Python process broke the kernel's protocol "
-                    f"({str(problem)[:500]}); "
-                    "it was restarted",
+                    f"({str(problem)[:500]}); it was restarted",
                     "traceback": "",
                 },
             }
@@ -1056,17 +1063,16 @@ class Supervisor:
         mark = sentinel(token)
         out, err = Capture(output_bytes, mark), Capture(output_bytes, mark)
         message = {"op": "run", "code": code, "output_bytes": output_bytes, "names": names}
-        assert self.worker is not None
         problem = None
         reply = None
         try:
-            if self.worker.send({**message, "token": token}, deadline):
-                reply = self._collect(
-                    token,
-                    lambda frame: parse_run_reply(frame, names=names),
-                    {self.out_r: out, self.err_r: err},
-                    deadline,
-                )
+            reply = self._ask_worker(
+                message,
+                lambda frame: parse_run_reply(frame, names=names),
+                deadline,
+                token=token,
+                streams={self.out_r: out, self.err_r: err},
+            )
         except ProtocolError as exc:
             problem = exc
         if reply is not None:
@@ -1198,7 +1204,9 @@ class Supervisor:
                     if not worker.send({**call, "token": token}, deadline):
                         return _not_taken(worker)
                     pending = (seq, token)
-                if pending is not None:
+                if pending is None:
+                    self._drop_replies()  # nothing is asked: whatever the worker sent is stale
+                else:
                     answer = self._take_reply(pending[1], parse_call_reply)
                     if answer is not None:
                         if not judge.send({"seq": pending[0], **answer}, deadline):
