@@ -31,7 +31,7 @@ from agentlab.failures import FailureCategory
 from agentlab.sandbox import RunStatus, SandboxError, SandboxLimits, Session
 from agentlab.sandbox.channel import KernelChannel
 from agentlab.sandbox.protocol import max_reply_bytes
-from agentlab.tools.python import describe_failure
+from agentlab.tools.python import PythonRunError, to_output
 
 FRAME = struct.Struct(">I")
 MUX = struct.Struct(">BxxxI")
@@ -333,9 +333,11 @@ def test_a_forged_frame_ahead_of_the_reply_is_a_protocol_error_and_nothing_shift
     assert forged.status is RunStatus.PROTOCOL_ERROR and forged.container_replaced
     assert forged.result is None
     assert [r.result for r in later] == ["'r2'", "'r3'"]  # each its own, none shifted
-    category, message = describe_failure(forged, LIMITS)
-    assert category is FailureCategory.TOOL_ERROR
-    assert "could not be trusted" in message and "replaced" in message
+    with pytest.raises(PythonRunError) as info:
+        to_output(forged, LIMITS)  # what the python tool reports
+    assert info.value.category is FailureCategory.TOOL_ERROR
+    assert "could not be trusted" in info.value.message and "replaced" in info.value.message
+    assert "Files written by earlier calls are gone too." in info.value.message
 
 
 def undecodable(request: dict[str, Any], seen: list[dict[str, Any]]) -> bytes:
