@@ -909,10 +909,12 @@ class Supervisor:
                 for pid in self._others(keep):
                     with contextlib.suppress(OSError):
                         os.kill(pid, signal.SIGKILL)
-            self.reap_orphans()
             if not self._others(keep):
-                return
+                break
+            self.reap_orphans()
             time.sleep(0.01)
+        # Last, once every victim is a zombie: they hold pids slots until reaped.
+        self.reap_orphans()
 
     @staticmethod
     def _others(keep: int) -> list[int]:
