@@ -1,9 +1,11 @@
 """The Docker code interpreter (installed as `agentlab.sandbox`).
 
-Public: `Session` (one container, one persistent namespace), `SandboxPool`
+Public: `Session` (one container, one persistent namespace; `grade` runs code
+against tests with the kernel's judge), `SandboxPool`
 (pre-started containers), `SandboxLimits`, the run result types, `connect` and
-`build_image`. Underneath: `kernel.py` runs inside the container, `channel`
-speaks its protocol, `container` holds the isolation policy, `image` builds.
+`build_image`. Underneath: `kernel.py` (and `judge.py`) run inside the container,
+`channel` speaks its protocol and `protocol` holds the schemas every reply must
+match, `container` holds the isolation policy, `image` builds.
 """
 
 from agentlab.sandbox.client import connect, docker_host
@@ -11,11 +13,20 @@ from agentlab.sandbox.container import SandboxError
 from agentlab.sandbox.image import SandboxBuildError, build_image, image_tag
 from agentlab.sandbox.limits import SandboxLimits
 from agentlab.sandbox.pool import SandboxPool, prune, shared_pool
-from agentlab.sandbox.results import CodeError, RunResult, RunStatus, SandboxFile
+from agentlab.sandbox.results import (
+    CodeError,
+    GradeOutcome,
+    GradeResult,
+    RunResult,
+    RunStatus,
+    SandboxFile,
+)
 from agentlab.sandbox.session import Session
 
 __all__ = [
     "CodeError",
+    "GradeOutcome",
+    "GradeResult",
     "RunResult",
     "RunStatus",
     "SandboxBuildError",

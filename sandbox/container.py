@@ -19,8 +19,9 @@ from docker.types import LogConfig, Ulimit
 from requests.exceptions import RequestException
 
 from agentlab.errors import AgentlabError
-from agentlab.sandbox.channel import ChannelClosed, ChannelTimeout, KernelChannel
+from agentlab.sandbox.channel import ChannelError, KernelChannel
 from agentlab.sandbox.limits import SANDBOX_UID, WORK_DIR, SandboxLimits
+from agentlab.sandbox.protocol import PingReply
 
 LABEL = "agentlab.sandbox"
 LABEL_OWNER = "agentlab.sandbox.owner"
@@ -72,7 +73,7 @@ def container_config(image: str, limits: SandboxLimits) -> dict[str, Any]:
     tmpfs_opts = "rw,nosuid,nodev,noexec"
     return {
         "image": image,
-        "command": ["python3", "-s", "/opt/agentlab/kernel.py"],
+        "command": ["python3", "-I", "-s", "/opt/agentlab/kernel.py"],
         "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
         "working_dir": WORK_DIR,
         "environment": dict(CLEAN_ENV),
@@ -84,8 +85,10 @@ def container_config(image: str, limits: SandboxLimits) -> dict[str, Any]:
         # stdin when our attached connection goes away, so the kernel exits and the
         # container stops (and is removed) even when this process is SIGKILLed.
         "detach": False,
-        # tini as PID 1 reaps orphans, so killed fork bombs do not pile up as zombies.
-        "init": True,
+        # No init: the kernel's supervisor is PID 1 itself, non-dumpable, and the only
+        # holder of the container's stdio (an init process would hold the host channel
+        # too, reachable through its /proc/1/fd). It reaps orphans itself.
+        "init": False,
         "network_mode": "bridge" if limits.network else "none",
         "read_only": limits.read_only_root,
         "tmpfs": {
@@ -118,7 +121,8 @@ class Kernel:
         self.container = container
         self.channel = channel
         self.limits = limits
-        self.info: dict[str, Any] = {}
+        self.info: PingReply | None = None
+        """The kernel's answer to the first ping (its Python version and pid)."""
         self._closed = False
 
     @property
@@ -141,9 +145,9 @@ class Kernel:
         kernel: Kernel | None = None
         try:
             container.start()
-            kernel = cls(container, KernelChannel.attach(container), limits)
-            kernel.info = kernel.channel.request({"op": "ping"}, KERNEL_START_S)
-        except (APIError, DockerException, RequestException, ChannelClosed, ChannelTimeout) as e:
+            kernel = cls(container, KernelChannel.attach(container, limits), limits)
+            kernel.info = kernel.channel.request({"op": "ping"}, PingReply, KERNEL_START_S)
+        except (APIError, DockerException, RequestException, ChannelError) as e:
             detail = kernel.channel.stderr_text()[-500:] if kernel else ""
             _remove(container)
             raise SandboxError(f"the sandbox kernel did not start: {e!r} {detail}") from e

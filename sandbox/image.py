@@ -1,9 +1,9 @@
 """The sandbox image: its build inputs, their hash tag, and the online and offline builds.
 
 The tag is `agentlab-sandbox:<hash>` where the hash covers every build input (the
-Dockerfile, the kernel, the offline base recipe), so a build is skipped when an
-image of the same inputs exists and a changed kernel can never run on a stale
-image. The inputs are read with importlib.resources, so this works from an
+Dockerfile, the kernel and its judge, the offline base recipe), so a build is
+skipped when an image of the same inputs exists and a changed kernel can never
+run on a stale image. The inputs are read with importlib.resources, so this works from an
 installed wheel as well as from the repository.
 """
 
@@ -29,7 +29,7 @@ from agentlab.errors import AgentlabError
 IMAGE_REPO = "agentlab-sandbox"
 BASE_REPO = "agentlab-sandbox-base"
 ONLINE_BASE = "python:3.12-slim"
-BUILD_INPUTS = ("Dockerfile", "kernel.py")
+BUILD_INPUTS = ("Dockerfile", "kernel.py", "judge.py")
 
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"

@@ -17,11 +17,12 @@ import docker
 from docker.errors import APIError, DockerException, NotFound
 from requests.exceptions import RequestException
 
-from agentlab.sandbox.channel import ChannelClosed, ChannelTimeout
+from agentlab.sandbox.channel import ChannelError
 from agentlab.sandbox.client import connect
 from agentlab.sandbox.container import LABEL, LABEL_OWNER, Kernel, SandboxError, owner_alive
 from agentlab.sandbox.image import image_tag
 from agentlab.sandbox.limits import SandboxLimits
+from agentlab.sandbox.protocol import PingReply
 from agentlab.sandbox.session import Session
 
 HEALTH_CHECK_S = 2.0
@@ -123,9 +124,10 @@ class SandboxPool:
     @staticmethod
     def _healthy(kernel: Kernel) -> bool:
         try:
-            return bool(kernel.channel.request({"op": "ping"}, HEALTH_CHECK_S).get("pong"))
-        except (ChannelClosed, ChannelTimeout):
+            kernel.channel.request({"op": "ping"}, PingReply, HEALTH_CHECK_S)
+        except ChannelError:
             return False
+        return True
 
     def _fill(self) -> None:
         failures = 0

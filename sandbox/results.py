@@ -1,11 +1,15 @@
-"""What a sandbox run returns: a status naming the outcome, the output, the files."""
+"""What a sandbox run returns: a status naming the outcome, the output, the files; and
+what a grade returns: the judge's verdict."""
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentlab.sandbox.protocol import ErrorInfo, FileEntry, GradeReply, RunReply
 
 
 class RunStatus(StrEnum):
@@ -26,6 +30,9 @@ class RunStatus(StrEnum):
     """A write failed because the work dir or /tmp is full."""
     CRASHED = "crashed"
     """The Python process died (os._exit, a segfault, a killed kernel)."""
+    PROTOCOL_ERROR = "protocol_error"
+    """The kernel's reply was malformed, oversized or not bound to this request (a
+    forgery, or a broken kernel): the container was replaced, as after a crash."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +42,12 @@ class CodeError:
     type: str
     message: str
     traceback: str = ""
+
+    @classmethod
+    def from_info(cls, info: ErrorInfo | None) -> CodeError | None:
+        if info is None:
+            return None
+        return cls(type=info.type, message=info.message, traceback=info.traceback)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,36 +87,61 @@ class RunResult:
         return self.status is RunStatus.OK
 
     @classmethod
-    def from_reply(cls, reply: dict[str, Any], timeout_s: float) -> RunResult:
-        """Parse the kernel's reply to a run request."""
-        error = reply.get("error")
+    def from_reply(cls, reply: RunReply, timeout_s: float) -> RunResult:
+        """The result of a run, from the kernel's validated reply."""
         return cls(
-            status=RunStatus(reply["status"]),
-            stdout=str(reply.get("stdout", "")),
-            stderr=str(reply.get("stderr", "")),
-            result=reply.get("result"),
-            error=CodeError(
-                type=str(error.get("type", "Error")),
-                message=str(error.get("message", "")),
-                traceback=str(error.get("traceback", "")),
-            )
-            if error
-            else None,
-            files=tuple(parse_files(reply.get("files") or [])),
-            state_lost=bool(reply.get("state_lost")),
-            duration_s=float(reply.get("duration_s", 0.0)),
+            status=RunStatus(reply.status),
+            stdout=reply.stdout,
+            stderr=reply.stderr,
+            result=reply.result,
+            error=CodeError.from_info(reply.error),
+            files=tuple(parse_files(reply.files)),
+            state_lost=reply.state_lost,
+            duration_s=reply.duration_s,
             timeout_s=timeout_s,
-            stdout_dropped=int(reply.get("stdout_dropped", 0)),
-            stderr_dropped=int(reply.get("stderr_dropped", 0)),
+            stdout_dropped=reply.stdout_dropped,
+            stderr_dropped=reply.stderr_dropped,
         )
 
 
-def parse_files(entries: list[dict[str, Any]]) -> list[SandboxFile]:
-    return [
-        SandboxFile(
-            path=str(e["path"]),
-            size=int(e["size"]),
-            data=base64.b64decode(e["data"]) if e.get("data") is not None else None,
+def parse_files(entries: Iterable[FileEntry]) -> list[SandboxFile]:
+    return [SandboxFile(path=e.path, size=e.size, data=e.data) for e in entries]
+
+
+class GradeOutcome(StrEnum):
+    """How a grade ended. Only PASSED passes."""
+
+    PASSED = "passed"
+    """The tests ran to their end in the judge."""
+    FAILED = "failed"
+    """A test raised (an assertion, or an exception from the code under test)."""
+    CODE_FAILED = "code_failed"
+    """The code under test did not load: it raised, or hit a limit, before any test."""
+    TIMEOUT = "timeout"
+    """The grade (loading and every test) passed its timeout."""
+    CRASHED = "crashed"
+    """The code's process or the judge died, or a reply broke the protocol."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GradeResult:
+    """The outcome of one `Session.grade`: the judge's verdict, never the code's word."""
+
+    outcome: GradeOutcome
+    error: CodeError | None = None
+    """Why it did not pass: the test's exception, or what stopped the code."""
+    duration_s: float = 0.0
+    timeout_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is GradeOutcome.PASSED
+
+    @classmethod
+    def from_reply(cls, reply: GradeReply, timeout_s: float) -> GradeResult:
+        return cls(
+            outcome=GradeOutcome(reply.outcome),
+            error=CodeError.from_info(reply.error),
+            duration_s=reply.duration_s,
+            timeout_s=timeout_s,
         )
-        for e in entries
-    ]

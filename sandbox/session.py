@@ -2,8 +2,10 @@
 
 Runs in a session are serialised (one kernel, one namespace). A run that passes
 its timeout is stopped inside the container by the kernel, which restarts its
-worker empty; if the kernel itself stops answering, the whole container is
-replaced. Either way the session stays usable, and the result says what was lost.
+worker empty; if the kernel itself stops answering, or its reply breaks the
+protocol (malformed, oversized, not bound to the request), the whole container
+is replaced. Either way the session stays usable, and the result says what was
+lost. `grade` runs code against a check's tests with the kernel's judge.
 """
 
 from __future__ import annotations
@@ -15,12 +17,21 @@ from types import TracebackType
 
 import docker
 
-from agentlab.sandbox.channel import ChannelClosed, ChannelTimeout
+from agentlab.sandbox.channel import ChannelClosed, ChannelError, ChannelTimeout, ProtocolViolation
 from agentlab.sandbox.client import connect
 from agentlab.sandbox.container import Kernel, SandboxError
 from agentlab.sandbox.image import image_tag
 from agentlab.sandbox.limits import SandboxLimits
-from agentlab.sandbox.results import CodeError, RunResult, RunStatus, SandboxFile, parse_files
+from agentlab.sandbox.protocol import FilesReply, GradeReply, RunReply
+from agentlab.sandbox.results import (
+    CodeError,
+    GradeOutcome,
+    GradeResult,
+    RunResult,
+    RunStatus,
+    SandboxFile,
+    parse_files,
+)
 
 DEFAULT_RUN_TIMEOUT_S = 30.0
 FILES_TIMEOUT_S = 30.0
@@ -91,18 +102,61 @@ class Session:
             }
             started = time.monotonic()
             try:
-                reply = self._kernel.channel.request(request, timeout + limits.restart_grace_s)
-            except ChannelTimeout:
-                # The kernel should have stopped the run itself; it is wedged.
-                self._replace_kernel()
-                return self._lost(
-                    RunStatus.TIMEOUT, timeout, started, "the kernel stopped answering"
+                reply = self._kernel.channel.request(
+                    request, RunReply, timeout + limits.restart_grace_s
                 )
-            except ChannelClosed as exc:
-                status = RunStatus.MEMORY_LIMIT if self._kernel.oom_killed() else RunStatus.CRASHED
-                self._replace_kernel()
-                return self._lost(status, timeout, started, f"the sandbox container died ({exc})")
+            except ChannelError as exc:
+                status, why = self._channel_failed(exc)
+                return self._lost(status, timeout, started, why)
             return RunResult.from_reply(reply, timeout)
+
+    def grade(
+        self,
+        code: str,
+        tests: str,
+        *,
+        prelude: str = "",
+        entry_point: str | None = None,
+        timeout: float = DEFAULT_RUN_TIMEOUT_S,
+    ) -> GradeResult:
+        """Run `code` (in the worker) against `tests` (in the kernel's judge, after
+        `prelude`); the tests call the code's top-level functions by name, or through
+        `entry_point`. The verdict is the judge's; nothing the code writes can pass it.
+        The session's namespace is reset afterwards."""
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if entry_point is not None and not entry_point.isidentifier():
+            raise ValueError(f"entry point {entry_point!r} is not an identifier")
+        with self._lock:
+            self._check_open()
+            self._run_id += 1
+            request = {
+                "op": "grade",
+                "id": self._run_id,
+                "code": code,
+                "tests": tests,
+                "prelude": prelude,
+                "entry_point": entry_point,
+                "timeout": timeout,
+                "output_bytes": self._kernel.limits.output_bytes,
+            }
+            started = time.monotonic()
+            try:
+                reply = self._kernel.channel.request(
+                    request, GradeReply, timeout + self._kernel.limits.restart_grace_s
+                )
+            except ChannelError as exc:
+                status, why = self._channel_failed(exc)
+                outcome = (
+                    GradeOutcome.TIMEOUT if status is RunStatus.TIMEOUT else GradeOutcome.CRASHED
+                )
+                return GradeResult(
+                    outcome=outcome,
+                    error=CodeError(type="SandboxRestarted", message=why),
+                    duration_s=time.monotonic() - started,
+                    timeout_s=timeout,
+                )
+            return GradeResult.from_reply(reply, timeout)
 
     def files(self) -> list[SandboxFile]:
         """Every file under the work dir, with its bytes while the byte budget lasts."""
@@ -111,11 +165,13 @@ class Session:
             try:
                 reply = self._kernel.channel.request(
                     {"op": "files", "file_bytes": self._kernel.limits.file_bytes},
+                    FilesReply,
                     FILES_TIMEOUT_S,
                 )
-            except (ChannelTimeout, ChannelClosed) as exc:
-                raise SandboxError(f"cannot list the sandbox's files: {exc}") from exc
-            return parse_files(reply.get("files") or [])
+            except ChannelError as exc:
+                _, why = self._channel_failed(exc)
+                raise SandboxError(f"cannot list the sandbox's files: {why}") from exc
+            return parse_files(reply.files)
 
     def close(self) -> None:
         """Remove the container. Idempotent."""
@@ -139,6 +195,20 @@ class Session:
     def _check_open(self) -> None:
         if self._closed:
             raise SandboxError("this sandbox session is closed")
+
+    def _channel_failed(self, exc: ChannelError) -> tuple[RunStatus, str]:
+        """Replace the kernel after its channel failed: the outcome, and why."""
+        if isinstance(exc, ChannelTimeout):
+            # The kernel should have stopped the run itself; it is wedged.
+            status, why = RunStatus.TIMEOUT, "the kernel stopped answering"
+        elif isinstance(exc, ProtocolViolation):
+            status, why = RunStatus.PROTOCOL_ERROR, f"the sandbox's reply broke the protocol: {exc}"
+        elif isinstance(exc, ChannelClosed) and self._kernel.oom_killed():
+            status, why = RunStatus.MEMORY_LIMIT, f"the sandbox container died ({exc})"
+        else:
+            status, why = RunStatus.CRASHED, f"the sandbox container died ({exc})"
+        self._replace_kernel()
+        return status, why
 
     def _replace_kernel(self) -> None:
         self._kernel.close()

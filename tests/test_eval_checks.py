@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from agentlab.eval.checks import (
+    CodeJob,
     Grade,
+    code_job,
     code_program,
     extract_code,
     grade_code,
@@ -86,24 +88,37 @@ def test_program_for_a_full_function_and_for_a_body() -> None:
     assert plain == "def g(): return 1\n\n\nassert g() == 1\n"
 
 
+def test_the_job_keeps_the_tests_apart_from_the_code() -> None:
+    check = CodeTestsCheck(
+        prelude='def f(x):\n    """doc"""\n',
+        tests="def check(c):\n    assert c(1) == 2",
+        entry_point="f",
+    )
+    job = code_job(check, "    return x + 1")
+    assert job.code == 'def f(x):\n    """doc"""\n    return x + 1\n'
+    assert job.tests == "def check(c):\n    assert c(1) == 2\n\ncheck(f)\n"
+    assert "check(" not in job.code  # the code under test never holds the tests
+    assert job.prelude == check.prelude and job.entry_point == "f"
+
+
 class Recorder:
-    """A CodeRunner that records programs and returns a scripted grade (never runs code)."""
+    """A CodeRunner that records jobs and returns a scripted grade (never runs code)."""
 
     def __init__(self, grade: Grade) -> None:
         self.grade = grade
-        self.programs: list[tuple[str, float]] = []
+        self.jobs: list[tuple[CodeJob, float]] = []
 
-    def run(self, program: str, *, timeout_s: float) -> Grade:
-        self.programs.append((program, timeout_s))
+    def run(self, job: CodeJob, *, timeout_s: float) -> Grade:
+        self.jobs.append((job, timeout_s))
         return self.grade
 
 
-def test_grade_code_hands_the_program_to_the_runner() -> None:
+def test_grade_code_hands_the_job_to_the_runner() -> None:
     runner = Recorder(Grade(False, "tests failed: AssertionError"))
     check = CodeTestsCheck(tests="assert g() == 1", timeout_s=5)
     assert grade_code(check, "def g(): return 2", runner) == Grade(
         False, "tests failed: AssertionError"
     )
-    assert runner.programs == [("def g(): return 2\n\n\nassert g() == 1\n", 5)]
+    assert runner.jobs == [(CodeJob(code="def g(): return 2\n", tests="assert g() == 1\n"), 5)]
     assert grade_code(check, "  ", runner) == Grade(False, "the answer holds no code")
-    assert len(runner.programs) == 1
+    assert len(runner.jobs) == 1

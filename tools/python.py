@@ -64,6 +64,11 @@ DISK_FULL = (
     "MiB for /tmp). Write smaller files or delete ones you no longer need."
 )
 CRASHED = "The Python process died: {message}."
+PROTOCOL_BROKEN = (
+    "The sandbox's reply could not be trusted ({message}), so the sandbox was replaced "
+    "as after a crash. If the code writes to file descriptors it did not open, stop: "
+    "only print() and files under the work dir come back."
+)
 STATE_LOST = "The Python session was restarted: variables from earlier calls are gone."
 FILES_LOST = "Files written by earlier calls are gone too."
 OUTPUT_BEFORE = "Output before the failure:\n{output}"
@@ -232,6 +237,9 @@ def describe_failure(result: RunResult, limits: SandboxLimits) -> tuple[FailureC
         return FailureCategory.TOOL_ERROR, text
     if status is RunStatus.CRASHED:
         return FailureCategory.TOOL_ERROR, CRASHED.format(message=error.message if error else "")
+    if status is RunStatus.PROTOCOL_ERROR:
+        message = error.message if error else "no reply"
+        return FailureCategory.TOOL_ERROR, PROTOCOL_BROKEN.format(message=message)
     if status is RunStatus.TIMEOUT:
         text = TIMED_OUT.format(timeout=result.timeout_s, max=MAX_TIMEOUT_S)
         return FailureCategory.TIMEOUT, text

@@ -1,8 +1,11 @@
 """Grading an answer against a task's check.
 
 Text checks (exact, numeric, regex, one-of) are pure functions. Code checks
-run the answer and the tests in the Docker sandbox through a `CodeRunner`,
-never on the host.
+run in the Docker sandbox through a `CodeRunner`, never on the host, and never
+in one interpreter: the answer's code runs in the sandbox's worker, the check's
+tests in the kernel's judge, which calls the code's functions across a process
+boundary and alone decides the verdict (see `agentlab.sandbox.judge`). Nothing
+the code writes, returns or patches can pass a test it fails.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from agentlab.eval.suite import (
     CodeTestsCheck,
@@ -20,6 +23,9 @@ from agentlab.eval.suite import (
     OneOfCheck,
     RegexCheck,
 )
+
+if TYPE_CHECKING:
+    from agentlab.sandbox import GradeResult
 
 TextCheck = ExactCheck | NumericCheck | RegexCheck | OneOfCheck
 
@@ -99,44 +105,85 @@ def extract_code(answer: str) -> str:
     return max(blocks, key=len) if blocks else answer
 
 
-def code_program(check: CodeTestsCheck, answer: str) -> str:
-    """The program the sandbox runs: prelude, the answer's code, the tests, the entry call."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeJob:
+    """A code check's two halves: the code under test, and the tests that judge it."""
+
+    code: str
+    """The answer's code, after the check's prelude when it completes it (HumanEval)."""
+    tests: str
+    """The check's tests, then `check(entry_point)` when the check names one."""
+    prelude: str = ""
+    """Run before the tests too, so their helpers are the check's own."""
+    entry_point: str | None = None
+
+
+def code_job(check: CodeTestsCheck, answer: str) -> CodeJob:
+    """What the sandbox runs for `answer` under `check`."""
     code = extract_code(answer).rstrip() + "\n"
     if check.prelude and code[:1] in (" ", "\t"):
         # A function body completing the prelude's signature (HumanEval style).
         head = check.prelude.rstrip("\n") + "\n" + code
     else:
         head = "\n\n".join(p for p in (check.prelude.rstrip(), code) if p)
-    parts = [head, check.tests.rstrip()]
+    tests = [check.tests.rstrip()]
     if check.entry_point:
-        parts.append(f"check({check.entry_point})")
-    return "\n\n".join(parts) + "\n"
+        tests.append(f"check({check.entry_point})")
+    return CodeJob(
+        code=head,
+        tests="\n\n".join(tests) + "\n",
+        prelude=check.prelude,
+        entry_point=check.entry_point,
+    )
+
+
+def code_program(check: CodeTestsCheck, answer: str) -> str:
+    """The job as one program (prelude, the answer's code, the tests, the entry call), as
+    HumanEval's own harness would run it in one interpreter; for reading, not running."""
+    job = code_job(check, answer)
+    return job.code + "\n\n" + job.tests
 
 
 class CodeRunner(Protocol):
-    """Runs a test program somewhere isolated; `passed` when it exits clean."""
+    """Runs a code job somewhere isolated; `passed` only on the tests' own verdict."""
 
-    def run(self, program: str, *, timeout_s: float) -> Grade: ...
+    def run(self, job: CodeJob, *, timeout_s: float) -> Grade: ...
 
 
 class SandboxCodeRunner:
-    """Runs test programs in a fresh Docker sandbox session each (never on the host)."""
+    """Grades each job in a fresh Docker sandbox session (never on the host), with the
+    kernel's judge: the tests run apart from the code they test."""
 
-    def run(self, program: str, *, timeout_s: float) -> Grade:
+    def run(self, job: CodeJob, *, timeout_s: float) -> Grade:
         from agentlab.sandbox import shared_pool
 
         with shared_pool(size=1).session() as session:
-            result = session.run(program, timeout=timeout_s)
-        if result.ok:
-            return Grade(True)
-        if result.error is not None:
-            message = f"{result.error.type}: {result.error.message}".rstrip(": ")
-            return Grade(False, f"tests failed: {message}"[:500])
-        return Grade(False, f"tests did not finish: {result.status.value}")
+            result = session.grade(
+                job.code,
+                job.tests,
+                prelude=job.prelude,
+                entry_point=job.entry_point,
+                timeout=timeout_s,
+            )
+        return grade_of(result)
+
+
+def grade_of(result: GradeResult) -> Grade:
+    """The eval's grade for a sandbox grade result."""
+    from agentlab.sandbox import GradeOutcome
+
+    error = result.error
+    if result.outcome is GradeOutcome.PASSED:
+        return Grade(True)
+    if result.outcome in (GradeOutcome.FAILED, GradeOutcome.CODE_FAILED) and error is not None:
+        message = f"{error.type}: {error.message}".rstrip(": ")
+        return Grade(False, f"tests failed: {message}"[:500])
+    why = f" ({error.message})" if error is not None and error.message else ""
+    return Grade(False, f"tests did not finish: {result.outcome.value}{why}"[:500])
 
 
 def grade_code(check: CodeTestsCheck, answer: str, runner: CodeRunner) -> Grade:
     """Run the answer's code against the tests (raises if the sandbox cannot be reached)."""
     if not extract_code(answer).strip():
         return Grade(False, "the answer holds no code")
-    return runner.run(code_program(check, answer), timeout_s=check.timeout_s)
+    return runner.run(code_job(check, answer), timeout_s=check.timeout_s)
