@@ -96,7 +96,9 @@ def eval_command(
     variants = tuple(variant or ("full",))
     try:
         loaded = open_suite(suite)
-        target = folder(out_dir or default_out_dir(loaded.name, model), "--out")
+        target = folder(
+            out_dir or default_out_dir(loaded.name, model), "--out" if out_dir else "output folder"
+        )
         if record is not None:
             folder(record, "--record")
         evaluation = Evaluation(
