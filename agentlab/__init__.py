@@ -15,6 +15,7 @@ from agentlab.errors import (
     ReplayExhaustedError,
     SandboxUnavailableError,
     ToolError,
+    UnsafePathError,
 )
 from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.graph import build_agent
@@ -42,5 +43,6 @@ __all__ = [
     "Step",
     "StepResult",
     "ToolError",
+    "UnsafePathError",
     "build_agent",
 ]

@@ -1,5 +1,11 @@
 """Example agents: a folder under `examples/` with an `agent.yaml` and its tasks; and the
-baselines (`react`, `direct`) by name, so `agentlab run --agent react` runs one."""
+baselines (`react`, `direct`) by name, so `agentlab run --agent react` runs one.
+
+What `--agent` takes (`AGENT_RULE`): the name of a shipped agent or baseline, exactly
+as `agentlab agents` lists it; or the path of an `agent.yaml` file of your own, written
+as a path (it holds a `/`, or ends in `.yaml` / `.yml`). Anything else, `..` included,
+is refused; a name is never joined to a folder.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,20 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from agentlab.config import AgentConfig
-from agentlab.errors import ConfigError
+from agentlab.errors import ConfigError, UnsafePathError
+from agentlab.paths import check_name
+
+AGENT_RULE = (
+    "an agent is a shipped one by name ({names}), or the path of your own agent.yaml "
+    "file, written as a path (./my-agent/agent.yaml)"
+)
+YAML_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -62,25 +76,48 @@ def agent_names() -> list[str]:
 
 
 def load_agent(name: str) -> AgentSpec:
-    """The example agent or baseline `name`; raises `ConfigError` naming the known ones."""
+    """The agent `name` names (`AGENT_RULE`): a shipped example or baseline by name, or an
+    `agent.yaml` file by path; raises `ConfigError` saying which agents there are."""
     if name in BASELINE_AGENTS:
         config = {"architecture": name, "variant": name}
         tools = () if name == "direct" else None
         return AgentSpec(name=name, description=BASELINE_AGENTS[name], tools=tools, config=config)
+    rule = AGENT_RULE.format(names=", ".join(agent_names()))
+    if "/" in name or "\\" in name or name.endswith(YAML_SUFFIXES):
+        path = Path(name)
+        if not path.is_file() or path.suffix not in YAML_SUFFIXES:
+            raise ConfigError(f"agent {name!r} is not an agent.yaml file; {rule}")
+        return _read_agent(path.resolve().parent.name or "agent", path.resolve().parent, path)
+    if name not in agent_names():
+        raise ConfigError(f"unknown agent {name!r}; {rule}")
     folder = _examples().joinpath(name)
-    definition = folder.joinpath("agent.yaml")
-    if not definition.is_file():
-        raise ConfigError(f"unknown agent {name!r}; known: {', '.join(agent_names())}")
-    data = yaml.safe_load(definition.read_text(encoding="utf-8")) or {}
+    return _read_agent(name, folder, folder.joinpath("agent.yaml"))
+
+
+def _read_agent(name: str, folder: Traversable, definition: Traversable) -> AgentSpec:
+    try:
+        data = yaml.safe_load(definition.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{definition}: cannot read the agent ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{definition}: expected a mapping (description, tools, config, tasks)")
     try:
         AgentConfig.model_validate(data.get("config") or {})
     except ValueError as exc:
-        raise ConfigError(f"{name}/agent.yaml: bad config: {exc}") from None
+        raise ConfigError(f"{definition}: bad config: {exc}") from None
+    tasks_file = data.get("tasks")
+    if tasks_file is not None:
+        try:
+            check_name(str(tasks_file))
+        except UnsafePathError as exc:
+            raise ConfigError(
+                f"{definition}: tasks: {exc.message}; name a file beside agent.yaml"
+            ) from None
     return AgentSpec(
         name=name,
         description=str(data.get("description", "")),
         tools=tuple(data.get("tools") or ()),
         config=dict(data.get("config") or {}),
-        tasks_file=data.get("tasks"),
+        tasks_file=None if tasks_file is None else str(tasks_file),
         folder=folder,
     )

@@ -25,6 +25,7 @@ __all__ = [
     "ReplayExhaustedError",
     "SandboxUnavailableError",
     "ToolError",
+    "UnsafePathError",
 ]
 
 
@@ -34,6 +35,16 @@ class AgentlabError(Exception):
 
 class ConfigError(AgentlabError):
     """The developer asked for something that cannot work (unknown tool, bad model spec...)."""
+
+
+class UnsafePathError(ConfigError):
+    """A name from outside (a run, step, task or artifact id) would not stay a plain file
+    name inside its folder (see `agentlab.paths.contained`)."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(f"unsafe file name: {message}")
+        self.message = message
+        self.name = name
 
 
 class ToolError(AgentlabError):

@@ -6,6 +6,7 @@ The executor node schedules steps; this module does what happens to each one.
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from agentlab.errors import SandboxUnavailableError, ToolError
 from agentlab.failures import FailureCategory
+from agentlab.paths import contained
 from agentlab.schemas import REFERENCE
 from agentlab.state import StepResult
 from agentlab.tools.base import ARTIFACTS_DIR_KEY, RUN_ID_KEY, Artifact, ToolOutput
@@ -90,17 +92,32 @@ def classify_error(exc: BaseException) -> tuple[FailureCategory, str]:
 
 
 def save_artifacts(output: Any, directory: Path | None, step_id: str) -> list[str]:
-    """Write a tool output's artifacts beside the trace; returns their paths."""
+    """Write a tool output's artifacts beside the trace as `<step id>-<name>`; returns their
+    paths. Raises `UnsafePathError` rather than write outside `directory`."""
     if not isinstance(output, ToolOutput) or not output.artifacts or directory is None:
         return []
+    targets = [contained(directory, f"{step_id}-{_file_name(a)}") for a in output.artifacts]
     directory.mkdir(parents=True, exist_ok=True)
-    paths: list[str] = []
-    for artifact in output.artifacts:
-        target = directory / f"{step_id}-{Path(_safe_name(artifact)).name}"
+    for artifact, target in zip(output.artifacts, targets, strict=True):
         target.write_bytes(artifact.data)
-        paths.append(str(target))
-    return paths
+    return [str(target) for target in targets]
 
 
-def _safe_name(artifact: Artifact) -> str:
-    return artifact.name.replace("/", "_").replace("\\", "_") or "artifact"
+ARTIFACT_NAME_BYTES = 160
+"""Artifact names are cut to this many bytes (the step id and a dash go before them)."""
+
+
+def _file_name(artifact: Artifact) -> str:
+    """An artifact's name (chosen by the tool, or by sandboxed code) as one plain file name:
+    separators, their look-alikes and control characters become `_`; a long name keeps its
+    suffix."""
+    name = unicodedata.normalize("NFKC", artifact.name)
+    name = "".join(
+        "_" if ch in "/\\" or unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in name
+    )
+    name = name or "artifact"
+    if len(name.encode("utf-8")) <= ARTIFACT_NAME_BYTES:
+        return name
+    suffix = Path(name).suffix[:16]
+    stem = name.encode("utf-8")[: ARTIFACT_NAME_BYTES - len(suffix.encode("utf-8"))]
+    return stem.decode("utf-8", "ignore") + suffix

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from agentlab.config import Budgets
 from agentlab.failures import FailureCategory
-from agentlab.schemas import REFERENCE, Plan, Step
+from agentlab.schemas import REFERENCE, Plan, Step, is_step_id
 from agentlab.tools.base import args_model
 from agentlab.tools.registry import ToolRegistry
 
@@ -30,6 +30,10 @@ BARE_REFERENCE = (
 )
 MISSING_REFERENCE = "step {step}: ${{{ref}}} refers to no step of the plan"
 LATER_REFERENCE = "step {step}: ${{{ref}}} refers to a step that has not run before it"
+BAD_ID = (
+    "step id {shown} is not a plain id: use a letter or _, then letters, digits, _ or - "
+    "(at most 32 characters), e.g. s1"
+)
 DUPLICATE_ID = "step id {step!r} is used by more than one step; give each step its own id"
 OVER_BUDGET = "the plan has {n} steps; at most {limit} are allowed: combine or drop steps"
 
@@ -87,6 +91,24 @@ def argument_findings(step: Step, tool: BaseTool, args: dict[str, Any]) -> list[
             else:
                 findings.append(finding(WRONG_ARGUMENT, arg=arg, problem=error["msg"]))
     return findings
+
+
+def shown_id(step_id: str) -> str:
+    """A step id as messages quote it: repr'd, and cut when it is long."""
+    text = repr(step_id)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def id_finding(step: Step) -> Finding | None:
+    """`planning.bad_reference` when the step's id is not a plain id (`STEP_ID_PATTERN`).
+
+    Ids name artifact files and are what `${id}` refers to, so a step with another id
+    never runs. The finding carries no step id: the bad one is only quoted, shortened.
+    """
+    if is_step_id(step.id):
+        return None
+    detail = BAD_ID.format(shown=shown_id(step.id))
+    return Finding(FailureCategory.BAD_REFERENCE, detail, None, step.tool, step.args)
 
 
 def tool_finding(step: Step, tools: ToolRegistry) -> Finding | None:
@@ -154,12 +176,18 @@ def check_plan(plan: Plan, tools: ToolRegistry, budgets: Budgets) -> list[Findin
             )
         )
     ids = [s.id for s in plan.steps]
-    for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+    for duplicate in sorted({i for i in ids if ids.count(i) > 1 and is_step_id(i)}):
         findings.append(
             Finding(FailureCategory.BAD_REFERENCE, DUPLICATE_ID.format(step=duplicate), duplicate)
         )
     earlier: set[str] = set()
     for index, step in enumerate(plan.steps):
+        bad_id = id_finding(step)
+        if bad_id is not None:
+            # The step is to be rewritten under a new id; its other problems would
+            # only repeat the bad id in every message.
+            findings.append(bad_id)
+            continue
         later = set(ids[index + 1 :])
         findings.extend(reference_findings(step, earlier, later))
         bad_tool = tool_finding(step, tools)

@@ -14,8 +14,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,31}$"
+"""What a step id may be: a letter or `_`, then up to 31 letters, digits, `_` or `-`.
+
+Ids name artifact files and appear in `${id}` references, so they are short
+identifiers. The pattern is in the JSON schema the model is given (constrained
+decoding cannot produce anything else) but not applied when a reply is parsed:
+a plan with a bad id reaches the validator, which reports it as a finding the
+planner can fix, instead of failing the whole reply as malformed.
+"""
+
+_STEP_ID = re.compile(STEP_ID_PATTERN.removesuffix("$") + r"\Z")
+
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_\-]*)\}")
-"""A reference to an earlier step's result: `${s1}`."""
+"""A reference to an earlier step's result: `${s1}` (every valid step id can be referenced)."""
+
+
+def is_step_id(value: str) -> bool:
+    """Whether `value` is a valid step id (`STEP_ID_PATTERN`)."""
+    return _STEP_ID.match(value) is not None
 
 
 class Step(BaseModel):
@@ -23,7 +40,9 @@ class Step(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str = Field(description="Unique step id, e.g. s1")
+    id: str = Field(
+        description="Unique step id, e.g. s1", json_schema_extra={"pattern": STEP_ID_PATTERN}
+    )
     tool: str = Field(description="Name of a tool from the inventory")
     args: dict[str, Any] = Field(
         default_factory=dict, description="Arguments; ${id} refers to an earlier step's result"

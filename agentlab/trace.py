@@ -17,6 +17,7 @@ from typing import IO, Any, Protocol
 from pydantic import BaseModel
 
 from agentlab.failures import FailureEvent, utc_now
+from agentlab.paths import contained
 from agentlab.private_files import open_private, private_dir
 from agentlab.redaction import REDACTED, Redactor, env_secrets, redact
 
@@ -87,13 +88,15 @@ class JsonlTraceSink:
         self._lock = threading.Lock()
 
     def path(self, run_id: str) -> Path:
-        return self.runs_dir / f"{run_id}.jsonl"
+        """`<runs_dir>/<run_id>.jsonl`; raises `UnsafePathError` when the run id would
+        lead elsewhere (run ids can come from a caller's config or a checkpoint)."""
+        return contained(self.runs_dir, f"{run_id}.jsonl")
 
     def location(self, run_id: str) -> str | None:
         return str(self.path(run_id))
 
     def artifacts_dir(self, run_id: str) -> Path:
-        return self.runs_dir / run_id
+        return contained(self.runs_dir, run_id)
 
     def write(self, run_id: str, event: dict[str, Any]) -> None:
         line = json.dumps(event, default=_json_default, ensure_ascii=False)

@@ -122,3 +122,34 @@ def test_grade_code_hands_the_job_to_the_runner() -> None:
     assert runner.jobs == [(CodeJob(code="def g(): return 2\n", tests="assert g() == 1\n"), 5)]
     assert grade_code(check, "  ", runner) == Grade(False, "the answer holds no code")
     assert len(runner.jobs) == 1
+
+
+BIG = "1" + "0" * 400
+"""A 401-digit number: past a float's range (1.8e308)."""
+
+
+@pytest.mark.parametrize(
+    ("answer", "passed", "detail"),
+    [
+        (f"{BIG}", False, "expected 207, got 1.00000000000000e+400"),
+        (f"first {BIG}, then 207", True, ""),
+        (f"207, then {BIG}", False, "expected 207, got 1.00000000000000e+400"),
+        (f"{BIG}/{BIG}", False, "expected 207, got 1"),
+        (f"207{'0' * 400}/{BIG}", True, ""),
+        ("9" * 100_000, False, "expected 207, got 1.00000000000000e+100000"),
+    ],
+)
+def test_numbers_past_float_range_are_graded(answer: str, passed: bool, detail: str) -> None:
+    grade = grade_text(NumericCheck(value=207), answer)
+    assert (grade.passed, grade.detail) == (passed, detail)
+
+
+def test_huge_numbers_compare_exactly() -> None:
+    [number] = numbers_in(f"-{BIG}")
+    assert number == -(10**400)
+    big = 1e308
+    assert grade_text(NumericCheck(value=big), str(10**308)).passed  # the nearest float
+    assert grade_text(NumericCheck(value=12345678901234567890), "12345678901234567890").passed
+    assert not grade_text(NumericCheck(value=big), str(10**309)).passed
+    assert grade_text(NumericCheck(value=big, rel_tol=0.95), str(10**309)).passed
+    assert not grade_text(NumericCheck(value=big, rel_tol=0.85), str(10**309)).passed

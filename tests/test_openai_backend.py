@@ -189,3 +189,19 @@ def test_context_overflow_is_its_own_category(
     assert result.status == "error"
     assert [f.category for f in result.failures] == ["model.context_overflow"]
     assert len(fake.requests) == 1  # a 400 is not retried
+
+
+DEEP = '{"steps": [{"id": "s1", "tool": "calculator", "args": {"a": ' + "[" * 100_000
+"""A reply nested 100k levels deep (what a hostile or broken server could send)."""
+
+
+def test_a_deeply_nested_reply_is_malformed_output(
+    serve: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = serve([(200, DEEP + "]" * 100_000 + "}}]}"), (200, GOOD_PLAN), (200, finish("395"))])
+    result = runner(fake, monkeypatch, tmp_path).run("What is 17*23+4?")
+    assert result.status == "answered" and result.answer == "395"
+    assert [(f.category.value, f.node) for f in result.failures] == [
+        ("planning.malformed_output", "planner")
+    ]
+    assert "nested more than 64 levels" in result.failures[0].detail

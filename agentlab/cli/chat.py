@@ -10,12 +10,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from agentlab.cli.inputs import cassette_file, folder
 from agentlab.cli.render import RunRenderer
 from agentlab.cli.session import default_user, open_runner, usage_error
 from agentlab.config import AgentConfig
 from agentlab.errors import ConfigError
 from agentlab.runner import Runner
+from agentlab.trace import default_runs_dir
 
 EXIT_WORDS = frozenset({"/exit", "/quit", "exit", "quit"})
 
@@ -49,6 +52,9 @@ def chat(
         config = AgentConfig().with_variant(variant) if variant else AgentConfig()
         if no_memory:
             config = config.model_copy(update={"memory": False})
+        folder(default_runs_dir(), "AGENTLAB_HOME/runs")
+        if record is not None:
+            cassette_file(record)
     except ConfigError as exc:
         raise usage_error(str(exc)) from None
     with ExitStack() as stack:
@@ -59,13 +65,16 @@ def chat(
             unfinished = runner.unfinished(thread)
         except ConfigError as exc:
             raise usage_error(str(exc)) from None
+        shown = escape(thread)
         console.print(
-            f"[dim]thread {thread} — continue later with: agentlab chat --thread {thread}[/dim]",
+            f"[dim]thread {shown} — continue later with: agentlab chat --thread {shown}[/dim]",
             highlight=False,
         )
         session = _Session(runner, console, thread, user or default_user())
         if unfinished is not None:
-            console.print(f"[bold]resuming[/bold] the unfinished run: {unfinished}")
+            console.print(
+                f"[bold]resuming[/bold] the unfinished run: {escape(unfinished)}", highlight=False
+            )
             session.turn(None)
         session.loop()
 

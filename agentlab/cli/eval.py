@@ -8,13 +8,16 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agentlab.cli.inputs import folder
 from agentlab.errors import ConfigError
 from agentlab.eval.harness import EvalSettings, Evaluation, Pair, PairResult, safe_name
 from agentlab.eval.sources import open_suite
 from agentlab.llm.spec import default_model_spec
+from agentlab.paths import contained
 from agentlab.trace import default_home
 
 out = Console()
@@ -22,7 +25,7 @@ err = Console(stderr=True)
 
 
 def _usage_error(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(2)
 
 
@@ -31,7 +34,7 @@ def default_out_dir(suite: str, model: str | None) -> Path:
     spec = model or default_model_spec()
     if spec.startswith("replay:"):
         spec = "replay-" + Path(spec.removeprefix("replay:")).name
-    return default_home() / "evals" / safe_name(suite) / safe_name(spec)
+    return contained(default_home() / "evals", safe_name(suite), safe_name(spec))
 
 
 def _summary(results: list[PairResult], variants: tuple[str, ...]) -> Table:
@@ -41,7 +44,7 @@ def _summary(results: list[PairResult], variants: tuple[str, ...]) -> Table:
     for variant in variants:
         mine = Counter(r.outcome for r in results if r.variant == variant)
         table.add_row(
-            variant,
+            escape(variant),
             str(sum(mine.values())),
             str(mine["pass"]),
             str(mine["fail"]),
@@ -93,7 +96,11 @@ def eval_command(
     variants = tuple(variant or ("full",))
     try:
         loaded = open_suite(suite)
-        target = out_dir or default_out_dir(loaded.name, model)
+        target = folder(
+            out_dir or default_out_dir(loaded.name, model), "--out" if out_dir else "output folder"
+        )
+        if record is not None:
+            folder(record, "--record")
         evaluation = Evaluation(
             loaded,
             EvalSettings(
@@ -114,6 +121,7 @@ def eval_command(
         f"{loaded.name}: {len(evaluation.tasks)} tasks × {len(variants)} variants = {total} runs; "
         f"{total - len(pending)} already finished in {target}",
         highlight=False,
+        markup=False,
     )
     results: list[PairResult] = []
     columns = (
@@ -128,7 +136,7 @@ def eval_command(
             bar = progress.add_task("eval", total=len(pending), passed=0)
 
             def started(pair: Pair) -> None:
-                progress.update(bar, description=f"{pair.variant} · {pair.task.id}")
+                progress.update(bar, description=escape(f"{pair.variant} · {pair.task.id}"))
 
             def finished(result: PairResult) -> None:
                 results.append(result)
@@ -146,7 +154,9 @@ def eval_command(
     except ConfigError as exc:
         raise _usage_error(str(exc)) from None
     out.print(_summary(results, variants))
-    out.print(f"traces: {target}\nreport: agentlab failures {target}", highlight=False)
+    out.print(
+        f"traces: {target}\nreport: agentlab failures {target}", highlight=False, markup=False
+    )
     ungraded = sum(1 for r in results if r.outcome != "pass" and r.outcome != "fail")
     if ungraded:
         err.print(f"{ungraded} run(s) could not be graded (see their verdict detail)")

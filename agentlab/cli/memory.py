@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Annotated
@@ -15,6 +16,7 @@ from rich.table import Table
 from agentlab.cli.session import default_user, usage_error
 from agentlab.errors import ConfigError
 from agentlab.memory import LongTermMemory, Memory, MemoryKind, open_store
+from agentlab.memory.backends import StoreFileError
 
 memory_app = typer.Typer(
     help="List, search, forget and export long-term memories.", no_args_is_help=True
@@ -32,9 +34,18 @@ def _memory(user: str | None, agent: str) -> Iterator[LongTermMemory]:
     with ExitStack() as stack:
         try:
             store = open_store(stack)
+        except StoreFileError as exc:
+            # Not a usage error: the file under AGENTLAB_HOME is broken.
+            Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(1) from None
         except ConfigError as exc:
             raise usage_error(str(exc)) from None
-        yield LongTermMemory(store, user=user or default_user(), agent=agent)
+        try:
+            yield LongTermMemory(store, user=user or default_user(), agent=agent)
+        except sqlite3.Error as exc:
+            message = f"the memory database failed ({exc}); move AGENTLAB_HOME/memory.sqlite aside"
+            Console(stderr=True).print(f"[red]error:[/red] {escape(message)}", highlight=False)
+            raise typer.Exit(1) from None
 
 
 def _table(rows: list[tuple[Memory, float | None]], scores: bool) -> Table:
@@ -47,7 +58,8 @@ def _table(rows: list[tuple[Memory, float | None]], scores: bool) -> Table:
             cells.append("" if score is None else f"{score:.3f}")
         note = f" (replaced: {memory.supersedes[-1].text})" if memory.supersedes else ""
         cells += [_provenance(memory), memory.updated_at, memory.text + note]
-        table.add_row(*cells)
+        # Memories hold task text and tool output: shown as text, never as markup.
+        table.add_row(*(escape(cell) for cell in cells))
     return table
 
 
@@ -105,9 +117,9 @@ def forget(
     with _memory(user, agent) as memory:
         removed = memory.forget(memory_id)
     if not removed:
-        Console(stderr=True).print(f"no memory with id {memory_id}", highlight=False)
+        Console(stderr=True).print(f"no memory with id {memory_id}", highlight=False, markup=False)
         raise typer.Exit(1)
-    Console().print(f"forgot {memory_id}", highlight=False)
+    Console().print(f"forgot {memory_id}", highlight=False, markup=False)
 
 
 @memory_app.command()

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agentlab.llm.spec import DEFAULT_LOCAL_MODEL
@@ -24,7 +25,7 @@ def models(
         from agentlab.llm.weights import gguf_path, model_spec
 
         path = gguf_path(model_spec(prepare))
-        console.print(f"ready: {path}", highlight=False)
+        console.print(f"ready: {path}", highlight=False, markup=False)
         return
     table = Table()
     for column in ("model", "installed", "size", "ready", "about"):
@@ -41,4 +42,6 @@ def models(
     console.print(table)
     for spec in LOCAL_MODELS.values():
         if spec.chunked and ready(spec):
-            console.print(f"[dim]{spec.name}: {joined_path(spec)}[/dim]", highlight=False)
+            console.print(
+                f"[dim]{escape(spec.name)}: {escape(str(joined_path(spec)))}[/dim]", highlight=False
+            )

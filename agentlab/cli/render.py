@@ -1,4 +1,8 @@
-"""Rich rendering of a run's streamed events: the plan, each step, each failure, the answer."""
+"""Rich rendering of a run's streamed events: the plan, each step, each failure, the answer.
+
+Everything a model, a tool or a trace wrote is escaped (`rich.markup.escape`) before it
+is printed: only our own markup is markup.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +42,11 @@ class RunRenderer:
 
     def _custom(self, event: dict[str, Any]) -> None:
         if event.get("event") == "step_started":
-            self.console.print(f"  [dim]running {event['step_id']} ({event['tool']})...[/dim]")
+            self.console.print(
+                f"  [dim]running {escape(str(event['step_id']))} "
+                f"({escape(str(event['tool']))})...[/dim]",
+                highlight=False,
+            )
         elif event.get("event") == "step_finished":
             result = StepResult.model_validate({k: v for k, v in event.items() if k != "event"})
             self.step(result)
@@ -47,7 +55,7 @@ class RunRenderer:
         style = STATUS_STYLE[result.status]
         output = result.output if len(result.output) <= 300 else result.output[:300] + "..."
         self.console.print(
-            f"  [{style}]{result.step_id} {result.status}[/{style}] {result.tool}"
+            f"  [{style}]{escape(result.step_id)} {result.status}[/{style}] {escape(result.tool)}"
             f"({escape(_args(result.args))}) -> {escape(output)}",
             highlight=False,
         )
@@ -100,5 +108,5 @@ class RunRenderer:
         )
         if result.trace_path:
             self.console.print(
-                f"[dim]trace: {result.trace_path}[/dim]", highlight=False, soft_wrap=True
+                f"[dim]trace: {escape(result.trace_path)}[/dim]", highlight=False, soft_wrap=True
             )

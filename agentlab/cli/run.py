@@ -9,12 +9,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from agentlab.agents import load_agent
+from agentlab.cli.inputs import cassette_file, folder, task_text
 from agentlab.cli.render import RunRenderer
 from agentlab.cli.session import default_user, open_runner, usage_error
 from agentlab.config import AgentConfig
 from agentlab.errors import ConfigError
+from agentlab.trace import default_runs_dir
 
 _usage_error = usage_error
 
@@ -77,8 +80,9 @@ def run(
     agent: Annotated[
         str | None,
         typer.Option(
-            help="Example agent to run: math, coder, researcher; or a baseline: react, direct "
-            "(see `agentlab agents`)."
+            help="Example agent to run by name: math, coder, researcher; a baseline: react, "
+            "direct (see `agentlab agents`); or your own agent.yaml, given as a path "
+            "(./my-agent/agent.yaml)."
         ),
     ] = None,
     user: Annotated[
@@ -88,7 +92,9 @@ def run(
 ) -> None:
     """Run TASK. Exit code 0 when answered, 1 when not, 2 on a usage error."""
     try:
-        config = load_agent(agent).agent_config() if agent else AgentConfig()
+        task_text(task)
+        spec = load_agent(agent) if agent else None
+        config = spec.agent_config() if spec else AgentConfig()
         if variant:
             config = config.with_variant(variant)
         updates: dict[str, object] = {}
@@ -102,6 +108,11 @@ def run(
             updates["memory"] = False
         if updates:
             config = config.model_copy(update=updates)
+        folder(
+            trace_dir or default_runs_dir(), "--trace-dir" if trace_dir else "AGENTLAB_HOME/runs"
+        )
+        if record is not None:
+            cassette_file(record)
     except ConfigError as exc:
         raise _usage_error(str(exc)) from None
     with ExitStack() as stack:
@@ -114,7 +125,7 @@ def run(
                 trace_dir=trace_dir,
                 record=record,
                 threads=thread is not None,
-                agent=agent or "agentlab",
+                agent=spec.name if spec else "agentlab",
             )
             unfinished = runner.unfinished(thread) if thread is not None else None
         except ConfigError as exc:
@@ -129,11 +140,14 @@ def run(
         renderer = RunRenderer(console)
         if unfinished is not None and not as_json:
             if task is None or task == unfinished:
-                console.print(f"[bold]resuming[/bold] the unfinished run: {unfinished}")
+                console.print(
+                    f"[bold]resuming[/bold] the unfinished run: {escape(unfinished)}",
+                    highlight=False,
+                )
             else:
                 console.print(
-                    f"[dim]thread {thread} had an unfinished run ({unfinished}); "
-                    "starting the new task instead[/dim]",
+                    f"[dim]thread {escape(str(thread))} had an unfinished run "
+                    f"({escape(unfinished)}); starting the new task instead[/dim]",
                     highlight=False,
                 )
         result = runner.run(

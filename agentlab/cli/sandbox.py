@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from agentlab.errors import AgentlabError
+from agentlab.cli.inputs import MAX_EXEC_TIMEOUT_S, exec_timeout
+from agentlab.errors import AgentlabError, UnsafePathError
+from agentlab.paths import contained
 
 sandbox_app = typer.Typer(
     help="Build, inspect and try the Docker code sandbox.", no_args_is_help=True
@@ -21,7 +24,7 @@ err = Console(stderr=True)
 
 
 def _fail(exc: AgentlabError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+    err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
     return typer.Exit(code=1)
 
 
@@ -68,13 +71,13 @@ def status() -> None:
         raise _fail(exc) from exc
     version = client.version()
     table = Table(show_header=False, box=None)
-    table.add_row("engine", f"{docker_host()} (Docker {version.get('Version', '?')})")
+    table.add_row("engine", escape(f"{docker_host()} (Docker {version.get('Version', '?')})"))
     tag = image_tag()
     if image_exists(client, tag):
         image = client.images.get(tag)
         size = image.attrs.get("Size", 0) / 1e6
         base = image.labels.get(LABEL_BASE, "?")
-        table.add_row("image", f"{tag} (present, {size:.0f} MB, base {base})")
+        table.add_row("image", escape(f"{tag} (present, {size:.0f} MB, base {base})"))
     else:
         table.add_row("image", f"{tag} [red]missing[/red]: agentlab sandbox build --offline")
     containers = client.containers.list(all=True, filters={"label": LABEL})
@@ -90,7 +93,13 @@ def status() -> None:
 @sandbox_app.command("exec")
 def exec_(
     code: Annotated[str, typer.Argument(help="Python code to run; '-' reads it from stdin.")],
-    timeout: Annotated[float, typer.Option(help="Seconds before the run is stopped.")] = 30.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            help=f"Seconds before the run is stopped (above 0, at most {MAX_EXEC_TIMEOUT_S:g}).",
+            callback=exec_timeout,
+        ),
+    ] = 30.0,
     save: Annotated[
         Path | None, typer.Option(help="Directory to save the files the code writes.")
     ] = None,
@@ -111,14 +120,24 @@ def exec_(
     if result.result is not None:
         out.print(result.result, highlight=False, markup=False)
     for file in result.files:
+        # The file's name is chosen by the sandboxed code: saved only as a plain name in --save.
         if save is not None and file.data is not None:
-            save.mkdir(parents=True, exist_ok=True)
-            (save / Path(file.path).name).write_bytes(file.data)
-        err.print(f"[dim]file {file.path} ({file.size} bytes)[/dim]")
+            _save(save, file.path, file.data)
+        err.print(f"[dim]file {escape(file.path)} ({file.size} bytes)[/dim]", highlight=False)
     if not result.ok:
         message = result.error.traceback or result.error.message if result.error else ""
-        err.print(f"[red]{result.status.value}[/red] {message}".rstrip(), highlight=False)
+        err.print(f"[red]{result.status.value}[/red] {escape(message)}".rstrip(), highlight=False)
         raise typer.Exit(code=1)
+
+
+def _save(folder: Path, name: str, data: bytes) -> None:
+    """Write a file the sandboxed code produced under `folder`, or say why it was not."""
+    try:
+        target = contained(folder, PurePosixPath(name).name)
+        folder.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    except (UnsafePathError, OSError) as exc:
+        err.print(f"[yellow]not saved[/yellow] {escape(name)}: {escape(str(exc))}", highlight=False)
 
 
 @sandbox_app.command()

@@ -118,7 +118,7 @@ def search(
 
 def _render(console: Console, results: SearchResults) -> None:
     if not results.hits:
-        console.print(results.as_text(), highlight=False)
+        console.print(results.as_text(), highlight=False, markup=False)
         return
     for hit in results.hits:
         if isinstance(hit, WebHit):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from agentlab.cli.tool_specs import custom_tools
 from agentlab.config import AgentConfig
@@ -21,7 +22,7 @@ USER_ENV = "AGENTLAB_USER"
 
 
 def usage_error(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    Console(stderr=True).print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(2)
 
 

@@ -1,7 +1,8 @@
 """Custom tools from the command line: `--tool module:attr` or `AGENTLAB_TOOLS=module:attr,...`.
 
-`attr` is a tool (`@tool` function or `BaseTool`), a list of tools, or a callable
-that returns either; `module` must be importable (installed, or on PYTHONPATH).
+`attr` is a tool (an `@tool` function or a `BaseTool` instance) or a list of tools;
+anything else is refused, never called. `module` must be importable (installed, or on
+PYTHONPATH).
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ TOOLS_ENV = "AGENTLAB_TOOLS"
 
 
 def _as_tools(spec: str, value: object) -> list[BaseTool]:
+    # Never called: naming a function that is not a tool must not run it.
     if isinstance(value, BaseTool):
         return [value]
-    if isinstance(value, list | tuple) and all(isinstance(v, BaseTool) for v in value):
+    if isinstance(value, list | tuple) and value and all(isinstance(v, BaseTool) for v in value):
         return list(value)
-    if callable(value):
-        return _as_tools(spec, value())
+    what = type(value).__name__
+    hint = " (decorate it with @tool from langchain_core.tools)" if callable(value) else ""
     raise ConfigError(
-        f"custom tool {spec!r} is a {type(value).__name__}, not a tool: point it at an @tool "
-        "function, a BaseTool, a list of them, or a function returning them"
+        f"custom tool {spec!r} is a {what}, not a tool{hint}: point it at an @tool function, "
+        "a BaseTool instance, or a list of them"
     )
 
 

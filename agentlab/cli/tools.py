@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agentlab.tools.registry import builtin_tool, builtin_tool_names
@@ -32,5 +33,5 @@ def tools(
             f"{name}{'' if name in required else '?'}: {spec.get('type', 'any')}"
             for name, spec in schema.get("properties", {}).items()
         )
-        table.add_row(tool.name, args, tool.description)
+        table.add_row(escape(tool.name), escape(args), escape(tool.description))
     Console().print(table)

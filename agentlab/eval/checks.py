@@ -10,10 +10,11 @@ the code writes, returns or patches can pass a test it fails.
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
 from dataclasses import dataclass
-from fractions import Fraction
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from agentlab.eval.suite import (
@@ -44,17 +45,43 @@ class Grade:
     detail: str = ""
 
 
-def numbers_in(text: str) -> list[float]:
-    """Every number in `text`, in order (thousands separators and fractions understood)."""
-    found: list[float] = []
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+"""Decimal arithmetic without rounding, for numbers past a float's range (1.8e308)."""
+
+_QUOTIENT = decimal.Context(prec=60)
+"""Fractions (`15/2`) are divided to 60 significant digits, far beyond a float's 17."""
+
+
+def numbers_in(text: str) -> list[Decimal]:
+    """Every number in `text`, in order (thousands separators and fractions understood),
+    as a `Decimal`: exact for any number of digits."""
+    found: list[Decimal] = []
     for sign, digits, denominator in _NUMBER.findall(text):
-        value = Fraction(digits.replace(",", ""))
+        value = Decimal(digits.replace(",", ""))
         if denominator:
-            if int(denominator) == 0:
+            if not denominator.strip("0"):
                 continue
-            value /= int(denominator)
-        found.append(float(-value if sign else value))
+            value = _QUOTIENT.divide(value, Decimal(denominator))
+        found.append(-value if sign else value)
     return found
+
+
+def _close(got: Decimal, value: float, *, abs_tol: float, rel_tol: float) -> bool:
+    """`math.isclose(got, value, ...)`: on the answer's nearest float, as GSM8K grading does,
+    and exactly when the answer is past a float's range (where `float()` would overflow)."""
+    nearest = float(got)
+    if math.isfinite(nearest):
+        return math.isclose(nearest, value, abs_tol=abs_tol, rel_tol=rel_tol)
+    with decimal.localcontext(_EXACT):
+        expected = Decimal(value)
+        if not expected.is_finite():
+            return False
+        difference = abs(got - expected)
+        return difference <= max(Decimal(rel_tol) * max(abs(got), abs(expected)), Decimal(abs_tol))
+
+
+def _shown(number: Decimal) -> str:
+    return f"{number:.15g}"
 
 
 def normalise(text: str, *, case_sensitive: bool = False) -> str:
@@ -95,8 +122,8 @@ def grade_text(check: TextCheck, answer: str) -> Grade:
             found = numbers_in(answer)
             if not found:
                 return Grade(False, "the answer holds no number")
-            ok = math.isclose(found[-1], value, abs_tol=abs_tol, rel_tol=rel_tol)
-            return Grade(ok, "" if ok else f"expected {value:g}, got {found[-1]:g}")
+            ok = _close(found[-1], value, abs_tol=abs_tol, rel_tol=rel_tol)
+            return Grade(ok, "" if ok else f"expected {value:g}, got {_shown(found[-1])}")
 
 
 def extract_code(answer: str) -> str:

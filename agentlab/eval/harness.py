@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -25,6 +24,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from agentlab import paths
 from agentlab.config import VARIANTS, AgentConfig
 from agentlab.errors import ConfigError
 from agentlab.eval.checks import CodeRunner, SandboxCodeRunner
@@ -39,18 +39,18 @@ from agentlab.trace import JsonlTraceSink
 
 REPLAY = "replay:"
 MANIFEST = "eval.json"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _TAIL_BYTES = 1 << 16
 
 
 def safe_name(task_id: str) -> str:
-    """A task id as a file name: `HumanEval/0` → `HumanEval_0`."""
-    return _UNSAFE.sub("_", task_id).strip("._") or "task"
+    """A task id as a file name: `HumanEval/0` → `HumanEval_0` (see `agentlab.paths`)."""
+    return paths.safe_name(task_id, empty="task")
 
 
 def cassette_path(root: Path, variant: str, task_id: str) -> Path:
-    """Where a pair's cassette lives under a record / replay directory."""
-    return root / safe_name(variant) / f"{safe_name(task_id)}.jsonl"
+    """Where a pair's cassette lives under a record / replay directory (task and variant
+    ids come from suite files and benchmark packages: made file-safe, then checked)."""
+    return paths.contained(root, safe_name(variant), f"{safe_name(task_id)}.jsonl")
 
 
 @dataclass(frozen=True, slots=True)

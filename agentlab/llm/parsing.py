@@ -11,6 +11,14 @@ from pydantic import BaseModel, ValidationError
 T = TypeVar("T", bound=BaseModel)
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
+_TOKEN = re.compile(r'\\.|["\[\]{}]', re.S)
+
+MAX_DEPTH = 64
+"""The deepest nesting of arrays and objects a reply may have. A plan needs a handful of
+levels; a reply nested thousands deep would overflow the recursion of the JSON decoder,
+pydantic and every walk over the arguments, so it is refused before decoding."""
+
+TOO_DEEP = "the JSON is nested more than {limit} levels deep; write a flat object"
 
 
 class MalformedOutputError(ValueError):
@@ -20,6 +28,23 @@ class MalformedOutputError(ValueError):
         super().__init__(message)
         self.message = message
         self.reply = reply
+
+
+def nesting_depth(text: str) -> int:
+    """How deep brackets nest in `text`, those inside strings left out (one linear pass)."""
+    depth = deepest = 0
+    in_string = False
+    for token in _TOKEN.findall(text):
+        if token == '"':
+            in_string = not in_string
+        elif in_string or len(token) > 1:  # a bracket in a string, or an escape
+            continue
+        elif token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def _decode(text: str) -> Any:
@@ -61,15 +86,19 @@ def _describe(exc: Exception) -> str:
         return "; ".join(problems)
     if isinstance(exc, json.JSONDecodeError):
         return f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    if isinstance(exc, RecursionError):
+        return TOO_DEEP.format(limit=MAX_DEPTH)
     return str(exc)
 
 
 def parse_structured(text: str, schema: type[T]) -> T:
     """`text` as an instance of `schema`; raises `MalformedOutputError` saying what is wrong."""
+    if nesting_depth(text) > MAX_DEPTH:
+        raise MalformedOutputError(TOO_DEEP.format(limit=MAX_DEPTH), text)
     try:
         return schema.model_validate(_decode(text))
-    except (json.JSONDecodeError, ValidationError) as first:
+    except (json.JSONDecodeError, ValidationError, RecursionError) as first:
         try:
             return schema.model_validate(_fit(_repair(text), schema))
-        except (ValueError, ValidationError):
+        except (ValueError, ValidationError, RecursionError):
             raise MalformedOutputError(_describe(first), text) from None

@@ -8,38 +8,75 @@ replies than the cassette holds raises `ReplayExhaustedError`.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from agentlab.errors import ConfigError, ReplayExhaustedError
 
+MAX_TOKENS_PER_CALL = 10_000_000
+"""The most tokens a cassette may claim for one call (far beyond any context window)."""
 
-def load_cassette(path: Path | str) -> list[dict[str, Any]]:
-    """The entries of a cassette file; every line must be an object with a string `reply`."""
+TokenCount = Annotated[int, Field(strict=True, ge=0, le=MAX_TOKENS_PER_CALL)]
+
+
+class CassetteEntry(BaseModel):
+    """One model call of a cassette: the reply, and the token counts when recorded.
+
+    Token counts feed the run's token budget, so they must be whole, non-negative
+    and plausible; other recorded fields (messages, latency...) are kept as they are.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    reply: Annotated[str, Field(strict=True)]
+    tokens_in: TokenCount | None = None
+    tokens_out: TokenCount | None = None
+
+
+def _problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "missing":
+        return f'each line must be an object with a "reply" string; {where} is missing'
+    return f"{where}: {error['msg']} (got {error.get('input')!r:.40})"
+
+
+def load_cassette(path: Path | str) -> list[CassetteEntry]:
+    """The entries of a cassette file, each checked (`CassetteEntry`); a bad line raises
+    `ConfigError` naming the file, the line and what is wrong with it."""
     cassette = Path(path)
     if not cassette.is_file():
         raise ConfigError(f"replay cassette {cassette} does not exist")
-    entries: list[dict[str, Any]] = []
-    for number, line in enumerate(cassette.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        data = cassette.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"replay cassette {cassette}: cannot read it ({exc.strerror})") from None
+    entries: list[CassetteEntry] = []
+    for number, raw in enumerate(data.splitlines(), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{cassette}:{number}: not UTF-8 (byte {exc.start + 1} of the line)"
+            ) from None
         if not line.strip():
             continue
         try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{cassette}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(entry, dict) or not isinstance(entry.get("reply"), str):
-            raise ConfigError(
-                f'{cassette}:{number}: each line must be an object with a "reply" string'
-            )
-        entries.append(entry)
+            entries.append(CassetteEntry.model_validate_json(line))
+        except ValidationError as exc:
+            if exc.errors()[0]["type"] in ("json_invalid", "model_type"):
+                raise ConfigError(
+                    f'{cassette}:{number}: not a JSON object with a "reply" string '
+                    f"({exc.errors()[0]['msg']})"
+                ) from None
+            raise ConfigError(f"{cassette}:{number}: {_problem(exc)}") from None
     return entries
 
 
@@ -47,7 +84,7 @@ class ReplayChatModel(BaseChatModel):
     """Returns a cassette's replies in order and records the requests it received."""
 
     path: str
-    _entries: list[dict[str, Any]] = PrivateAttr(default_factory=list)
+    _entries: list[CassetteEntry] = PrivateAttr(default_factory=list)
     _position: int = PrivateAttr(default=0)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
@@ -92,11 +129,11 @@ class ReplayChatModel(BaseChatModel):
             entry = self._entries[self._position]
             self._position += 1
             self._calls.append(list(messages))
-        message = AIMessage(content=entry["reply"])
-        if "tokens_in" in entry and "tokens_out" in entry:
+        message = AIMessage(content=entry.reply)
+        if entry.tokens_in is not None and entry.tokens_out is not None:
             message.usage_metadata = {
-                "input_tokens": int(entry["tokens_in"]),
-                "output_tokens": int(entry["tokens_out"]),
-                "total_tokens": int(entry["tokens_in"]) + int(entry["tokens_out"]),
+                "input_tokens": entry.tokens_in,
+                "output_tokens": entry.tokens_out,
+                "total_tokens": entry.tokens_in + entry.tokens_out,
             }
         return ChatResult(generations=[ChatGeneration(message=message)])

@@ -9,6 +9,8 @@ LangGraph's `PostgresSaver` and `PostgresStore` on that database (install
 from __future__ import annotations
 
 import os
+import sqlite3
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from langgraph.store.base import BaseStore
+from langgraph.store.base import BaseStore, Op, Result
 
 from agentlab.errors import ConfigError
 from agentlab.failures import FailureCategory, FailureEvent
@@ -59,6 +61,36 @@ def database_url() -> str | None:
     )
 
 
+UNREADABLE_FILE = (
+    "{path} cannot be used as {what} ({problem}): move it aside (a new one is made), or set "
+    "AGENTLAB_HOME to another folder"
+)
+
+
+class StoreFileError(ConfigError):
+    """A SQLite file under `AGENTLAB_HOME` is not a usable database (corrupt, not SQLite,
+    a folder...)."""
+
+
+def _sqlite_problem(path: Path, what: str, exc: sqlite3.Error | OSError) -> StoreFileError:
+    problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return StoreFileError(UNREADABLE_FILE.format(path=path, what=what, problem=problem))
+
+
+class UnavailableStore(BaseStore):
+    """Stands in for a long-term store that could not be opened. Every operation raises
+    the reason, so a run records `memory_error` events and answers without memories."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        raise StoreFileError(self.reason)
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        raise StoreFileError(self.reason)
+
+
 def open_checkpointer(stack: ExitStack, home: Path | None = None) -> BaseCheckpointSaver[str]:
     """The thread checkpointer; closed with `stack`."""
     url = database_url()
@@ -77,10 +109,14 @@ def open_checkpointer(stack: ExitStack, home: Path | None = None) -> BaseCheckpo
         return postgres_saver
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    conn = connect((home or default_home()) / THREADS_FILE)
-    stack.callback(conn.close)
-    sqlite_saver = SqliteSaver(conn, serde=serializer())
-    sqlite_saver.setup()
+    path = (home or default_home()) / THREADS_FILE
+    try:
+        conn = connect(path)
+        stack.callback(conn.close)
+        sqlite_saver = SqliteSaver(conn, serde=serializer())
+        sqlite_saver.setup()
+    except (sqlite3.Error, OSError) as exc:
+        raise _sqlite_problem(path, "the threads database", exc) from None
     return sqlite_saver
 
 
@@ -92,7 +128,11 @@ def open_store(
     url = database_url()
     if url is not None:
         return _postgres_store(stack, url, embed)
-    store = AgentlabSqliteStore.open((home or default_home()) / MEMORY_FILE, embed=embed)
+    path = (home or default_home()) / MEMORY_FILE
+    try:
+        store = AgentlabSqliteStore.open(path, embed=embed)
+    except (sqlite3.Error, OSError) as exc:
+        raise _sqlite_problem(path, "the memory database", exc) from None
     stack.callback(store.close)
     return store
 
@@ -141,7 +181,12 @@ def open_backends(*, threads: bool, memory: bool, home: Path | None = None) -> B
         if threads:
             backends.checkpointer = open_checkpointer(backends._stack, home)
         if memory:
-            backends.store = open_store(backends._stack, home)
+            try:
+                backends.store = open_store(backends._stack, home)
+            except StoreFileError as exc:
+                # A broken memory file must not stop the run: it runs without memories
+                # and its trace says why (`memory_error`).
+                backends.store = UnavailableStore(str(exc))
     except BaseException:
         backends.close()
         raise

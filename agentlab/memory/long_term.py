@@ -130,6 +130,13 @@ def _same_words(a: str, b: str) -> float:
     return len(left & right) / len(left | right)
 
 
+def namespace_label(name: str) -> str:
+    """`name` as a LangGraph namespace label, which may not hold a `.` nor be empty:
+    `%` and `.` are percent-encoded, so `ada.l@example.org` is a user like any other and
+    names without them are stored as they are."""
+    return name.replace("%", "%25").replace(".", "%2E") or "%"
+
+
 class LongTermMemory:
     """Memories of one user with one agent, in `store` under `("memories", user, agent)`."""
 
@@ -147,7 +154,7 @@ class LongTermMemory:
         self, store: BaseStore, *, user: str = "default", agent: str = "agentlab", k: int = 3
     ) -> None:
         self.store = store
-        self.namespace = (ROOT, user, agent)
+        self.namespace = (ROOT, namespace_label(user), namespace_label(agent))
         self.k = k
 
     @property

@@ -17,9 +17,10 @@ from langgraph.types import Command
 
 from agentlab import execution
 from agentlab.budget import budget_exhausted
+from agentlab.errors import UnsafePathError
 from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.nodes.base import Node, traced_node
-from agentlab.plan_checks import Finding, argument_findings, tool_finding
+from agentlab.plan_checks import Finding, argument_findings, id_finding, tool_finding
 from agentlab.schemas import Plan, Step
 from agentlab.state import AgentState, Counters, StepResult
 from agentlab.tools.base import output_data, output_text, tool_is_idempotent, tool_timeout
@@ -187,9 +188,10 @@ class Executor(Node):
         self, state: AgentState, step: Step, results: dict[str, StepResult], wave: Wave
     ) -> Prepared | None:
         """Resolve tool and arguments, or record why the step cannot be called."""
-        bad_tool = tool_finding(step, self.deps.tools)
-        if bad_tool is not None:
-            self._refuse(state, step, [bad_tool], wave)
+        # The id names the step's artifact files: a step with a bad id never runs.
+        refusal = id_finding(step) or tool_finding(step, self.deps.tools)
+        if refusal is not None:
+            self._refuse(state, step, [refusal], wave)
             return None
         try:
             args = execution.substitute(step.args, results)
@@ -288,7 +290,11 @@ class Executor(Node):
         except Exception as exc:
             self._record(state, item, started, wave, error=exc)
             return
-        artifacts = execution.save_artifacts(output, artifacts_dir, item.step.id)
+        try:
+            artifacts = execution.save_artifacts(output, artifacts_dir, item.step.id)
+        except (UnsafePathError, OSError) as exc:
+            self._record(state, item, started, wave, error=exc)
+            return
         self._record(state, item, started, wave, output=output, artifacts=artifacts)
 
     def _record(
