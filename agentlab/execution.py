@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from agentlab.errors import SandboxUnavailableError, ToolError
 from agentlab.failures import FailureCategory
 from agentlab.paths import contained
+from agentlab.private_files import private_dir, write_private_bytes
 from agentlab.schemas import REFERENCE
 from agentlab.state import StepResult
 from agentlab.tools.base import ARTIFACTS_DIR_KEY, RUN_ID_KEY, Artifact, ToolOutput
@@ -97,9 +98,9 @@ def save_artifacts(output: Any, directory: Path | None, step_id: str) -> list[st
     if not isinstance(output, ToolOutput) or not output.artifacts or directory is None:
         return []
     targets = [contained(directory, f"{step_id}-{_file_name(a)}") for a in output.artifacts]
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     for artifact, target in zip(output.artifacts, targets, strict=True):
-        target.write_bytes(artifact.data)
+        write_private_bytes(target, artifact.data)
     return [str(target) for target in targets]
 
 

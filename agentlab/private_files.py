@@ -46,6 +46,16 @@ def private_file(path: Path | str) -> Path:
     return file
 
 
+def write_private_bytes(path: Path | str, data: bytes) -> None:
+    """Write `data` to `path` (replacing it), the file owner-only."""
+    file = Path(path)
+    private_dir(file.parent)
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
 def open_private(path: Path | str, mode: str = "a") -> IO[str]:
     """`open(path, mode)` for text (`"a"` or `"w"`), the file owner-only."""
     if mode not in ("a", "w"):

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from agentlab.errors import ConfigError
+from agentlab.private_files import private_dir
 
 MAX_EXEC_TIMEOUT_S = 3600.0
 """The longest `agentlab sandbox exec --timeout`."""
@@ -26,7 +27,7 @@ def folder(path: Path, option: str) -> Path:
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{option} {path} is a file, not a folder; give a folder")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path)  # traces and cassettes are owner-only, and so are their folders
     except OSError as exc:
         raise ConfigError(f"{option} {path}: cannot create the folder ({exc.strerror})") from None
     return path
