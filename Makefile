@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 
 .PHONY: setup demo test lint docker-engine sandbox-image
 
-$(VENV)/.installed: pyproject.toml scripts/setup_python.sh
+$(VENV)/.installed: pyproject.toml constraints.txt scripts/setup_python.sh
 	bash scripts/setup_python.sh $(VENV)
 	touch $@
 
