@@ -31,7 +31,7 @@ from machine import describe
 from postgres_server import PostgresServer
 
 from agentlab.memory import AgentlabSqliteStore, MiniLMEmbeddings
-from agentlab.memory.backends import shared_pool
+from agentlab.memory.postgres import shared_pool
 from agentlab.memory.postgres_store import AgentlabPostgresStore
 
 NAMESPACE = ("memories", "bench", "agentlab")

@@ -25,7 +25,7 @@ from test_memory_threads import CHAIN, _env, _wait_for, agentlab
 
 from agentlab import AgentConfig
 from agentlab.memory import LongTermMemory, MemoryKind, open_backends, open_store
-from agentlab.memory.backends import shared_pool
+from agentlab.memory.postgres import shared_pool
 from agentlab.memory.postgres_store import AgentlabPostgresStore
 from agentlab.runner import Runner
 from agentlab.trace import read_trace

@@ -197,7 +197,13 @@ def test_postgres_without_its_package_says_what_to_install(
     real_import = builtins.__import__
 
     def no_postgres(name: str, *args: object, **kwargs: object) -> object:
-        if name.startswith(("langgraph.checkpoint.postgres", "langgraph.store.postgres")):
+        # agentlab.memory.postgres too: an earlier test may have imported it already.
+        blocked = (
+            "langgraph.checkpoint.postgres",
+            "langgraph.store.postgres",
+            "agentlab.memory.postgres",
+        )
+        if name.startswith(blocked):
             raise ImportError(name)
         return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
 
