@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 if ! "$venv/bin/python" -c "import importlib.metadata as m; m.distribution('bfcl-eval')" 2>/dev/null; then
   echo "Installing bfcl-eval (data files only, --no-deps)..."
-  "$venv/bin/pip" install --quiet --no-deps "bfcl-eval==2026.3.23"
+  "$venv/bin/pip" install -qq --no-deps "bfcl-eval==2026.3.23"
 fi
 
 if ! command -v chromium >/dev/null 2>&1; then

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from agentlab import __version__
 from agentlab.cli.agents import agents
 from agentlab.cli.chat import chat
 from agentlab.cli.eval import eval_command
@@ -22,6 +25,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"agentlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print agentlab's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Plan, validate, execute and reflect with typed tools; measure every failure."""
+
+
 app.command()(run)
 app.command()(tools)
 app.command()(agents)

@@ -109,7 +109,11 @@ def failures(
     plots: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="agentlab-plots-") as scratch:
         if plot is not None or html is not None:
-            plots = write_plots(report, plot or Path(scratch))
+            try:
+                plots = write_plots(report, plot or Path(scratch))
+            except ConfigError as exc:
+                err.print(f"[red]error:[/red] {exc}", highlight=False)
+                raise typer.Exit(2) from None
             if plot is not None:
                 out.print(
                     f"plots: {', '.join(p.name for p in plots)} in {plot}",

@@ -1,9 +1,11 @@
 """Where threads and memories live: SQLite files under `AGENTLAB_HOME`, or Postgres.
 
 `AGENTLAB_DB` unset: `AGENTLAB_HOME/threads.sqlite` (the checkpointer) and
-`AGENTLAB_HOME/memory.sqlite` (the long-term store). `AGENTLAB_DB=postgresql://...`:
-LangGraph's `PostgresSaver` and `PostgresStore` on that database (install
-`agentlab[postgres]`; semantic search there needs the pgvector extension).
+`AGENTLAB_HOME/memory.sqlite` (the long-term store). `AGENTLAB_DB=postgresql://...`
+(install `agentlab[postgres]`): LangGraph's `PostgresSaver`, and a `PostgresStore`
+that ranks by LangGraph's pgvector index where the server has pgvector, else by
+`AgentlabPostgresStore`'s scan of the rows (no embedder: words, by
+`LongTermMemory`); see `agentlab.memory.postgres`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -33,7 +34,7 @@ THREADS_FILE = "threads.sqlite"
 MEMORY_FILE = "memory.sqlite"
 POSTGRES_HINT = (
     "AGENTLAB_DB points at Postgres, which needs LangGraph's Postgres package: "
-    "pip install 'agentlab[postgres]' (langgraph-checkpoint-postgres, psycopg[binary])"
+    "pip install 'agentlab[postgres]' (langgraph-checkpoint-postgres, psycopg, psycopg-pool)"
 )
 
 
@@ -96,17 +97,10 @@ def open_checkpointer(stack: ExitStack, home: Path | None = None) -> BaseCheckpo
     url = database_url()
     if url is not None:
         try:
-            from langgraph.checkpoint.postgres import PostgresSaver
-            from psycopg import Connection
-            from psycopg.rows import dict_row
+            from agentlab.memory.postgres import postgres_saver
         except ImportError:
             raise ConfigError(POSTGRES_HINT) from None
-        conn: Any = stack.enter_context(
-            Connection.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
-        )
-        postgres_saver: BaseCheckpointSaver[str] = PostgresSaver(conn, serde=serializer())
-        postgres_saver.setup()  # type: ignore[attr-defined]
-        return postgres_saver
+        return postgres_saver(url, serializer())
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     path = (home or default_home()) / THREADS_FILE
@@ -127,32 +121,17 @@ def open_store(
     embed = resolve_embedder(embedder)
     url = database_url()
     if url is not None:
-        return _postgres_store(stack, url, embed)
+        try:
+            from agentlab.memory.postgres import postgres_store
+        except ImportError:
+            raise ConfigError(POSTGRES_HINT) from None
+        return postgres_store(url, embed, TEXT_FIELD)
     path = (home or default_home()) / MEMORY_FILE
     try:
         store = AgentlabSqliteStore.open(path, embed=embed)
     except (sqlite3.Error, OSError) as exc:
         raise _sqlite_problem(path, "the memory database", exc) from None
     stack.callback(store.close)
-    return store
-
-
-def _postgres_store(stack: ExitStack, url: str, embed: Any) -> BaseStore:
-    try:
-        from langgraph.store.postgres import PostgresStore
-    except ImportError:
-        raise ConfigError(POSTGRES_HINT) from None
-    index = {"dims": embed.dims, "embed": embed, "fields": [TEXT_FIELD]} if embed else None
-    store: BaseStore = stack.enter_context(PostgresStore.from_conn_string(url, index=index))
-    try:
-        store.setup()  # type: ignore[attr-defined]
-    except Exception as exc:
-        if index is not None and "vector" in str(exc).lower():
-            raise ConfigError(
-                f"semantic search on Postgres needs the pgvector extension ({exc}); install it, "
-                "or set AGENTLAB_EMBEDDER=lexical to rank memories by their words"
-            ) from exc
-        raise
     return store
 
 

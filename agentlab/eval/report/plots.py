@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentlab.errors import ConfigError
 from agentlab.eval.report.build import FailureReport
 
 if TYPE_CHECKING:
@@ -102,6 +104,8 @@ def removal_figure(report: FailureReport) -> Figure | None:
 
 def write_plots(report: FailureReport, directory: Path) -> list[Path]:
     """Write the charts that have data as `<name>.png`; returns their paths."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ConfigError("charts (--plot, --html) need matplotlib: pip install 'agentlab[eval]'")
     directory.mkdir(parents=True, exist_ok=True)
     makers = {
         "success": success_figure,
