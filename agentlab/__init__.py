@@ -6,6 +6,7 @@ failure under a fixed taxonomy.
 """
 
 from agentlab.config import VARIANTS, AgentConfig, Budgets
+from agentlab.context import RunContext
 from agentlab.errors import (
     AgentlabError,
     ConfigError,
@@ -21,6 +22,7 @@ from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.graph import build_agent
 from agentlab.schemas import Plan, Reflection, Step
 from agentlab.state import AgentState, StepResult
+from agentlab.stops import Answered, Budget, Errored, Interrupted, NoAnswer, StopReason
 
 __version__ = "0.1.0"
 
@@ -29,19 +31,26 @@ __all__ = [
     "AgentConfig",
     "AgentState",
     "AgentlabError",
+    "Answered",
+    "Budget",
     "Budgets",
     "ConfigError",
     "ContextOverflowError",
+    "Errored",
     "FailureCategory",
     "FailureEvent",
+    "Interrupted",
     "ModelAPIError",
     "ModelError",
+    "NoAnswer",
     "Plan",
     "Reflection",
     "ReplayExhaustedError",
+    "RunContext",
     "SandboxUnavailableError",
     "Step",
     "StepResult",
+    "StopReason",
     "ToolError",
     "UnsafePathError",
     "build_agent",

@@ -1,4 +1,4 @@
-"""Budget checks: which limit, if any, a run has reached."""
+"""Budget checks: which limit, if any, a run has reached, as a typed `Budget` stop."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import time
 
 from agentlab.config import Budgets
 from agentlab.state import AgentState, Counters
+from agentlab.stops import Budget
 
 
 def budget_exhausted(
@@ -15,27 +16,27 @@ def budget_exhausted(
     spent: Counters | None = None,
     llm_calls: int = 0,
     tool_calls: int = 0,
-) -> str | None:
-    """A sentence naming the exhausted budget, or None when `llm_calls`/`tool_calls` more fit.
+) -> Budget | None:
+    """The exhausted budget, or None when `llm_calls`/`tool_calls` more fit.
 
     `spent` is what the current node has used on top of the state's counters.
     """
     counters = (state.get("counters") or Counters()) + (spent or Counters())
     if llm_calls and counters.llm_calls + llm_calls > budgets.max_llm_calls:
-        return f"LLM calls: {counters.llm_calls} of {budgets.max_llm_calls} used"
+        return Budget(budget="llm_calls", used=counters.llm_calls, limit=budgets.max_llm_calls)
     if tool_calls and counters.tool_calls + tool_calls > budgets.max_steps:
-        return f"steps: {counters.tool_calls} of {budgets.max_steps} tool calls used"
+        return Budget(budget="steps", used=counters.tool_calls, limit=budgets.max_steps)
     if counters.tokens >= budgets.max_tokens:
-        return f"tokens: {counters.tokens} of {budgets.max_tokens} used"
+        return Budget(budget="tokens", used=counters.tokens, limit=budgets.max_tokens)
     elapsed = time.time() - state.get("started_at", time.time())
     if elapsed > budgets.max_seconds:
-        return f"time: {elapsed:.0f} s of {budgets.max_seconds:.0f} s used"
+        return Budget(budget="time", used=round(elapsed, 3), limit=budgets.max_seconds)
     return None
 
 
-def replans_exhausted(state: AgentState, budgets: Budgets) -> str | None:
-    """A sentence when another plan would exceed `max_replans`."""
+def replans_exhausted(state: AgentState, budgets: Budgets) -> Budget | None:
+    """The `replans` budget when another plan would exceed `max_replans`."""
     counters = state.get("counters") or Counters()
     if counters.replans >= budgets.max_replans:
-        return f"replans: {counters.replans} of {budgets.max_replans} used"
+        return Budget(budget="replans", used=counters.replans, limit=budgets.max_replans)
     return None

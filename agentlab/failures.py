@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,10 +47,14 @@ def utc_now() -> str:
 
 
 class FailureEvent(BaseModel):
-    """One failure, with where it happened. Run-level fields are filled in by the graph."""
+    """One failure, with where it happened. Run-level fields are filled in by the graph.
 
-    model_config = ConfigDict(frozen=True)
+    The same object is the run's state entry and its trace event (`type` "failure").
+    """
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["failure"] = "failure"
     category: FailureCategory
     detail: str
     node: str

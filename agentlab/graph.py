@@ -15,6 +15,7 @@ from langgraph.store.base import BaseStore
 
 from agentlab.baselines import compile_baseline
 from agentlab.config import AgentConfig, resolve_inventory
+from agentlab.context import RunContext
 from agentlab.errors import ConfigError
 from agentlab.llm.caller import ModelCaller
 from agentlab.llm.recording import CassetteRecorder
@@ -35,6 +36,8 @@ from agentlab.tools.registry import ToolRegistry, builtin_tool, default_registry
 from agentlab.trace import Tracer, TraceSink
 
 ToolsArg: TypeAlias = ToolRegistry | Iterable[BaseTool | str] | None
+AgentGraph: TypeAlias = CompiledStateGraph[AgentState, RunContext, AgentInput, AgentState]
+"""A compiled agent: input `{"task": ...}`, run-scoped values as `context=RunContext(...)`."""
 
 
 def _registry(tools: ToolsArg, config: AgentConfig) -> ToolRegistry:
@@ -96,7 +99,7 @@ def compile_graph(
     checkpointer: BaseCheckpointSaver[str] | None = None,
     store: BaseStore | None = None,
     name: str = "agentlab",
-) -> CompiledStateGraph[AgentState, None, AgentInput, AgentState]:
+) -> AgentGraph:
     """Wire the nodes; each node's return annotation supplies its outgoing edges.
 
     A config whose `architecture` is a baseline (`react`, `direct`) compiles that
@@ -104,8 +107,8 @@ def compile_graph(
     """
     if deps.config.architecture != "agentlab":
         baseline = compile_baseline(deps, checkpointer=checkpointer, store=store, name=name)
-        return cast(CompiledStateGraph[AgentState, None, AgentInput, AgentState], baseline)
-    builder = StateGraph(AgentState, input_schema=AgentInput)
+        return cast(AgentGraph, baseline)
+    builder = StateGraph(AgentState, input_schema=AgentInput, context_schema=RunContext)
     for node in (Recall, Planner, Validator, Executor, Reflector, Finalizer, Remember):
         action: Any = node(deps)  # a callable object; LangGraph reads its __call__ annotations
         builder.add_node(node.name, action)
@@ -123,7 +126,7 @@ def build_agent(
     checkpointer: BaseCheckpointSaver[str] | None = None,
     store: BaseStore | None = None,
     name: str = "agentlab",
-) -> CompiledStateGraph[AgentState, None, AgentInput, AgentState]:
+) -> AgentGraph:
     """A compiled LangGraph graph for one agent variant.
 
     Args:
@@ -138,8 +141,8 @@ def build_agent(
         checkpointer: LangGraph checkpointer for threads and resumable runs.
         store: LangGraph store for long-term memory.
 
-    Invoke it with `{"task": "..."}`; `config={"configurable": {"run_id": ..., "task_id": ...}}`
-    fixes the ids written into the trace.
+    Invoke it with `{"task": "..."}`; `context=RunContext(run_id=..., task_id=..., user_id=...)`
+    fixes the ids written into the trace and whose memories the run uses.
     """
     config = config or AgentConfig()
     if not isinstance(config, AgentConfig):

@@ -21,14 +21,17 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 from langgraph.types import Command, StateSnapshot
 
+from agentlab import lifecycle
 from agentlab.config import AgentConfig
+from agentlab.context import RunContext
 from agentlab.errors import AgentlabError, ConfigError
+from agentlab.events import InternalError, Resumed
 from agentlab.failures import FailureEvent
 from agentlab.graph import ToolsArg, build_deps, compile_graph
-from agentlab.memory.runtime import USER_KEY
 from agentlab.memory.settings import MemorySettings
 from agentlab.nodes.base import AgentDeps
 from agentlab.state import AgentState, Counters
+from agentlab.stops import Errored, Interrupted, StopReason, describe, status_of
 from agentlab.trace import Tracer, TraceSink
 
 EventHandler = Callable[[str, Any], None]
@@ -47,6 +50,8 @@ class RunResult:
     counters: Counters = field(default_factory=Counters)
     failures: list[FailureEvent] = field(default_factory=list)
     thread_id: str | None = None
+    stop: StopReason | None = None
+    """Why the run stopped (None when it never began)."""
 
     @property
     def exit_code(self) -> int:
@@ -59,6 +64,7 @@ class RunResult:
             "status": self.status,
             "answer": self.answer,
             "status_detail": self.status_detail,
+            "stop": self.stop.model_dump(mode="json") if self.stop is not None else None,
             "trace": self.trace_path,
             "thread_id": self.thread_id,
             "counters": self.counters.model_dump(),
@@ -71,6 +77,9 @@ class Runner:
 
     `trace_dir` is a runs directory, or a `TraceSink` / `Tracer` to send events
     elsewhere (the evaluation harness wraps the sink to grade each run).
+    A runner owns what it opened (the tool threads, the cassette it records,
+    the tools' per-run resources): `close()` releases them, or use it as a
+    context manager.
     """
 
     def __init__(
@@ -91,6 +100,22 @@ class Runner:
         self.checkpointer = checkpointer
         self.store = store
         self.graph = compile_graph(self.deps, checkpointer=checkpointer, store=store)
+        self._closed = False
+
+    def close(self) -> None:
+        """Release the runner's resources: tool threads, the cassette file. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.deps.tool_pool.shutdown(wait=False, cancel_futures=True)
+        if self.deps.caller.recorder is not None:
+            self.deps.caller.recorder.close()
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def unfinished(self, thread_id: str) -> str | None:
         """The task of a run on `thread_id` that never finished (its process was killed), or None."""
@@ -120,12 +145,8 @@ class Runner:
         `user_id` selects whose long-term memories the run reads and writes.
         """
         run_id = uuid.uuid4().hex
-        configurable: dict[str, Any] = {"run_id": run_id, "task_id": task_id}
-        if user_id is not None:
-            configurable[USER_KEY] = user_id
         threaded = thread_id is not None and self.checkpointer is not None
-        if thread_id is not None:
-            configurable["thread_id"] = thread_id
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}} if thread_id else {}
         final: dict[str, Any] = {}
         try:
             graph_input: Any = {"task": task}
@@ -137,9 +158,11 @@ class Runner:
                     if threaded
                     else "give a task to run"
                 )
+            context = RunContext(run_id=run_id, task_id=task_id, user_id=user_id)
             for mode, chunk in self.graph.stream(
                 graph_input,
-                {"configurable": configurable},
+                config,
+                context=context,
                 stream_mode=["updates", "custom", "values"],
                 durability="sync" if threaded else None,
             ):
@@ -148,12 +171,12 @@ class Runner:
                 elif on_event is not None:
                     on_event(mode, chunk)
         except AgentlabError as exc:
-            return self._crashed(run_id, thread_id, str(exc), final)
+            return self._crashed(run_id, thread_id, Errored(detail=str(exc)), final)
         except Exception as exc:
-            detail = f"internal error: {type(exc).__name__}: {exc}"
-            return self._crashed(run_id, thread_id, detail, final, traceback.format_exc())
+            reason = Errored(detail=f"internal error: {type(exc).__name__}: {exc}")
+            return self._crashed(run_id, thread_id, reason, final, traceback.format_exc())
         except KeyboardInterrupt:
-            self._crashed(run_id, thread_id, "interrupted", final)
+            self._crashed(run_id, thread_id, Interrupted(), final)
             raise
         return self._result(run_id, thread_id, final)
 
@@ -171,13 +194,14 @@ class Runner:
         run_id = str(values.get("run_id") or uuid.uuid4().hex)
         results = values.get("results") or {}
         paused = self._discount_downtime(config, snapshot)
-        self.deps.tracer.emit(
-            run_id,
-            "resumed",
-            thread_id=thread_id,
-            next=list(snapshot.next),
-            completed_steps=sorted(results),
-            paused_s=round(paused, 3),
+        self.deps.tracer.write(
+            Resumed(
+                run_id=run_id,
+                thread_id=thread_id,
+                next=list(snapshot.next),
+                completed_steps=sorted(results),
+                paused_s=round(paused, 3),
+            )
         )
         if paused:
             values["started_at"] += paused
@@ -214,30 +238,27 @@ class Runner:
             counters=state.get("counters") or Counters(),
             failures=list(state.get("failures") or []),
             thread_id=thread_id,
+            stop=state.get("stop"),
         )
 
     def _crashed(
         self,
         run_id: str,
         thread_id: str | None,
-        detail: str,
+        reason: StopReason,
         state: dict[str, Any],
         trace_text: str | None = None,
     ) -> RunResult:
-        """Close the trace of a run the graph could not finish, keeping what it did."""
+        """End the trace of a run the graph could not finish, keeping what it did."""
+        detail = describe(reason)
         tracer = self.deps.tracer
-        if trace_text:
-            tracer.emit(run_id, "error", detail=detail, traceback=trace_text)
-        counters = state.get("counters") or Counters()
-        tracer.emit(
-            run_id,
-            "footer",
-            status="error",
-            status_detail=detail,
-            answer=None,
-            counters=counters.model_dump(),
-        )
-        tracer.close(run_id)
+        if tracer.began(run_id) or state.get("run_id") == run_id:
+            if trace_text:
+                tracer.write(InternalError(run_id=run_id, detail=detail, traceback=trace_text))
+            lifecycle.end(tracer, self.deps.tools, {**state, "run_id": run_id}, reason)
+        else:  # the run never began (no header): nothing to trace, only what it held
+            lifecycle.release_tools(self.deps.tools, run_id)
         result = self._result(run_id, thread_id, state)
-        result.status, result.status_detail, result.answer = "error", detail, None
+        result.status, result.status_detail, result.answer = status_of(reason), detail, None
+        result.stop = reason
         return result

@@ -101,7 +101,7 @@ class Reflection(BaseModel):
     critique: str = Field(default="", description="What to change when decision is replan")
 
 
-class Verdict(BaseModel):
+class ClosingReflection(BaseModel):
     """A `Reflection` asked for when every step has run, so `continue` is not on offer.
 
     Constrained decoding then cannot pick a decision the graph has no use for;

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agentlab.failures import FailureEvent
 from agentlab.schemas import Plan, Reflection
+from agentlab.stops import StopReason
 
 RunStatus = Literal["running", "answered", "no_answer", "budget_exhausted", "error"]
 StepStatus = Literal["ok", "error", "skipped"]
@@ -96,5 +97,7 @@ class AgentState(TypedDict, total=False):
     failures: Annotated[list[FailureEvent], operator.add]
     counters: Annotated[Counters, add_counters]
     answer: str | None
+    stop: StopReason | None
+    """Why the run stopped, once it has (see `agentlab.stops`); status and detail follow from it."""
     status: RunStatus
     status_detail: str

@@ -16,7 +16,17 @@ from typing import IO, Any, Protocol
 
 from pydantic import BaseModel
 
-from agentlab.failures import FailureEvent, utc_now
+from agentlab.events import (
+    UPGRADE_HINT,
+    Event,
+    Footer,
+    Header,
+    TraceError,
+    TraceEvent,
+    event_json,
+    parse_event,
+)
+from agentlab.failures import FailureEvent
 from agentlab.paths import contained
 from agentlab.private_files import open_private, private_dir
 from agentlab.redaction import REDACTED, Redactor, env_secrets, redact
@@ -25,11 +35,13 @@ __all__ = [
     "REDACTED",
     "JsonlTraceSink",
     "MemoryTraceSink",
+    "TraceError",
     "TraceSink",
     "Tracer",
     "default_home",
     "default_runs_dir",
     "json_ready",
+    "read_ends",
     "read_trace",
     "redact",
     "serialise",
@@ -116,16 +128,17 @@ class JsonlTraceSink:
 
 
 class MemoryTraceSink:
-    """Keeps events in memory (tests, embedding)."""
+    """Keeps events in memory, typed (tests, embedding)."""
 
     def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
+        self.events: list[TraceEvent] = []
         self._lock = threading.Lock()
 
     def write(self, run_id: str, event: dict[str, Any]) -> None:
-        # A JSON round trip so tests see exactly what a file would hold.
+        # Parsed from the JSON a file would hold, so tests see exactly what a file gives.
+        typed = parse_event(json.loads(json.dumps(event, default=_json_default)))
         with self._lock:
-            self.events.append(json.loads(json.dumps(event, default=_json_default)))
+            self.events.append(typed)
 
     def close(self, run_id: str) -> None:
         return None
@@ -133,28 +146,41 @@ class MemoryTraceSink:
     def location(self, run_id: str) -> str | None:
         return None
 
-    def of_run(self, run_id: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e.get("run_id") == run_id]
+    def of_run(self, run_id: str) -> list[TraceEvent]:
+        """The run's events."""
+        return [e for e in self.events if e.run_id == run_id]
 
 
 class Tracer:
-    """Writes typed events for runs to a sink, redacted and timestamped."""
+    """Writes a run's typed events to a sink, serialised and redacted."""
 
     def __init__(self, sink: TraceSink | None = None) -> None:
         self.sink: TraceSink = sink if sink is not None else JsonlTraceSink()
         # Built once: the environment's secrets and the compiled patterns.
         self._redact = Redactor(env_secrets())
+        self._headed: set[str] = set()
 
-    def emit(self, run_id: str, type_: str, **fields: Any) -> None:
-        event = {"type": type_, "run_id": run_id, "time": utc_now(), **fields}
-        # Serialised first, then redacted whole: a plan or reflection object holds the
-        # model's text too, and a secret in it must not slip past as a non-string.
-        self.sink.write(run_id, self._redact.redact_serialised(*serialise(event)))
+    def write(self, event: Event | FailureEvent) -> None:
+        """Write one event. It is serialised first, then redacted whole: a plan or a
+        reply holds the model's text too, and a secret in it must not slip past."""
+        run_id = event.run_id or "unknown"
+        if isinstance(event, Header):
+            self._headed.add(run_id)
+        self.sink.write(run_id, self.redacted(event))
+
+    def began(self, run_id: str) -> bool:
+        """Whether this tracer wrote the run's header (a trace without one is not written)."""
+        return run_id in self._headed
+
+    def redacted(self, event: Event | FailureEvent) -> dict[str, Any]:
+        """The event as the line a trace holds: JSON-ready, `type` first, redacted."""
+        data = event_json(event)
+        redacted: dict[str, Any] = self._redact.redact_serialised(data, json.dumps(data))
+        return redacted
 
     def failure(self, event: FailureEvent) -> None:
-        fields = event.model_dump(mode="json")
-        run_id = fields.pop("run_id") or "unknown"
-        self.emit(run_id, "failure", **fields)
+        """Write a failure event (it is its own trace line)."""
+        self.sink.write(event.run_id or "unknown", self.redacted(event))
 
     def artifacts_dir(self, run_id: str) -> Path | None:
         artifacts = getattr(self.sink, "artifacts_dir", None)
@@ -167,13 +193,62 @@ class Tracer:
         self.sink.close(run_id)
 
 
-def read_trace(path: Path | str) -> list[dict[str, Any]]:
-    """All events of a trace file; a torn last line (a killed run) is skipped."""
-    events: list[dict[str, Any]] = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
+def read_trace(path: Path | str) -> list[TraceEvent]:
+    """Every event of a trace file, typed; a torn last line (a killed run) is skipped.
+
+    Raises `TraceError` for a trace in the format before typed events (with the
+    command that converts it) or a line that is not a valid event.
+    """
+    events: list[TraceEvent] = []
+    with Path(path).open(encoding="utf-8", errors="replace") as handle:
+        lines = handle.read().splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                continue  # torn by a kill while it was written
+            raise TraceError(f"{path}:{number}: not JSON") from None
+        if number == 1 and isinstance(raw, dict) and "schema_version" not in raw:
+            raise TraceError(UPGRADE_HINT.format(where=path, path=path))
+        try:
+            events.append(parse_event(raw))
+        except TraceError as exc:
+            raise TraceError(f"{path}:{number}: {exc}") from None
     return events
+
+
+TAIL_BYTES = 1 << 16
+"""How much of a trace's end `read_ends` reads to find the footer."""
+
+
+def read_ends(path: Path | str) -> tuple[Header | None, Footer | None]:
+    """A trace's header and footer, read from its first line and its tail only (None when
+    missing: a run killed before its footer). Raises `TraceError` for an older format."""
+    with Path(path).open("rb") as handle:
+        first = handle.readline()
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - TAIL_BYTES))
+        tail = handle.read().splitlines()
+    header = _parsed(first, path, first_line=True)
+    footer = _parsed(tail[-1], path) if tail else None
+    return (
+        header if isinstance(header, Header) else None,
+        footer if isinstance(footer, Footer) else None,
+    )
+
+
+def _parsed(line: bytes, path: Path | str, *, first_line: bool = False) -> TraceEvent | None:
+    try:
+        raw = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None  # torn by a kill
+    if first_line and isinstance(raw, dict) and "schema_version" not in raw:
+        raise TraceError(UPGRADE_HINT.format(where=path, path=path))
+    try:
+        return parse_event(raw)
+    except TraceError:
+        return None

@@ -30,9 +30,10 @@ from pathlib import Path
 from machine import describe
 
 from agentlab.eval import EvalSettings, Evaluation, load_suite
-from agentlab.eval.harness import Pair, trace_ends
+from agentlab.eval.harness import Pair
 from agentlab.eval.report.stats import wilson
 from agentlab.llm.spec import resolve_model
+from agentlab.trace import read_ends
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -105,26 +106,24 @@ def collect(suite_name: str, out: Path) -> list[Run]:
     """The latest graded run of each (task, variant) in `out`."""
     latest: dict[tuple[str, str], tuple[str, Run]] = {}
     for path in out.glob("*.jsonl"):
-        header, footer = trace_ends(path)
-        if header is None or footer is None:
+        header, footer = read_ends(path)
+        if header is None or footer is None or footer.verdict is None:
             continue
-        verdict = footer.get("verdict") or {}
-        if verdict.get("outcome") not in ("pass", "fail"):
+        if footer.verdict.outcome not in ("pass", "fail"):
             continue
-        counters = footer.get("counters") or {}
         run = Run(
             suite=suite_name,
-            task=str(header["task_id"]),
-            variant=str(header["variant"]),
-            passed=verdict["outcome"] == "pass",
-            seconds=float(footer.get("seconds") or 0.0),
-            llm_calls=int(counters.get("llm_calls", 0)),
-            tokens_in=int(counters.get("tokens_in", 0)),
-            tokens_out=int(counters.get("tokens_out", 0)),
+            task=str(header.task_id),
+            variant=header.variant,
+            passed=footer.verdict.passed,
+            seconds=footer.seconds,
+            llm_calls=footer.counters.llm_calls,
+            tokens_in=footer.counters.tokens_in,
+            tokens_out=footer.counters.tokens_out,
         )
         key = (run.task, run.variant)
-        if key not in latest or footer["time"] > latest[key][0]:
-            latest[key] = (str(footer["time"]), run)
+        if key not in latest or footer.time > latest[key][0]:
+            latest[key] = (footer.time, run)
     return [run for _, run in latest.values()]
 
 

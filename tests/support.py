@@ -6,9 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+from agentlab.events import TraceEvent
+from agentlab.failures import FailureEvent
 from agentlab.trace import read_trace
 
 
@@ -34,19 +39,23 @@ def write_cassette(path: Path, *replies: str) -> Path:
     return path
 
 
-def only_trace(runs_dir: Path) -> list[dict[str, Any]]:
+def only_trace(runs_dir: Path) -> list[TraceEvent]:
     traces = sorted(runs_dir.glob("*.jsonl"))
     assert len(traces) == 1, f"expected one trace in {runs_dir}, found {traces}"
     return read_trace(traces[0])
 
 
-def of_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [e for e in events if e["type"] == kind]
+E = TypeVar("E", bound=BaseModel)
 
 
-def failures(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def of_type(events: Sequence[TraceEvent], kind: type[E]) -> list[E]:
+    """The events of one type (an `agentlab.events` class), in order."""
+    return [e for e in events if isinstance(e, kind)]
+
+
+def failures(events: Sequence[TraceEvent]) -> list[tuple[str, str]]:
     """(category, node) of every failure event, in order."""
-    return [(e["category"], e["node"]) for e in of_type(events, "failure")]
+    return [(str(e.category), e.node) for e in of_type(events, FailureEvent)]
 
 
 def agentlab(

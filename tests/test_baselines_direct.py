@@ -10,6 +10,7 @@ from support import of_type, write_cassette
 
 from agentlab import AgentConfig, Budgets, build_agent
 from agentlab.baselines import DirectAnswer
+from agentlab.events import FailureEvent, NodeStep, ToolCall
 from agentlab.llm import ReplayChatModel
 from agentlab.trace import MemoryTraceSink, Tracer
 
@@ -35,10 +36,10 @@ def test_answers_in_one_call_without_tools(tmp_path: Path) -> None:
     assert state["counters"].llm_calls == 1 and state["counters"].tool_calls == 0
     header = events[0]
     # Built without a variant name, a baseline is not reported as "full".
-    assert header["variant"] == "direct" and header["tools"] == []
-    assert of_type(events, "tool_call") == []
-    assert [e["node"] for e in of_type(events, "node")] == ["begin", "agent", "finish"]
-    assert events[-1]["type"] == "footer" and events[-1]["answer"] == "89"
+    assert header.variant == "direct" and header.tools == []
+    assert of_type(events, ToolCall) == []
+    assert [e.node for e in of_type(events, NodeStep)] == ["begin", "agent", "finish"]
+    assert events[-1].type == "footer" and events[-1].answer == "89"
     # The prompt names no tool; reasoning is asked for before the answer.
     prompt = "\n".join(str(m.content) for m in model.calls[0])
     assert "calculator" not in prompt
@@ -48,13 +49,13 @@ def test_answers_in_one_call_without_tools(tmp_path: Path) -> None:
 def test_malformed_reply_is_retried(tmp_path: Path) -> None:
     state, events, _ = run_direct(tmp_path, "89", reply("89"))
     assert state["answer"] == "89" and state["counters"].llm_calls == 2
-    assert [e["category"] for e in of_type(events, "failure")] == ["planning.malformed_output"]
+    assert [e.category for e in of_type(events, FailureEvent)] == ["planning.malformed_output"]
 
 
 def test_empty_answer_is_no_answer(tmp_path: Path) -> None:
     state, events, _ = run_direct(tmp_path, reply("  "))
     assert state["status"] == "no_answer"
-    assert [(e["category"], e["node"]) for e in of_type(events, "failure")] == [
+    assert [(e.category, e.node) for e in of_type(events, FailureEvent)] == [
         ("goal.no_answer", "finish")
     ]
 
@@ -62,7 +63,7 @@ def test_empty_answer_is_no_answer(tmp_path: Path) -> None:
 def test_budget_stops_retries(tmp_path: Path) -> None:
     state, events, _ = run_direct(tmp_path, "no", max_llm_calls=1)
     assert state["status"] == "budget_exhausted"
-    assert [e["category"] for e in of_type(events, "failure")] == [
+    assert [e.category for e in of_type(events, FailureEvent)] == [
         "planning.malformed_output",
         "efficiency.budget_exhausted",
     ]

@@ -14,7 +14,8 @@ from typing import Any
 from support import finish, of_type, only_trace, plan, step, write_cassette
 
 from agentlab.eval import cassette_path, load_suite
-from agentlab.eval.harness import trace_ends
+from agentlab.events import ToolCall
+from agentlab.trace import read_ends
 
 VARIANTS = ("full", "react", "direct")
 SEARCHES = {
@@ -100,9 +101,9 @@ def test_three_architectures_evaluate_and_report_like_any_variant(tmp_path: Path
 
     outcomes: dict[tuple[str, str], str] = {}
     for path in runs.rglob("*.jsonl"):
-        header, footer = trace_ends(path)
+        header, footer = read_ends(path)
         assert header is not None and footer is not None
-        outcomes[(header["task_id"], header["variant"])] = footer["verdict"]["outcome"]
+        outcomes[(header.task_id, header.variant)] = footer.verdict.outcome
     assert len(outcomes) == 6 * 3
     assert {v: sum(o == "pass" for (_, w), o in outcomes.items() if w == v) for v in VARIANTS} == {
         "full": 6,
@@ -145,8 +146,8 @@ def test_run_agent_react_and_direct_from_the_cli(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "answer: 395" in done.stdout and "s2 ok calculator" in done.stdout
     events = only_trace(tmp_path / "agentlab-home" / "runs")
-    assert events[0]["variant"] == "react" and "search" in events[0]["tools"]
-    assert len(of_type(events, "tool_call")) == 2
+    assert events[0].variant == "react" and "search" in events[0].tools
+    assert len(of_type(events, ToolCall)) == 2
 
     direct = write_cassette(
         tmp_path / "direct.jsonl", json.dumps({"reasoning": "391 + 4", "answer": "395"})
@@ -166,7 +167,7 @@ def test_run_agent_react_and_direct_from_the_cli(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["answer"] == "395"
     header = only_trace(tmp_path / "direct-runs")[0]
-    assert (header["variant"], header["tools"]) == ("direct", [])
+    assert (header.variant, header.tools) == ("direct", [])
 
     listed = agentlab("agents", cwd=tmp_path)
     assert "react" in listed.stdout and "direct" in listed.stdout and "math" in listed.stdout
@@ -207,11 +208,11 @@ def test_committed_local_model_cassettes_reproduce_the_published_comparison(
         passed: dict[str, int] = dict.fromkeys(VARIANTS, 0)
         calls: dict[str, list[int]] = {v: [] for v in VARIANTS}
         for path in runs.glob("*.jsonl"):
-            header, footer = trace_ends(path)
+            header, footer = read_ends(path)
             assert header is not None and footer is not None
-            assert footer["status"] != "error", footer["status_detail"]
-            passed[header["variant"]] += footer["verdict"]["outcome"] == "pass"
-            calls[header["variant"]].append(footer["counters"]["llm_calls"])
+            assert footer.status != "error", footer.status_detail
+            passed[header.variant] += footer.verdict.outcome == "pass"
+            calls[header.variant].append(footer.counters.llm_calls)
         replayed = {v: (passed[v], round(sum(calls[v]) / len(calls[v]), 2)) for v in VARIANTS}
         assert all(len(calls[v]) == 10 for v in VARIANTS)
         assert replayed == published_table(suite)

@@ -7,6 +7,7 @@ import pytest
 from support import of_type
 
 from agentlab import AgentConfig, build_agent
+from agentlab.events import FailureEvent, ModelCall, ToolCall
 from agentlab.trace import MemoryTraceSink, Tracer
 
 pytestmark = [pytest.mark.local_model, pytest.mark.slow]
@@ -25,11 +26,11 @@ def test_react_calls_the_calculator_and_answers() -> None:
     )
     state = graph.invoke({"task": TASK})
     assert state["status"] == "answered" and "215" in (state["answer"] or "")
-    calls = of_type(sink.events, "tool_call")
-    assert calls and all(c["tool"] in ("calculator", "search") for c in calls)
-    replies = of_type(sink.events, "model_call")
-    assert all(not r["tokens_estimated"] for r in replies)
-    categories = {f["category"] for f in of_type(sink.events, "failure")}
+    calls = of_type(sink.events, ToolCall)
+    assert calls and all(c.tool in ("calculator", "search") for c in calls)
+    replies = of_type(sink.events, ModelCall)
+    assert all(not r.tokens_estimated for r in replies)
+    categories = {f.category for f in of_type(sink.events, FailureEvent)}
     assert "planning.malformed_output" not in categories
     assert "planning.invalid_tool" not in categories  # the grammar lists the tools
 
@@ -40,4 +41,4 @@ def test_direct_answers_in_one_call_without_tools() -> None:
     state = graph.invoke({"task": TASK})
     assert state["status"] == "answered" and state["answer"]
     assert state["counters"].llm_calls == 1
-    assert of_type(sink.events, "tool_call") == []
+    assert of_type(sink.events, ToolCall) == []

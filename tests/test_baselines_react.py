@@ -13,6 +13,7 @@ from support import of_type, write_cassette
 
 from agentlab import AgentConfig, Budgets, build_agent
 from agentlab.baselines.react import react_json_schema, react_step_model
+from agentlab.events import FailureEvent, NodeStep, ToolCall
 from agentlab.llm import ReplayChatModel
 from agentlab.llm.caller import json_schema_response_format
 from agentlab.trace import MemoryTraceSink, Tracer
@@ -48,7 +49,7 @@ def run_react(
 
 
 def categories(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return [(e["category"], e["node"]) for e in of_type(events, "failure")]
+    return [(e.category, e.node) for e in of_type(events, FailureEvent)]
 
 
 def test_loop_calls_tools_one_per_model_call_until_final_answer(tmp_path: Path) -> None:
@@ -60,18 +61,16 @@ def test_loop_calls_tools_one_per_model_call_until_final_answer(tmp_path: Path) 
     )
     assert (state["status"], state["answer"]) == ("answered", "89")
     assert state["counters"].llm_calls == 3 and state["counters"].tool_calls == 2
-    calls = of_type(events, "tool_call")
-    assert [(c["step_id"], c["args"]["expression"], c["output"]) for c in calls] == [
+    calls = of_type(events, ToolCall)
+    assert [(c.step_id, c.args["expression"], c.output) for c in calls] == [
         ("s1", "12*7", "84"),
         ("s2", "84+5", "89"),
     ]
     header, footer = events[0], events[-1]
-    assert header["type"] == "header" and header["variant"] == "react"
-    assert header["config"]["architecture"] == "react" and header["tools"] == ["calculator"]
-    assert (
-        footer["type"] == "footer" and footer["status"] == "answered" and footer["answer"] == "89"
-    )
-    assert [e["node"] for e in of_type(events, "node")] == [
+    assert header.type == "header" and header.variant == "react"
+    assert header.config["architecture"] == "react" and header.tools == ["calculator"]
+    assert footer.type == "footer" and footer.status == "answered" and footer.answer == "89"
+    assert [e.node for e in of_type(events, NodeStep)] == [
         "begin",
         "agent",
         "tools",
@@ -152,7 +151,7 @@ def test_llm_call_budget_stops_the_loop(tmp_path: Path) -> None:
     state, events, _ = run_react(tmp_path, *replies, max_llm_calls=3)
     assert state["status"] == "budget_exhausted" and state["answer"] is None
     assert categories(events) == [("efficiency.budget_exhausted", "agent")]
-    assert events[-1]["type"] == "footer" and events[-1]["status"] == "budget_exhausted"
+    assert events[-1].type == "footer" and events[-1].status == "budget_exhausted"
 
 
 def test_tool_call_budget_stops_the_loop(tmp_path: Path) -> None:

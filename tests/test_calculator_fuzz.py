@@ -26,6 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import agentlab, finish, of_type, only_trace, plan, step, write_cassette
 
+from agentlab.events import ToolCall
+
 DEADLINE_S = 2.0
 """Per call; the tool's timeout is 5 s, and a sound call takes milliseconds."""
 
@@ -274,5 +276,5 @@ def test_agentlab_run_with_a_hostile_expression_finishes(tmp_path: Path) -> None
                     "--no-memory", cwd=tmp_path, timeout=120)  # fmt: skip
     assert time.monotonic() - started < 60, "the run took as long as a hang"
     assert done.returncode == 0, done.stderr
-    (call,) = of_type(only_trace(tmp_path / "agentlab-home" / "runs"), "tool_call")
-    assert call["status"] == "error" and "1e100000000 is too large" in call["output"]
+    (call,) = of_type(only_trace(tmp_path / "agentlab-home" / "runs"), ToolCall)
+    assert call.status == "error" and "1e100000000 is too large" in call.output

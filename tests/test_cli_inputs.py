@@ -45,7 +45,7 @@ def test_a_trace_dir_that_is_missing_is_made(tmp_path: Path) -> None:
         "run", "What is 17*23+4?", "--model", REPLAY, "--trace-dir", "a/b", cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
-    assert only_trace(tmp_path / "a" / "b")[-1]["answer"] == "395"
+    assert only_trace(tmp_path / "a" / "b")[-1].answer == "395"
 
 
 def test_record_into_a_missing_folder_makes_it(tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_an_agent_yaml_given_as_a_path_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     events = only_trace(tmp_path / "agentlab-home" / "runs")
-    assert events[0]["tools"] == ["calculator"] and events[-1]["answer"] == "395"
+    assert events[0].tools == ["calculator"] and events[-1].answer == "395"
 
 
 def test_an_agent_yaml_cannot_name_tasks_outside_its_folder(tmp_path: Path) -> None:

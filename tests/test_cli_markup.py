@@ -67,7 +67,7 @@ def test_run_shows_markup_in_ids_tools_and_answers_literally(tmp_path: Path) -> 
     assert "'[/bold]' is not a plain id" in text
     assert "unknown tool '[/abacus]'" in text
     assert "answer: [bold red]2[/]" in text
-    assert only_trace(tmp_path / "agentlab-home" / "runs")[-1]["answer"] == "[bold red]2[/]"
+    assert only_trace(tmp_path / "agentlab-home" / "runs")[-1].answer == "[bold red]2[/]"
 
 
 def test_usage_errors_and_thread_names_print_markup_literally(tmp_path: Path) -> None:

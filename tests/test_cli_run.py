@@ -17,6 +17,8 @@ from support import (
     write_cassette,
 )
 
+from agentlab.events import InternalError, ToolCall
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CASSETTE = ROOT / "examples" / "math" / "demo-cassette.jsonl"
 
@@ -27,11 +29,11 @@ def test_run_answers_from_shipped_cassette(tmp_path: Path) -> None:
     assert "answer: 395" in done.stdout
     events = only_trace(tmp_path / "agentlab-home" / "runs")
     footer = events[-1]
-    assert footer["type"] == "footer"
-    assert footer["status"] == "answered"
-    assert footer["answer"] == "395"
-    calls = of_type(events, "tool_call")
-    assert [(c["tool"], c["args"]["expression"], c["output"]) for c in calls] == [
+    assert footer.type == "footer"
+    assert footer.status == "answered"
+    assert footer.answer == "395"
+    calls = of_type(events, ToolCall)
+    assert [(c.tool, c.args["expression"], c.output) for c in calls] == [
         ("calculator", "17*23", "391"),
         ("calculator", "391+4", "395"),
     ]
@@ -74,7 +76,7 @@ def test_validator_rejects_bad_plans_and_planner_sees_findings(tmp_path: Path) -
         ("planning.invalid_arguments", "validator"),  # unexpected 'expr'
         ("planning.invalid_arguments", "validator"),  # missing 'expression'
     ]
-    assert events[-1]["answer"] == "395"
+    assert events[-1].answer == "395"
     # The planner's second and third prompts carry the validator's findings.
     prompts = [json.loads(line) for line in record.read_text().splitlines()]
     assert [p["node"] for p in prompts] == ["planner", "planner", "planner", "reflector"]
@@ -84,7 +86,7 @@ def test_validator_rejects_bad_plans_and_planner_sees_findings(tmp_path: Path) -
     assert "has no argument 'expr'" in third
     assert "needs argument 'expression'" in third
     # Bad plans never reached a tool.
-    assert len(of_type(events, "tool_call")) == 2
+    assert len(of_type(events, ToolCall)) == 2
 
 
 def test_without_validator_executor_records_the_same_categories(tmp_path: Path) -> None:
@@ -107,9 +109,9 @@ def test_without_validator_executor_records_the_same_categories(tmp_path: Path) 
         ("planning.invalid_arguments", "executor"),
         ("planning.invalid_arguments", "executor"),
     ]
-    assert events[-1]["status"] == "answered"
-    assert events[-1]["answer"] == "395"
-    assert not of_type(events, "error")
+    assert events[-1].status == "answered"
+    assert events[-1].answer == "395"
+    assert not of_type(events, InternalError)
 
 
 def test_budget_exhaustion_ends_with_status_and_exit_1(tmp_path: Path) -> None:
@@ -140,7 +142,7 @@ def test_garbage_model_ends_with_malformed_output_and_exit_1(tmp_path: Path) -> 
     assert "never parsed as a plan" in done.stdout
     events = only_trace(tmp_path / "agentlab-home" / "runs")
     assert failures(events) == [("planning.malformed_output", "planner")] * 3
-    assert events[-1]["status"] == "no_answer"
+    assert events[-1].status == "no_answer"
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ import pytest
 from support import agentlab, finish, plan, step, write_cassette
 
 from agentlab.eval import cassette_path, load_suite
-from agentlab.eval.harness import finished_pairs, trace_ends
+from agentlab.eval.harness import finished_pairs
+from agentlab.trace import read_ends
 
 VARIANTS = ("full", "no-reflection")
 SLOW_DRIVER = """
@@ -91,9 +92,9 @@ def test_killed_eval_resumes_with_only_the_missing_pairs(tmp_path: Path) -> None
     assert len(new) == 20 - len(before)
     new_pairs = set()
     for path in new:
-        header, footer = trace_ends(path)
-        assert header is not None and footer is not None and footer["verdict"]["outcome"] == "pass"
-        new_pairs.add((header["task_id"], header["variant"]))
+        header, footer = read_ends(path)
+        assert header is not None and footer is not None and footer.verdict.outcome == "pass"
+        new_pairs.add((header.task_id, header.variant))
     assert new_pairs.isdisjoint(before)
     assert finished_pairs(runs) == {(t.id, v) for t in load_suite("math").tasks for v in VARIANTS}
 

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import finish, plan, replan, step, write_cassette
+from support import finish, of_type, plan, replan, step, write_cassette
 
 from agentlab.errors import ConfigError
 from agentlab.eval import EvalSettings, Evaluation, cassette_path, load_suite, safe_name
 from agentlab.eval.harness import finished_pairs, pair_config
 from agentlab.eval.suite import Suite, Task
+from agentlab.events import ToolCall, TraceEvent
 from agentlab.trace import read_trace
 
 SUITE = Suite(
@@ -58,8 +59,8 @@ def footers(runs: Path) -> dict[tuple[str, str], dict[str, Any]]:
     found = {}
     for path in runs.glob("*.jsonl"):
         events = read_trace(path)
-        assert events[-1]["type"] == "footer", path
-        found[(events[0]["task_id"], events[0]["variant"])] = events[-1]
+        assert events[-1].type == "footer", path
+        found[(events[0].task_id, events[0].variant)] = events[-1]
     return found
 
 
@@ -77,8 +78,8 @@ def test_every_pair_runs_once_and_is_graded(tmp_path: Path) -> None:
     ]
     ends = footers(tmp_path / "runs")
     assert len(ends) == 6
-    assert ends[("sub", "full")]["verdict"]["detail"] == "expected 42, got 0"
-    assert ends[("sub", "full")]["failures"] == {
+    assert ends[("sub", "full")].verdict.detail == "expected 42, got 0"
+    assert ends[("sub", "full")].failures == {
         "goal.wrong_answer": 1,
         "reflection.premature_finish": 1,
     }
@@ -137,7 +138,7 @@ def _base() -> Any:
     return AgentConfig()
 
 
-def normalised(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def normalised(events: list[TraceEvent]) -> list[dict[str, Any]]:
     """A trace without what differs between identical runs: ids, clocks, durations, paths.
 
     `tokens_estimated` differs too, but only here: the first run's hand-written cassettes
@@ -155,14 +156,14 @@ def normalised(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return re.sub(r"/tmp/\S+", "<path>", value)
         return value
 
-    return [clean(e) for e in events]
+    return [clean(e.model_dump(mode="json")) for e in events]
 
 
 def traces_by_pair(runs: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
     out = {}
     for path in runs.glob("*.jsonl"):
         events = read_trace(path)
-        out[(events[0]["task_id"], events[0]["variant"])] = normalised(events)
+        out[(events[0].task_id, events[0].variant)] = normalised(events)
     return out
 
 
@@ -253,13 +254,13 @@ def test_a_bfcl_style_task_runs_with_declared_tools(tmp_path: Path) -> None:
         ),
     ).run()
     ends = footers(tmp_path / "runs")
-    assert ends[("f", "full")]["verdict"]["outcome"] == "pass"
+    assert ends[("f", "full")].verdict.outcome == "pass"
     wrong = ends[("f", "no-validator")]
-    assert wrong["verdict"]["outcome"] == "fail"
-    assert wrong["verdict"]["detail"].startswith("type_error:simple")
+    assert wrong.verdict.outcome == "fail"
+    assert wrong.verdict.detail.startswith("type_error:simple")
     # The executor saw the bad argument too (planning.invalid_arguments); eval adds its verdict.
-    assert wrong["failures"]["goal.wrong_answer"] == 1
-    assert wrong["failures"]["planning.invalid_arguments"] >= 1
+    assert wrong.failures["goal.wrong_answer"] == 1
+    assert wrong.failures["planning.invalid_arguments"] >= 1
 
 
 def _mk(path: Path) -> Path:
@@ -286,8 +287,8 @@ def test_search_suite_runs_over_the_shipped_corpus(tmp_path: Path) -> None:
     ).run()
     assert {r.task_id: r.outcome for r in results} == {t: "pass" for t in recorded}
     for result in results:
-        calls = [e for e in read_trace(result.trace or "") if e["type"] == "tool_call"]
-        assert calls and all(c["tool"] == "search" and c["status"] == "ok" for c in calls)
+        calls = of_type(read_trace(result.trace or ""), ToolCall)
+        assert calls and all(c.tool == "search" and c.status == "ok" for c in calls)
 
 
 def test_task_config_sets_agent_fields_and_refuses_the_rest() -> None:

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from support import finish, plan, step, write_cassette
+from support import finish, of_type, plan, step, write_cassette
 
 from agentlab.eval import EvalSettings, Evaluation, cassette_path
 from agentlab.eval.adapters.humaneval import humaneval_suite, problems
 from agentlab.eval.checks import code_program
 from agentlab.eval.suite import CodeTestsCheck
+from agentlab.events import ToolCall
 from agentlab.trace import read_trace
 
 
@@ -62,12 +63,12 @@ def test_five_problems_end_to_end_in_the_sandbox(tmp_path: Path) -> None:
     assert outcomes == {t.id: ("fail" if t.id in WRONG else "pass") for t in suite.tasks}
     for result in results:
         events = read_trace(result.trace or "")
-        [call] = [e for e in events if e["type"] == "tool_call"]
-        assert call["tool"] == "python" and call["status"] == "ok", call
-        assert "defined" in call["output"]
-        verdict = events[-1]["verdict"]
-        assert verdict["check"] == "code_tests"
+        [call] = of_type(events, ToolCall)
+        assert call.tool == "python" and call.status == "ok", call
+        assert "defined" in call.output
+        verdict = events[-1].verdict
+        assert verdict.check == "code_tests"
         if result.task_id in WRONG:
-            assert verdict["detail"].startswith("tests failed: AssertionError")
-            assert events[-1]["failures"]["goal.wrong_answer"] == 1
+            assert verdict.detail.startswith("tests failed: AssertionError")
+            assert events[-1].failures["goal.wrong_answer"] == 1
     assert json.loads((tmp_path / "runs" / "eval.json").read_text())["suite"] == "humaneval"

@@ -4,45 +4,84 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentlab.eval.checks import Grade
+from agentlab.eval.checks import CodeJob, Grade
 from agentlab.eval.suite import CodeTestsCheck, NumericCheck, Task
-from agentlab.eval.verdict import GradingSink, Judgement, RunRecord, Verdict, judge
+from agentlab.eval.verdict import GradingSink, Judgement, RunRecord, judge
+from agentlab.events import (
+    Event,
+    Footer,
+    Header,
+    NodeStep,
+    Reflected,
+    ToolCall,
+    TraceEvent,
+    Verdict,
+    event_json,
+)
+from agentlab.failures import FailureCategory, FailureEvent
+from agentlab.schemas import Reflection
+from agentlab.stops import Answered, Budget, Interrupted, NoAnswer, StopReason
 from agentlab.trace import MemoryTraceSink
 
 TASK = Task(id="t", prompt="p", check=NumericCheck(value=42), ref_steps=2)
 
 
 class NoCode:
-    def run(self, program: str, *, timeout_s: float) -> Grade:
+    def run(self, job: CodeJob, *, timeout_s: float) -> Grade:
         raise AssertionError("a text check must not run code")
 
 
-def record(*events: dict[str, Any]) -> RunRecord:
-    return RunRecord.from_events(
-        [{"type": "header", "run_id": "r", "task_id": "t", "variant": "full"}, *events]
+def header(task_id: str | None = "t") -> Header:
+    return Header(
+        run_id="r",
+        task=TASK.prompt,
+        task_id=task_id,
+        variant="full",
+        config={},
+        model="m",
+        tools=[],
     )
 
 
-def tool(step_id: str, output: str, status: str = "ok") -> dict[str, Any]:
-    return {
-        "type": "tool_call",
-        "step_id": step_id,
-        "tool": "calculator",
-        "status": status,
-        "output": output,
-    }
+def record(*events: TraceEvent) -> RunRecord:
+    return RunRecord.from_events([header(), *events])
 
 
-def reflect(decision: str, answer: str = "") -> dict[str, Any]:
-    return {
-        "type": "node",
-        "node": "reflector",
-        "reflection": {"decision": decision, "answer": answer},
-    }
+def tool(step_id: str, output: str, status: str = "ok") -> ToolCall:
+    return ToolCall(
+        run_id="r",
+        step_id=step_id,
+        tool="calculator",
+        args={},
+        status=status,  # type: ignore[arg-type]
+        output=output,
+        started=0.0,
+        ended=0.0,
+        duration_s=0.0,
+    )
 
 
-def footer(status: str = "answered", answer: str | None = "42") -> dict[str, Any]:
-    return {"type": "footer", "status": status, "answer": answer, "status_detail": ""}
+def reflect(decision: str, answer: str = "") -> Reflected:
+    reflection = Reflection(decision=decision, answer=answer)  # type: ignore[arg-type]
+    return Reflected(run_id="r", node="reflector", reflection=reflection)
+
+
+def failure(category: str) -> FailureEvent:
+    return FailureEvent(category=FailureCategory(category), detail="", node="x", run_id="r")
+
+
+STOPS: dict[str, StopReason] = {
+    "answered": Answered(),
+    "no_answer": NoAnswer(detail="the run ended without an answer"),
+    "budget_exhausted": Budget(budget="steps", used=24, limit=24),
+}
+
+
+def footer(
+    status: str = "answered", answer: str | None = "42", stop: StopReason | None = None
+) -> Footer:
+    stop = stop or STOPS.get(status) or NoAnswer(detail=status)
+    return Footer(run_id="r", status=status, stop=stop, answer=answer)  # type: ignore[arg-type]
 
 
 def categories(j: Judgement) -> list[str]:
@@ -106,7 +145,7 @@ def test_a_replan_before_the_answer_arrived_is_not_missed() -> None:
 def test_budget_exhausted_with_the_answer_in_hand() -> None:
     events = (
         tool("s1", "42"),
-        {"type": "failure", "category": "efficiency.budget_exhausted"},
+        failure("efficiency.budget_exhausted"),
         footer(status="budget_exhausted", answer=None),
     )
     j = judge(TASK, record(*events), NoCode())
@@ -116,7 +155,7 @@ def test_budget_exhausted_with_the_answer_in_hand() -> None:
 
 def test_no_answer_is_not_recorded_twice() -> None:
     events = (
-        {"type": "failure", "category": "goal.no_answer"},
+        failure("goal.no_answer"),
         footer(status="no_answer", answer=None),
     )
     assert categories(judge(TASK, record(*events), NoCode())) == []
@@ -133,7 +172,7 @@ def test_failed_steps_never_count_as_the_answer() -> None:
 
 def test_code_checks_grade_through_the_runner() -> None:
     class Passes:
-        def run(self, program: str, *, timeout_s: float) -> Grade:
+        def run(self, job: CodeJob, *, timeout_s: float) -> Grade:
             return Grade(True)
 
     task = Task(id="c", prompt="p", check=CodeTestsCheck(tests="assert f()"))
@@ -150,30 +189,42 @@ def grading_sink(grader: Any = None) -> tuple[GradingSink, MemoryTraceSink]:
     return GradingSink(inner, grader or (lambda rec: judge(TASK, rec, NoCode()))), inner
 
 
-def feed(sink: GradingSink, *events: dict[str, Any]) -> None:
+def feed(sink: GradingSink, *events: Event | FailureEvent) -> None:
     for event in events:
-        sink.write("r", {"run_id": "r", "time": "t0", **event})
+        sink.write("r", event_json(event))
 
 
 def test_sink_writes_verdict_and_failures_before_the_footer() -> None:
     sink, inner = grading_sink()
     feed(
         sink,
-        {"type": "header", "task_id": "t", "variant": "full"},
+        header(),
         tool("s1", "41"),
         reflect("finish", "41"),
-        {**footer(answer="41"), "failures": {"execution.tool_error": 1}},
+        NodeStep(run_id="r", node="reflector", duration_s=0.1),
+        footer(answer="41").model_copy(update={"failures": {"execution.tool_error": 1}}),
     )
-    kinds = [e["type"] for e in inner.events]
-    assert kinds == ["header", "tool_call", "node", "verdict", "failure", "failure", "footer"]
+    kinds = [e.type for e in inner.events]
+    assert kinds == [
+        "header",
+        "tool_call",
+        "reflection",
+        "node",
+        "verdict",
+        "failure",
+        "failure",
+        "footer",
+    ]
     last = inner.events[-1]
-    assert last["verdict"]["outcome"] == "fail"
-    assert last["failures"] == {
+    assert isinstance(last, Footer) and last.verdict is not None
+    assert last.verdict.outcome == "fail"
+    assert last.failures == {
         "execution.tool_error": 1,
         "goal.wrong_answer": 1,
         "reflection.premature_finish": 1,
     }
-    assert inner.events[3]["expected"] == "42"
+    graded = inner.events[4]
+    assert graded.type == "verdict" and graded.expected == "42"
     judgement = sink.judgement("r")
     assert judgement is not None and judgement.verdict.outcome == "fail"
 
@@ -182,11 +233,12 @@ def test_interrupted_runs_get_no_verdict() -> None:
     sink, inner = grading_sink()
     feed(
         sink,
-        {"type": "header"},
-        {"type": "footer", "status": "error", "status_detail": "interrupted"},
+        header(),
+        footer(status="error", answer=None, stop=Interrupted()),
     )
-    assert [e["type"] for e in inner.events] == ["header", "footer"]
-    assert "verdict" not in inner.events[-1]
+    assert [e.type for e in inner.events] == ["header", "footer"]
+    last = inner.events[-1]
+    assert isinstance(last, Footer) and last.verdict is None
     assert sink.judgement("r") is None
 
 
@@ -195,6 +247,8 @@ def test_a_check_that_cannot_run_is_an_error_verdict() -> None:
         raise RuntimeError("Docker engine not reachable")
 
     sink, inner = grading_sink(broken)
-    feed(sink, {"type": "header"}, footer())
-    assert inner.events[-1]["verdict"]["outcome"] == "error"
-    assert "Docker engine not reachable" in inner.events[-1]["verdict"]["detail"]
+    feed(sink, header(), footer())
+    last = inner.events[-1]
+    assert isinstance(last, Footer) and last.verdict is not None
+    assert last.verdict.outcome == "error"
+    assert "Docker engine not reachable" in last.verdict.detail

@@ -11,9 +11,10 @@ import pytest
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
-from support import finish, plan, step, write_cassette
+from support import finish, of_type, plan, step, write_cassette
 
 from agentlab import AgentConfig, Budgets, build_agent
+from agentlab.events import ToolCall
 from agentlab.llm import ReplayChatModel
 from agentlab.trace import MemoryTraceSink, Tracer
 
@@ -65,16 +66,16 @@ def test_independent_steps_overlap_and_references_substitute(tmp_path: Path) -> 
     graph, sink = agent(tmp_path, model)
     state = graph.invoke({"task": "echo both, then shout"})
     assert state["status"] == "answered"
-    calls = {e["step_id"]: e for e in sink.events if e["type"] == "tool_call"}
+    calls = {e.step_id: e for e in of_type(sink.events, ToolCall)}
     s1, s2 = calls["s1"], calls["s2"]
     # Overlap: each started before the other ended.
-    assert s1["started"] < s2["ended"] and s2["started"] < s1["ended"]
-    assert max(s1["ended"], s2["ended"]) - min(s1["started"], s2["started"]) < 2 * SLEEP_S
-    assert calls["s3"]["args"] == {"text": "left and right"}
-    assert calls["s3"]["output"] == "LEFT AND RIGHT"
-    assert calls["s3"]["started"] >= max(s1["ended"], s2["ended"])
+    assert s1.started < s2.ended and s2.started < s1.ended
+    assert max(s1.ended, s2.ended) - min(s1.started, s2.started) < 2 * SLEEP_S
+    assert calls["s3"].args == {"text": "left and right"}
+    assert calls["s3"].output == "LEFT AND RIGHT"
+    assert calls["s3"].started >= max(s1.ended, s2.ended)
     # Wall-clock order of trace lines agrees with the recorded times.
-    assert _time(calls["s3"]["time"]) >= _time(s1["time"])
+    assert _time(calls["s3"].time) >= _time(s1.time)
     model.assert_complete()
 
 
@@ -114,7 +115,7 @@ def test_repeated_identical_call_is_detected_and_reused(tmp_path: Path) -> None:
     state = graph.invoke({"task": "t"})
     assert [f.category for f in state["failures"]] == ["efficiency.repeated_action"]
     assert state["answer"] == "42"
-    assert len([e for e in sink.events if e["type"] == "tool_call"]) == 1
+    assert len(of_type(sink.events, ToolCall)) == 1
 
 
 def test_tool_timeout_becomes_a_result_and_event(tmp_path: Path) -> None:

@@ -10,8 +10,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from support import of_type
 
 from agentlab import AgentConfig, Budgets, Plan, Reflection
+from agentlab.events import Header, ModelCall, PlanMade, ToolCall
+from agentlab.failures import FailureEvent
 from agentlab.graph import build_deps
 from agentlab.nodes.asking import ask_structured
 from agentlab.state import AgentState
@@ -45,13 +48,13 @@ def test_cli_answers_offline_on_the_default_model(tmp_path: Path) -> None:
     result = json.loads(done.stdout)
     assert "395" in result["answer"]
     events = read_trace(result["trace"])
-    assert events[0]["model"] == "local:qwen2.5-coder-1.5b"
-    planner_calls = [e for e in events if e["type"] == "model_call" and e["node"] == "planner"]
-    assert planner_calls and not planner_calls[0]["tokens_estimated"]
-    plans = [e for e in events if e["type"] == "node" and e["node"] == "planner" and "plan" in e]
+    assert isinstance(events[0], Header) and events[0].model == "local:qwen2.5-coder-1.5b"
+    planner_calls = [e for e in of_type(events, ModelCall) if e.node == "planner"]
+    assert planner_calls and not planner_calls[0].tokens_estimated
+    plans = [e for e in of_type(events, PlanMade) if e.node == "planner"]
     assert plans, "the plan came from the planner node"
-    assert any(e["type"] == "tool_call" and e["tool"] == "calculator" for e in events)
-    assert "planning.malformed_output" not in [e.get("category") for e in events]
+    assert any(e.tool == "calculator" for e in of_type(events, ToolCall))
+    assert "planning.malformed_output" not in [e.category for e in of_type(events, FailureEvent)]
 
 
 def test_smollm2_structured_calls_parse_or_are_recorded(tmp_path: Path) -> None:
@@ -85,7 +88,7 @@ def test_smollm2_structured_calls_parse_or_are_recorded(tmp_path: Path) -> None:
             assert [f.category for f in asked.failures] == ["planning.malformed_output"]
             outcomes.append("malformed")
     assert len(outcomes) == 20
-    assert len([e for e in sink.events if e["type"] == "model_call"]) == 20
+    assert len(of_type(sink.events, ModelCall)) == 20
 
 
 def test_one_model_is_shared_safely_by_concurrent_runs(tmp_path: Path) -> None:

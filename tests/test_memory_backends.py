@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from support import agentlab, finish, of_type, only_trace, plan, step, write_cassette
 
+from agentlab.events import MemoryFault, MemoryRecalled
 from agentlab.memory import LongTermMemory, MemoryKind, open_backends, open_store
 from agentlab.memory.backends import StoreFileError, UnavailableStore
 from agentlab.memory.long_term import namespace_label
@@ -34,10 +35,10 @@ def test_a_run_with_a_corrupt_memory_file_answers_and_says_why(tmp_path: Path) -
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     events = only_trace(home(tmp_path) / "runs")
-    errors = of_type(events, "memory_error")
-    assert [e["node"] for e in errors] == ["recall", "remember"]
-    assert "memory.sqlite cannot be used as the memory database" in errors[0]["detail"]
-    assert events[-1]["status"] == "answered"
+    errors = of_type(events, MemoryFault)
+    assert [e.node for e in errors] == ["recall", "remember"]
+    assert "memory.sqlite cannot be used as the memory database" in errors[0].detail
+    assert events[-1].status == "answered"
 
 
 def test_memory_commands_on_a_corrupt_file_say_what_to_do(tmp_path: Path) -> None:
@@ -91,8 +92,8 @@ def test_a_user_with_dots_keeps_long_term_memory(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     events = only_trace(home(tmp_path) / "runs")
-    assert of_type(events, "memory_error") == []
-    assert len(of_type(events, "recall")) == 1
+    assert of_type(events, MemoryFault) == []
+    assert len(of_type(events, MemoryRecalled)) == 1
     with ExitStack() as stack:
         LongTermMemory(open_store(stack)).remember(MemoryKind.LESSON, "a lesson for ada")
         LongTermMemory(open_store(stack), user=user).remember(MemoryKind.LESSON, "ada's own")

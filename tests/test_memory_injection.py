@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.store.base import BaseStore
-from support import agentlab, finish, plan, replan, step, write_cassette
+from support import agentlab, finish, of_type, plan, replan, step, write_cassette
 
 from agentlab import AgentConfig
+from agentlab.events import MemoryRecalled, ToolCall
 from agentlab.llm.replay import ReplayChatModel
 from agentlab.memory import LongTermMemory, MemoryKind, open_store
 from agentlab.memory.lessons import lesson_text, plan_text
@@ -114,8 +115,8 @@ def test_tool_output_with_an_injection_leaves_nothing_of_it_in_memory(
     cassette = write_cassette(tmp_path / "first.jsonl", *FIRST_RUN)
     _, model, sink, run_id = _run(store, corpus, cassette, TASK)
     # The injection really reached the run: the search returned it and the model read it.
-    [search, *_] = [e for e in sink.events if e["type"] == "tool_call"]
-    assert "IGNORE PREVIOUS INSTRUCTIONS" in search["output"]
+    [search, *_] = of_type(sink.events, ToolCall)
+    assert "IGNORE PREVIOUS INSTRUCTIONS" in search.output
     assert "IGNORE PREVIOUS INSTRUCTIONS" in str(model.calls[1][-1].content)
 
     memories = LongTermMemory(store).list()
@@ -154,14 +155,14 @@ def test_a_later_run_sees_its_memories_fenced_as_data_with_their_provenance(
     _, model, sink, _ = _run(store, corpus, later, LATER_TASK)
 
     prompt = _planner_prompt(model)
-    [recall] = [e for e in sink.events if e["type"] == "recall"]
-    assert recall["memories"], "the first run's memories are recalled"
+    [recall] = of_type(sink.events, MemoryRecalled)
+    assert recall.memories, "the first run's memories are recalled"
     inside = _fence(prompt).splitlines()
     stored = {m.id: m for m in LongTermMemory(store).list()}
-    for recalled in recall["memories"]:
-        memory = stored[recalled["id"]]
+    for recalled in recall.memories:
+        memory = stored[recalled.id]
         assert f"- {memory.kind.value}: {memory.text}" in inside
-        assert recalled["provenance"] == {
+        assert recalled.provenance == {
             "run_id": first_run,
             "kind": memory.kind.value,
             "source": "user" if memory.kind is MemoryKind.FACT else "agent",

@@ -24,6 +24,7 @@ from test_memory_store import PAIRS, _kind
 from test_memory_threads import CHAIN, _env, _wait_for, agentlab
 
 from agentlab import AgentConfig
+from agentlab.events import Resumed
 from agentlab.memory import LongTermMemory, MemoryKind, open_backends, open_store
 from agentlab.memory.postgres import shared_pool
 from agentlab.memory.postgres_store import AgentlabPostgresStore
@@ -93,8 +94,8 @@ def test_a_killed_run_resumes_from_postgres_without_redoing_finished_steps(
     result = json.loads(done.stdout)
     assert result["answer"] == "a+b+c+"
     events = read_trace(result["trace"])
-    [resumed] = of_type(events, "resumed")
-    assert resumed["completed_steps"] == ["s1", "s2"]
+    [resumed] = of_type(events, Resumed)
+    assert resumed.completed_steps == ["s1", "s2"]
     # Steps 1 and 2 ran once, in the killed process; step 3 was cut off and ran again.
     lines = [line.split(" ", 1) for line in log.read_text().splitlines()]
     first_pid = lines[0][0]

@@ -15,6 +15,7 @@ from support import finish, of_type, plan, step, write_cassette
 
 from agentlab import AgentConfig
 from agentlab.config import Budgets
+from agentlab.events import Header, Resumed, ToolCall
 from agentlab.runner import Runner
 from agentlab.trace import read_trace
 
@@ -161,13 +162,13 @@ def test_a_killed_run_resumes_without_redoing_finished_steps(tmp_path: Path) -> 
     result = json.loads(done.stdout)
     assert result["answer"] == "a+b+c+"
     events = read_trace(result["trace"])
-    calls = [(c["step_id"], c["output"]) for c in of_type(events, "tool_call")]
+    calls = [(c.step_id, c.output) for c in of_type(events, ToolCall)]
     assert calls == [("s1", "a+"), ("s2", "a+b+"), ("s3", "a+b+c+")]
-    [resumed] = of_type(events, "resumed")
-    assert resumed["completed_steps"] == ["s1", "s2"]
-    assert resumed["next"] == ["executor"]
-    assert len(of_type(events, "header")) == 1
-    assert events[-1]["type"] == "footer" and events[-1]["status"] == "answered"
+    [resumed] = of_type(events, Resumed)
+    assert resumed.completed_steps == ["s1", "s2"]
+    assert resumed.next == ["executor"]
+    assert len(of_type(events, Header)) == 1
+    assert events[-1].type == "footer" and events[-1].status == "answered"
     # Steps 1 and 2 ran once, in the killed process; step 3 was cut off and ran again.
     lines = [line.split(" ", 1) for line in log.read_text().splitlines()]
     first_pid = lines[0][0]
@@ -214,10 +215,10 @@ def test_time_the_run_lay_dead_does_not_count_against_its_time_budget(tmp_path: 
     assert result.status == "answered", result.status_detail
     assert result.answer == "395"
     events = read_trace(result.trace_path)
-    [resumed] = of_type(events, "resumed")
-    assert resumed["completed_steps"] == ["s1"] and resumed["paused_s"] >= 1.5
-    assert events[-1]["seconds"] < 1.0
-    assert [c["step_id"] for c in of_type(events, "tool_call")] == ["s1", "s2"]
+    [resumed] = of_type(events, Resumed)
+    assert resumed.completed_steps == ["s1"] and resumed.paused_s >= 1.5
+    assert events[-1].seconds < 1.0
+    assert [c.step_id for c in of_type(events, ToolCall)] == ["s1", "s2"]
 
 
 FAILING = plan(step("s1", "abacus", expression="2^10+5"))

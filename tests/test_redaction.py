@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from secrets_corpus import ENV_SECRETS, SECRETS, SENSITIVE
 
+from agentlab.events import NodeStep, PlanMade, Reflected
 from agentlab.redaction import (
     _TOKENS,
     REDACTED,
@@ -127,13 +128,18 @@ def test_a_plan_and_a_reflection_are_redacted_after_serialisation() -> None:
     key = SECRETS["openai"]
     plan = Plan(steps=[Step(id="s1", tool="calculator", args={"expression": key, "token": "t0p"})])
     reflection = Reflection(decision="finish", answer=f"the key is {SECRETS['huggingface']}")
-    Tracer(sink).emit("r1", "node", plan=plan, reflection=reflection, answer=SECRETS["jwt"])
-    text = json.dumps(sink.events)
+    tracer = Tracer(sink)
+    tracer.write(PlanMade(run_id="r1", node="planner", plan=plan))
+    tracer.write(Reflected(run_id="r1", node="reflector", reflection=reflection))
+    tracer.write(NodeStep(run_id="r1", node="reflector", duration_s=0.1, answer=SECRETS["jwt"]))
+    text = json.dumps([e.model_dump(mode="json") for e in sink.events])
     for kind in ("openai", "huggingface", "jwt"):
         assert SENSITIVE[kind] not in text
-    step = sink.events[0]["plan"]["steps"][0]
-    assert step["args"] == {"expression": REDACTED, "token": REDACTED}
-    assert step["tool"] == "calculator"
+    made = sink.events[0]
+    assert isinstance(made, PlanMade)
+    step = made.plan.steps[0]
+    assert step.args == {"expression": REDACTED, "token": REDACTED}
+    assert step.tool == "calculator"
 
 
 def test_an_event_without_secrets_comes_back_equal() -> None:

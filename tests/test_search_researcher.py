@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from support import agentlab
+from support import agentlab, of_type
 from typer.testing import CliRunner
 
 from agentlab import AgentConfig
 from agentlab.cli.app import app
+from agentlab.events import ToolCall
 from agentlab.runner import Runner
 from agentlab.trace import read_trace
 
@@ -47,9 +48,9 @@ def test_researcher_answers_with_the_right_cited_path(tmp_path: Path, task_id: s
     assert task["answer"].lower() in result.answer.lower()
     # The cited document is one the search actually returned, not one the script made up.
     events = read_trace(Path(result.trace_path or ""))
-    calls = [e for e in events if e["type"] == "tool_call"]
-    assert calls and all(c["status"] == "ok" and c["data"]["backend"] == "local" for c in calls)
-    found = {hit["path"] for c in calls for hit in c["data"]["hits"]}
+    calls = of_type(events, ToolCall)
+    assert calls and all(c.status == "ok" and c.data["backend"] == "local" for c in calls)
+    found = {hit["path"] for c in calls for hit in c.data["hits"]}
     assert task["source"] in found
 
 

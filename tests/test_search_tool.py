@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from ddgs.exceptions import RatelimitException
 from pydantic import ValidationError
-from support import finish, plan, step, write_cassette
+from support import finish, of_type, plan, step, write_cassette
 
 from agentlab import AgentConfig, build_agent
 from agentlab.errors import ConfigError
+from agentlab.events import FailureEvent, ToolCall
 from agentlab.llm import ReplayChatModel
 from agentlab.tools.registry import builtin_tool, default_registry
 from agentlab.tools.search import SearchArgs, SearchResults, SearchTool, WebSearch
@@ -92,9 +93,9 @@ def test_agent_config_search_backend_reaches_the_agents_tool(tmp_path: Path) -> 
     )
     state = graph.invoke({"task": "How long is the Skiff warranty?"})
     assert state["status"] == "answered"
-    [call] = [e for e in sink.events if e["type"] == "tool_call"]
-    assert call["data"]["backend"] == "local"
-    assert call["data"]["hits"][0]["path"] == "support/warranty.md"
+    [call] = of_type(sink.events, ToolCall)
+    assert call.data["backend"] == "local"
+    assert call.data["hits"][0]["path"] == "support/warranty.md"
 
 
 @pytest.mark.parametrize(("online", "expected"), [(False, "local"), (True, "web")])
@@ -163,20 +164,20 @@ def test_web_failures_reach_the_trace_with_their_category(
         events = run_one_search(tmp_path, web_tool(tmp_path, client, deadline_s=0.3))
     finally:
         client.release.set()
-    [failure] = [e for e in events if e["type"] == "failure"]
-    assert failure["category"] == category
-    assert failure["tool"] == "search"
-    [call] = [e for e in events if e["type"] == "tool_call"]
-    assert call["status"] == "error"
-    assert call["output"].startswith("search failed: ")
-    assert message in call["output"]
+    [failure] = of_type(events, FailureEvent)
+    assert failure.category == category
+    assert failure.tool == "search"
+    [call] = of_type(events, ToolCall)
+    assert call.status == "error"
+    assert call.output.startswith("search failed: ")
+    assert message in call.output
 
 
 def test_web_results_reach_the_trace_typed(tmp_path: Path) -> None:
     events = run_one_search(tmp_path, web_tool(tmp_path, Scripted(RECORDED)))
-    [call] = [e for e in events if e["type"] == "tool_call"]
-    assert call["status"] == "ok"
-    assert call["data"]["hits"] == [
+    [call] = of_type(events, ToolCall)
+    assert call.status == "ok"
+    assert call.data["hits"] == [
         {
             "kind": "web",
             "rank": 1,
@@ -185,12 +186,12 @@ def test_web_results_reach_the_trace_typed(tmp_path: Path) -> None:
             "snippet": "A seabird.",
         }
     ]
-    assert call["output"] == "1. https://example.org/tern — Tern\n   A seabird."
+    assert call.output == "1. https://example.org/tern — Tern\n   A seabird."
 
 
 def test_empty_corpus_is_a_tool_error_the_model_can_read(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     events = run_one_search(tmp_path, SearchTool(backend="local", corpus=tmp_path / "empty"))
-    [call] = [e for e in events if e["type"] == "tool_call"]
-    assert call["status"] == "error"
-    assert "the document index is unavailable: nothing to index" in call["output"]
+    [call] = of_type(events, ToolCall)
+    assert call.status == "error"
+    assert "the document index is unavailable: nothing to index" in call.output

@@ -12,6 +12,7 @@ from langchain_core.tools import tool
 from support import agentlab, failures, finish, of_type, only_trace, plan, step, write_cassette
 
 from agentlab import AgentConfig, Budgets, build_agent
+from agentlab.events import ToolCall
 from agentlab.failures import FailureCategory
 from agentlab.llm import ReplayChatModel
 from agentlab.llm.caller import json_schema_response_format
@@ -127,7 +128,7 @@ def test_validator_sends_a_bad_id_back_and_no_file_leaves_the_run(tmp_path: Path
     assert calls == ["good"]
     runs = tmp_path / "home" / "runs"
     assert files_outside(tmp_path, runs) == [tmp_path / "c.jsonl"]
-    [artifact] = of_type(events, "tool_call")[0]["artifacts"]
+    [artifact] = of_type(events, ToolCall)[0].artifacts
     assert Path(artifact).name == "s1-report.txt" and runs.resolve() in Path(artifact).parents
 
 
@@ -176,5 +177,5 @@ def test_sandboxed_code_cannot_write_outside_the_run_folder(
     node = "executor" if switch else "validator"
     assert ("planning.bad_reference", node) in failures(events)
     if not switch:
-        [written] = [a for c in of_type(events, "tool_call") for a in c["artifacts"]]
+        [written] = [a for c in of_type(events, ToolCall) for a in c.artifacts]
         assert Path(written).name == "s1-payload.sh" and runs.resolve() in Path(written).parents

@@ -12,9 +12,12 @@ import pytest
 from secrets_corpus import ENV_SECRETS, SECRETS, SENSITIVE
 from support import agentlab, finish, of_type, only_trace, plan, step, write_cassette
 
+from agentlab.events import Header, NodeStep, ToolCall
 from agentlab.llm import CassetteRecorder
 from agentlab.memory.sqlite_store import connect
 from agentlab.trace import REDACTED, JsonlTraceSink, Tracer, read_trace, redact
+
+HEADER = Header(run_id="r1", task="t", variant="full", config={}, model="replay:x", tools=[])
 
 
 def test_redact_keys_values_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,14 +39,14 @@ def test_redact_keys_values_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_each_line_is_flushed_as_written(tmp_path: Path) -> None:
     sink = JsonlTraceSink(tmp_path)
     tracer = Tracer(sink)
-    tracer.emit("r1", "header", task="t")
+    tracer.write(HEADER)
     # Readable before the writer is closed: what a killed process leaves behind.
-    assert read_trace(tmp_path / "r1.jsonl")[0]["task"] == "t"
-    tracer.emit("r1", "node", node="planner")
+    assert read_trace(tmp_path / "r1.jsonl")[0] == HEADER
+    tracer.write(NodeStep(run_id="r1", node="planner", duration_s=0.1))
     with (tmp_path / "r1.jsonl").open("a") as handle:
         handle.write('{"type": "tool_call", "trunc')  # torn last line of a killed run
     events = read_trace(tmp_path / "r1.jsonl")
-    assert [e["type"] for e in events] == ["header", "node"]
+    assert [e.type for e in events] == ["header", "node"]
 
 
 def _mode(path: Path) -> int:
@@ -76,8 +79,8 @@ def test_no_secret_reaches_a_real_runs_trace_or_cassette(tmp_path: Path) -> None
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     events = only_trace(home / "runs")
-    assert [c["status"] for c in of_type(events, "tool_call")] == ["ok"]
-    assert events[-1]["answer"].startswith("Stored. For the record:")
+    assert [c.status for c in of_type(events, ToolCall)] == ["ok"]
+    assert events[-1].answer.startswith("Stored. For the record:")
     written = {"trace": (home / "runs").glob("*.jsonl"), "cassette": [record]}
     for what, paths in written.items():
         for path in paths:
@@ -98,7 +101,7 @@ def test_no_secret_reaches_a_real_runs_trace_or_cassette(tmp_path: Path) -> None
 def test_trace_files_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
-        Tracer(JsonlTraceSink(tmp_path / "new" / "runs")).emit("r1", "header", task="t")
+        Tracer(JsonlTraceSink(tmp_path / "new" / "runs")).write(HEADER)
         CassetteRecorder(tmp_path / "rec" / "c.jsonl").close()
     finally:
         os.umask(old)

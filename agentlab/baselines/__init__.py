@@ -20,15 +20,16 @@ from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
-from agentlab.baselines.common import BaselineState, Begin, Finish
+from agentlab.baselines.common import BaselineState, Begin, End
 from agentlab.baselines.direct import DirectAgent, DirectAnswer
 from agentlab.baselines.react import ReactAgent, ReactStep, ReactTools
+from agentlab.context import RunContext
 from agentlab.errors import ConfigError
 from agentlab.nodes.base import AgentDeps, Node
 from agentlab.state import AgentInput, AgentState
 from agentlab.tools.registry import ToolRegistry
 
-BaselineGraph = CompiledStateGraph[BaselineState, None, AgentInput, AgentState]
+BaselineGraph = CompiledStateGraph[BaselineState, RunContext, AgentInput, AgentState]
 
 
 def compile_baseline(
@@ -42,14 +43,16 @@ def compile_baseline(
     architecture = deps.config.architecture
     nodes: tuple[Node, ...]
     if architecture == "react":
-        nodes = (Begin(deps), ReactAgent(deps), ReactTools(deps), Finish(deps))
+        nodes = (Begin(deps), ReactAgent(deps), ReactTools(deps), End(deps))
     elif architecture == "direct":
         # No tools: the trace header names none, and none are released.
         bare = replace(deps, tools=ToolRegistry())
-        nodes = (Begin(bare), DirectAgent(bare), Finish(bare))
+        nodes = (Begin(bare), DirectAgent(bare), End(bare))
     else:
         raise ConfigError(f"{architecture!r} is not a baseline; use react or direct")
-    builder = StateGraph(BaselineState, input_schema=AgentInput, output_schema=AgentState)
+    builder = StateGraph(
+        BaselineState, input_schema=AgentInput, output_schema=AgentState, context_schema=RunContext
+    )
     for node in nodes:
         action: Any = node  # a callable object; LangGraph reads its __call__ annotations
         # The nodes are typed on AgentState; they must also see the scratchpad keys.

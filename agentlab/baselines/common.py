@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import operator
 import time
-from typing import Annotated, Any, Final, Literal, cast
+from typing import Annotated, Final, Literal, cast
 
-from langchain_core.messages import AIMessage, AnyMessage
+from langchain_core.messages import AnyMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Overwrite
 
-from agentlab.failures import FailureCategory
+from agentlab import lifecycle
 from agentlab.nodes.base import Node, trace_node_step, traced_node
-from agentlab.nodes.finalizer import NO_ANSWER, release_run_tools
-from agentlab.nodes.recall import begin_run
-from agentlab.nodes.remember import write_footer
 from agentlab.schemas import Step
 from agentlab.state import AgentState
 
@@ -42,46 +39,29 @@ def scratchpad(state: AgentState) -> BaselineState:
 
 
 class Begin(Node):
-    """Writes the trace header and resets the per-run fields (no memory recall)."""
+    """Begins the run (`lifecycle.begin`: header, per-run reset; no memory recall)."""
 
     name = "begin"
 
     @traced_node
     def __call__(self, state: AgentState, config: RunnableConfig) -> Command[Literal["agent"]]:
-        update = begin_run(self.deps, state, config)
+        update = lifecycle.begin(self.deps, state, config)
         update |= {"transcript": Overwrite([]), "action": None}
         return Command(update=update, goto=AGENT)
 
 
-class Finish(Node):
-    """Settles the status and answer, releases per-run tool resources, writes the footer."""
+class End(Node):
+    """Settles the status and answer (`lifecycle.settle`), then ends the run (`lifecycle.end`)."""
 
     name = FINISH
 
     def __call__(self, state: AgentState, config: RunnableConfig) -> Command[Literal["__end__"]]:
         # Not @traced_node: the footer must be the trace's last line.
         started = time.perf_counter()
-        release_run_tools(self.deps.tools, state.get("run_id"))
-        update = self._settle(state)
+        update = lifecycle.settle(self.deps, state, state.get("answer"), node=self.name)
         command: Command[Literal["__end__"]] = Command(update=update, goto="__end__")
         trace_node_step(self, state, command, time.perf_counter() - started)
         final: AgentState = {**state, **update}  # type: ignore[typeddict-item]
         final["failures"] = [*(state.get("failures") or []), *update.get("failures", [])]
-        write_footer(self.deps.tracer, final)
+        lifecycle.end(self.deps.tracer, self.deps.tools, final)
         return command
-
-    def _settle(self, state: AgentState) -> dict[str, Any]:
-        """The finalizer's rules: a stopped run has no answer; a run that ends without one
-        is `no_answer` with a `goal.no_answer` failure."""
-        if state.get("status", "running") != "running":
-            return {"answer": None}
-        answer = (state.get("answer") or "").strip()
-        if answer:
-            return {"answer": answer, "status": "answered", "messages": [AIMessage(answer)]}
-        failure = self.deps.failure(state, FailureCategory.NO_ANSWER, NO_ANSWER, node=self.name)
-        return {
-            "answer": None,
-            "status": "no_answer",
-            "status_detail": NO_ANSWER,
-            "failures": [failure],
-        }

@@ -19,11 +19,13 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentlab import lifecycle
 from agentlab.baselines.common import AGENT, FINISH
 from agentlab.baselines.prompts import DIRECT_SYSTEM, TASK
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import Node, traced_node
 from agentlab.state import AgentState
+from agentlab.stops import NoAnswer
 
 NO_REPLY = "no answer: the model's replies never parsed as an answer ({attempts} attempts)"
 
@@ -50,12 +52,12 @@ class DirectAgent(Node):
         ]
         asked = ask_structured(self.deps, state, messages, DirectAnswer, node=self.name)
         update: dict[str, Any] = {"failures": asked.failures, "counters": asked.counters}
-        if asked.stop is not None:
-            update["status"], update["status_detail"] = asked.stop
-        elif asked.value is None:
+        if asked.stop is not None or asked.value is None:
             attempts = 1 + self.deps.config.budgets.max_output_retries
-            update["status"] = "no_answer"
-            update["status_detail"] = NO_REPLY.format(attempts=attempts)
+            reason = asked.stop or NoAnswer(detail=NO_REPLY.format(attempts=attempts))
+            update |= lifecycle.stop(
+                self.deps, state, reason, node=self.name, failures=asked.failures
+            )
         else:
             update["answer"] = asked.value.answer.strip() or None
         return Command(update=update, goto=FINISH)

@@ -30,6 +30,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentlab import lifecycle
 from agentlab.baselines.common import AGENT, FINISH, scratchpad
 from agentlab.baselines.prompts import (
     FINAL_ANSWER,
@@ -39,13 +40,13 @@ from agentlab.baselines.prompts import (
     react_system_prompt,
 )
 from agentlab.budget import budget_exhausted
-from agentlab.failures import FailureCategory
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import AgentDeps, Node, traced_node
 from agentlab.nodes.executor import Executor
 from agentlab.prompts import clip
 from agentlab.schemas import Step
 from agentlab.state import AgentState, Counters
+from agentlab.stops import NoAnswer
 
 TOOLS: Final = "tools"
 NO_ACTION = "no answer: the model's replies never parsed as an action ({attempts} attempts)"
@@ -145,14 +146,13 @@ class ReactAgent(Node):
     ) -> Command[Literal["tools", "finish"]]:
         asked = ask_structured(self.deps, state, self.messages(state), self.schema, node=self.name)
         update: dict[str, Any] = {"failures": asked.failures, "counters": asked.counters}
-        if asked.stop is not None:
-            update["status"], update["status_detail"] = asked.stop
-            return Command(update=update, goto=FINISH)
-        if asked.value is None:
+        if asked.stop is not None or asked.value is None:
             attempts = 1 + self.deps.config.budgets.max_output_retries
-            update["status"] = "no_answer"
-            update["status_detail"] = NO_ACTION.format(attempts=attempts)
-            return Command(update=update, goto=FINISH)
+            reason = asked.stop or NoAnswer(detail=NO_ACTION.format(attempts=attempts))
+            stopped = lifecycle.stop(
+                self.deps, state, reason, node=self.name, failures=asked.failures
+            )
+            return Command(update=update | stopped, goto=FINISH)
         step = asked.value
         # The reply goes back as parsed, spaced like the prompt's example.
         update["transcript"] = [AIMessage(content=json.dumps(step.model_dump()))]
@@ -184,19 +184,9 @@ class ReactTools(Node):
         if step is None:
             return Command(goto=AGENT)
         over = budget_exhausted(state, self.deps.config.budgets, tool_calls=1)
-        if over:
-            failure = self.deps.failure(
-                state, FailureCategory.BUDGET_EXHAUSTED, over, node=self.name
-            )
-            return Command(
-                update={
-                    "failures": [failure],
-                    "status": "budget_exhausted",
-                    "status_detail": f"budget exhausted: {over}",
-                    "action": None,
-                },
-                goto=FINISH,
-            )
+        if over is not None:
+            stopped = lifecycle.stop(self.deps, state, over, node=self.name)
+            return Command(update={**stopped, "action": None}, goto=FINISH)
         wave = self.executor.run_steps(state, [step], dict(state.get("results") or {}))
         result = wave.results[step.id]
         observation = HumanMessage(content=OBSERVATION.format(output=clip(result.output)))

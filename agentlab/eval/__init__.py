@@ -3,7 +3,8 @@ and the failure report. Never imports the terminal UI (rich/typer stay in the CL
 
 from agentlab.eval.harness import EvalSettings, Evaluation, PairResult, cassette_path, safe_name
 from agentlab.eval.suite import Suite, Task, load_suite, shipped_suites
-from agentlab.eval.verdict import GradingSink, Verdict
+from agentlab.eval.verdict import GradingSink
+from agentlab.events import Verdict
 
 __all__ = [
     "EvalSettings",

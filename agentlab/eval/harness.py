@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -35,11 +34,10 @@ from agentlab.failures import utc_now
 from agentlab.private_files import open_private, private_dir
 from agentlab.runner import Runner
 from agentlab.tools.registry import ToolRegistry, builtin_tool, builtin_tool_names
-from agentlab.trace import JsonlTraceSink
+from agentlab.trace import JsonlTraceSink, read_ends
 
 REPLAY = "replay:"
 MANIFEST = "eval.json"
-_TAIL_BYTES = 1 << 16
 
 
 def safe_name(task_id: str) -> str:
@@ -95,39 +93,17 @@ class EvalSettings:
     base_config: AgentConfig = field(default_factory=AgentConfig)
 
 
-def trace_ends(path: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """A trace's header and footer (None when missing: a run killed before its footer)."""
-    with path.open("rb") as handle:
-        first = handle.readline()
-        handle.seek(0, 2)
-        size = handle.tell()
-        handle.seek(max(0, size - _TAIL_BYTES))
-        tail = handle.read().splitlines()
-    header = footer = None
-    try:
-        header = json.loads(first)
-        footer = json.loads(tail[-1]) if tail else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        pass
-    if not isinstance(header, dict) or header.get("type") != "header":
-        header = None
-    if not isinstance(footer, dict) or footer.get("type") != "footer":
-        footer = None
-    return header, footer
-
-
 def finished_pairs(out_dir: Path) -> set[tuple[str, str]]:
     """(task id, variant) of every run in `out_dir` that ended with a pass/fail verdict."""
     done: set[tuple[str, str]] = set()
     if not out_dir.is_dir():
         return done
     for path in out_dir.glob("*.jsonl"):
-        header, footer = trace_ends(path)
-        if header is None or footer is None:
+        header, footer = read_ends(path)
+        if header is None or footer is None or footer.verdict is None:
             continue
-        verdict = footer.get("verdict") or {}
-        if verdict.get("outcome") in ("pass", "fail") and header.get("task_id") is not None:
-            done.add((str(header["task_id"]), str(header.get("variant"))))
+        if footer.verdict.outcome in ("pass", "fail") and header.task_id is not None:
+            done.add((header.task_id, header.variant))
     return done
 
 
@@ -274,18 +250,14 @@ class Evaluation:
         )
         started = time.perf_counter()
         config = pair_config(self.settings.base_config, task, variant)
-        runner = Runner(
+        with Runner(
             config,
             model=self._model(pair),
             tools=pair_tools(task, config),
             trace_dir=sink,
             record=record,
-        )
-        try:
+        ) as runner:
             result = runner.run(task.prompt, task_id=task.id)
-        finally:
-            if runner.deps.caller.recorder is not None:
-                runner.deps.caller.recorder.close()
         judgement = sink.judgement(result.run_id)
         return PairResult(
             task_id=task.id,

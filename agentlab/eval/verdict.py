@@ -13,38 +13,34 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from agentlab.eval.adapters.bfcl import grade_plan
 from agentlab.eval.checks import CodeRunner, Grade, expected_text, grade_code, grade_text
 from agentlab.eval.suite import BfclCheck, CodeTestsCheck, Task
+from agentlab.events import (
+    Event,
+    Footer,
+    Graded,
+    Header,
+    PlanMade,
+    Reflected,
+    ToolCall,
+    TraceEvent,
+    Verdict,
+    event_json,
+    parse_event,
+)
 from agentlab.failures import FailureCategory, FailureEvent, utc_now
+from agentlab.schemas import Plan
 from agentlab.trace import TraceSink, redact
 
 EVAL_NODE = "eval"
-INTERRUPTED = "interrupted"
 
 Outcome = Literal["pass", "fail", "error"]
-
-
-class Verdict(BaseModel):
-    """How a run did against its task's check. `error`: the check could not be run."""
-
-    outcome: Outcome
-    check: str
-    expected: str
-    detail: str = ""
-    suite: str | None = None
-    ref_steps: int | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.outcome == "pass"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +60,6 @@ class ReflectionPoint:
     results_in_hand: int
 
 
-def _plain(value: Any) -> Any:
-    """Event fields arrive as emitted (pydantic objects included), before serialisation."""
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-
-
 @dataclass
 class RunRecord:
     """What grading reads of a run, gathered from its trace events."""
@@ -78,47 +69,49 @@ class RunRecord:
     variant: str | None = None
     steps: list[StepOutcome] = field(default_factory=list)
     reflections: list[ReflectionPoint] = field(default_factory=list)
-    plans: list[dict[str, Any]] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)
+    """The run's plans in order: a planner's whole plans; a tool loop's actions, gathered
+    into one plan; a tool-less answer's calls."""
     categories: list[str] = field(default_factory=list)
     status: str = "error"
     status_detail: str = ""
     answer: str | None = None
+    interrupted: bool = False
+    _actions: Plan | None = None
 
-    def add(self, event: dict[str, Any]) -> None:
+    def add(self, event: TraceEvent) -> None:
         """Take what grading needs from one trace event."""
-        kind = event.get("type")
-        if kind == "header":
-            self.task_id, self.variant = event.get("task_id"), event.get("variant")
-        elif kind == "tool_call":
-            self.steps.append(
-                StepOutcome(
-                    str(event.get("step_id")),
-                    str(event.get("tool")),
-                    event.get("status") == "ok",
-                    str(event.get("output") or ""),
+        match event:
+            case Header():
+                self.task_id, self.variant = event.task_id, event.variant
+            case ToolCall():
+                self.steps.append(
+                    StepOutcome(event.step_id, event.tool, event.status == "ok", event.output)
                 )
-            )
-        elif kind == "failure":
-            self.categories.append(str(event.get("category")))
-        elif kind == "node" and event.get("node") == "planner" and event.get("plan"):
-            self.plans.append(_plain(event["plan"]))
-        elif kind == "node" and event.get("node") == "reflector" and event.get("reflection"):
-            reflection = _plain(event["reflection"])
-            self.reflections.append(
-                ReflectionPoint(
-                    str(reflection.get("decision")),
-                    str(reflection.get("answer") or ""),
-                    len(self.steps),
+            case FailureEvent():
+                self.categories.append(str(event.category))
+            case PlanMade(source="action"):
+                if self._actions is None:
+                    self._actions = Plan()
+                    self.plans.append(self._actions)
+                self._actions.steps.extend(event.plan.steps)
+            case PlanMade():
+                self.plans.append(event.plan)
+            case Reflected(reflection=reflection):
+                self.reflections.append(
+                    ReflectionPoint(reflection.decision, reflection.answer, len(self.steps))
                 )
-            )
-        elif kind == "footer":
-            self.status = str(event.get("status"))
-            self.status_detail = str(event.get("status_detail") or "")
-            self.answer = event.get("answer")
+            case Footer():
+                self.status = event.status
+                self.status_detail = event.status_detail
+                self.answer = event.answer
+                self.interrupted = not event.finished
+            case _:
+                pass
 
     @classmethod
-    def from_events(cls, events: list[dict[str, Any]]) -> RunRecord:
-        record = cls(run_id=str(events[0].get("run_id")) if events else "unknown")
+    def from_events(cls, events: Sequence[TraceEvent]) -> RunRecord:
+        record = cls(run_id=events[0].run_id or "unknown" if events else "unknown")
         for event in events:
             record.add(event)
         return record
@@ -188,9 +181,8 @@ def _grade_answer(
     check = task.check
     failures: list[FailureEvent] = []
     if isinstance(check, BfclCheck):
-        result, category = grade_plan(
-            check, task.functions, record.plans[-1] if record.plans else None
-        )
+        final_plan = record.plans[-1].model_dump(mode="json") if record.plans else None
+        result, category = grade_plan(check, task.functions, final_plan)
         grade = Grade(
             result.valid, f"{result.error_type}: {result.error}" if not result.valid else ""
         )
@@ -267,10 +259,11 @@ class GradingSink:
     def write(self, run_id: str, event: dict[str, Any]) -> None:
         with self._lock:
             record = self._records.setdefault(run_id, RunRecord(run_id=run_id))
-        if event.get("type") == "footer":
-            self._finish(record, event)
+        typed = parse_event(event)
+        if isinstance(typed, Footer):
+            self._finish(record, typed)
             return
-        record.add(event)
+        record.add(typed)
         self.inner.write(run_id, event)
 
     def close(self, run_id: str) -> None:
@@ -287,11 +280,11 @@ class GradingSink:
         """The grading of a finished run (None if it was interrupted or never finished)."""
         return self._judgements.get(run_id)
 
-    def _finish(self, record: RunRecord, footer: dict[str, Any]) -> None:
+    def _finish(self, record: RunRecord, footer: Footer) -> None:
         record.add(footer)
         run_id = record.run_id
-        if record.status_detail == INTERRUPTED:
-            self.inner.write(run_id, footer)
+        if record.interrupted:
+            self.inner.write(run_id, self._line(footer))
             return
         try:
             judgement = self.grader(record)
@@ -301,25 +294,18 @@ class GradingSink:
             )
             judgement = Judgement(verdict, [])
         self._judgements[run_id] = judgement
-        self.inner.write(run_id, self._event(run_id, "verdict", **judgement.verdict.model_dump()))
+        graded = Graded(run_id=run_id, **judgement.verdict.model_dump())
+        self.inner.write(run_id, self._line(graded))
         for failure in judgement.failures:
-            fields = failure.model_dump(mode="json", exclude={"run_id", "time"})
-            self.inner.write(run_id, self._event(run_id, "failure", **fields))
-        counts = Counter(footer.get("failures") or {})
+            self.inner.write(run_id, self._line(failure.model_copy(update={"time": utc_now()})))
+        counts = Counter(footer.failures)
         counts.update(str(f.category) for f in judgement.failures)
-        self.inner.write(
-            run_id,
-            {
-                **footer,
-                "time": utc_now(),
-                "failures": dict(counts),
-                "verdict": judgement.verdict.model_dump(),
-            },
+        graded_footer = footer.model_copy(
+            update={"time": utc_now(), "failures": dict(counts), "verdict": judgement.verdict}
         )
+        self.inner.write(run_id, self._line(graded_footer))
 
     @staticmethod
-    def _event(run_id: str, kind: str, **fields: Any) -> dict[str, Any]:
-        event: dict[str, Any] = redact(
-            {"type": kind, "run_id": run_id, "time": utc_now(), **fields}
-        )
-        return event
+    def _line(event: Event | FailureEvent) -> dict[str, Any]:
+        line: dict[str, Any] = redact(event_json(event))
+        return line

@@ -12,8 +12,12 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel
 
 from agentlab.errors import AgentlabError, ContextOverflowError, ModelAPIError, ModelError
+from agentlab.events import ModelCall
 from agentlab.llm.recording import CassetteRecorder, message_dicts
 from agentlab.trace import Tracer
+
+CASSETTE_EXCLUDES = {"type", "run_id", "time", "tokens_estimated"}
+"""Fields of a model call a cassette does not keep (it replays any run)."""
 
 SCHEMA_IN_PROMPT = "Reply with only a JSON object that matches this JSON schema:\n{schema}"
 
@@ -151,16 +155,18 @@ class ModelCaller:
             else sum(_estimate_tokens(_text_of(m.content)) for m in messages)
         )
         tokens_out = int(usage["output_tokens"]) if usage else _estimate_tokens(text)
-        record = {
-            "node": node,
-            "model": self.name,
-            "messages": message_dicts(messages),
-            "reply": text,
-            "tokens_in": tokens_in,
-            "tokens_out": tokens_out,
-            "latency_s": round(latency, 4),
-        }
-        self.tracer.emit(run_id, "model_call", tokens_estimated=estimated, **record)
+        call = ModelCall(
+            run_id=run_id,
+            node=node,
+            model=self.name,
+            messages=message_dicts(messages),
+            reply=text,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            latency_s=round(latency, 4),
+            tokens_estimated=estimated,
+        )
+        self.tracer.write(call)
         if self.recorder is not None:
-            self.recorder.record(**record)
+            self.recorder.record(**call.model_dump(exclude=CASSETTE_EXCLUDES))
         return ModelReply(text, tokens_in, tokens_out, latency, estimated)

@@ -27,6 +27,7 @@ from agentlab.memory.embeddings import resolve_embedder
 from agentlab.memory.sqlite_store import TEXT_FIELD, AgentlabSqliteStore, connect
 from agentlab.schemas import Plan, Reflection, Step
 from agentlab.state import Counters, StepResult
+from agentlab.stops import STOP_TYPES
 from agentlab.trace import default_home
 
 DB_ENV = "AGENTLAB_DB"
@@ -38,7 +39,16 @@ POSTGRES_HINT = (
 )
 
 
-STATE_TYPES = (Plan, Step, Reflection, StepResult, Counters, FailureEvent, FailureCategory)
+STATE_TYPES = (
+    Plan,
+    Step,
+    Reflection,
+    StepResult,
+    Counters,
+    FailureEvent,
+    FailureCategory,
+    *STOP_TYPES,
+)
 """The agentlab types a checkpoint holds; the serializer revives these and nothing else."""
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_store
 
+from agentlab.context import run_context
 from agentlab.memory.long_term import LongTermMemory
 from agentlab.memory.settings import MemorySettings
-
-USER_KEY = "user_id"
-"""`config["configurable"]["user_id"]`: whose memories a run reads and writes."""
 
 
 def run_memory(settings: MemorySettings, config: RunnableConfig) -> LongTermMemory | None:
@@ -21,5 +19,5 @@ def run_memory(settings: MemorySettings, config: RunnableConfig) -> LongTermMemo
         return None
     if store is None:
         return None
-    user = str((config.get("configurable") or {}).get(USER_KEY) or settings.default_user)
+    user = run_context(config).user_id or settings.default_user
     return LongTermMemory(store, user=user, agent=settings.agent, k=settings.recall_k)

@@ -20,4 +20,4 @@ class MemorySettings:
     it, and what is cut is summarised by the model into a running summary message."""
 
     default_user: str = "default"
-    """The user when the run's config has no `configurable.user_id`."""
+    """The user when the run's context (`RunContext.user_id`) names none."""

@@ -13,7 +13,8 @@ from agentlab.errors import ModelError
 from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.llm.parsing import MalformedOutputError, parse_structured
 from agentlab.nodes.base import AgentDeps
-from agentlab.state import AgentState, Counters, RunStatus
+from agentlab.state import AgentState, Counters
+from agentlab.stops import Errored, StopReason
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -26,13 +27,14 @@ RETRY_MALFORMED = (
 class Asked(Generic[T]):
     """The parsed reply (None when every attempt failed), what it cost, and what went wrong.
 
-    `stop` is set when the run must end: the status and a sentence why.
+    `stop` is set when the run must end: a budget ran out, or the backend failed
+    (its `model.*` failure is among `failures`).
     """
 
     value: T | None
     counters: Counters = field(default_factory=Counters)
     failures: list[FailureEvent] = field(default_factory=list)
-    stop: tuple[RunStatus, str] | None = None
+    stop: StopReason | None = None
 
 
 def ask_structured(
@@ -48,11 +50,8 @@ def ask_structured(
     asked: Asked[T] = Asked(None)
     for _attempt in range(1 + budgets.max_output_retries):
         over = budget_exhausted(state, budgets, spent=asked.counters, llm_calls=1)
-        if over:
-            asked.failures.append(
-                deps.failure(state, FailureCategory.BUDGET_EXHAUSTED, over, node=node)
-            )
-            asked.stop = ("budget_exhausted", f"budget exhausted: {over}")
+        if over is not None:
+            asked.stop = over
             return asked
         try:
             reply = deps.caller.complete(
@@ -60,7 +59,7 @@ def ask_structured(
             )
         except ModelError as exc:
             asked.failures.append(deps.failure(state, exc.category, exc.message, node=node))
-            asked.stop = ("error", exc.message)
+            asked.stop = Errored(detail=exc.message, category=exc.category)
             return asked
         asked.counters += Counters(
             llm_calls=1, tokens_in=reply.tokens_in, tokens_out=reply.tokens_out

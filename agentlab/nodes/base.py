@@ -11,12 +11,14 @@ from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
-from langgraph.types import Command
+from langgraph.types import Command, Overwrite
 
 from agentlab.config import AgentConfig
+from agentlab.events import NodeStep, PlanMade, Reflected
 from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.llm.caller import ModelCaller
 from agentlab.memory.settings import MemorySettings
+from agentlab.schemas import Plan
 from agentlab.state import AgentState, Counters
 from agentlab.tools.registry import ToolRegistry
 from agentlab.trace import Tracer
@@ -81,23 +83,39 @@ N = TypeVar("N", bound=Node)
 NodeMethod = Callable[[N, AgentState, RunnableConfig], Command[Any]]
 
 
-def _summary(update: dict[str, Any]) -> dict[str, Any]:
-    summary: dict[str, Any] = {}
-    if update.get("plan") is not None:
-        summary["plan"] = update["plan"]
-    if isinstance(update.get("results"), dict) and update["results"]:
-        summary["steps"] = sorted(update["results"])
-    if isinstance(update.get("reflections"), list) and update["reflections"]:
-        summary["reflection"] = update["reflections"][-1]
-    if update.get("findings"):
-        summary["findings"] = update["findings"]
-    for key in ("status", "answer"):
-        if key in update:
-            summary[key] = update[key]
+def _node_step(
+    node: str, run_id: str, update: dict[str, Any], seconds: float, goto: Any
+) -> NodeStep:
+    results = update.get("results")
     counters = update.get("counters")
-    if isinstance(counters, Counters):
-        summary["counters"] = counters.model_dump(exclude_defaults=True)
-    return summary
+    status = update.get("status")
+    return NodeStep(
+        run_id=run_id,
+        node=node,
+        duration_s=round(seconds, 6),
+        goto=_goto(goto),
+        steps=sorted(results) if isinstance(results, dict) else [],
+        findings=list(update.get("findings") or []),
+        status=status if isinstance(status, str) else None,
+        answer=update.get("answer") if isinstance(update.get("answer"), str) else None,
+        counters=counters.model_dump(exclude_defaults=True)
+        if isinstance(counters, Counters)
+        else {},
+    )
+
+
+def _listed(value: Any) -> list[Any]:
+    """A list update's items, whether appended or written with `Overwrite`."""
+    value = value.value if isinstance(value, Overwrite) else value
+    return list(value) if isinstance(value, list) else []
+
+
+def _goto(goto: Any) -> str | list[str] | None:
+    if isinstance(goto, str):
+        return goto
+    if isinstance(goto, list | tuple):
+        return [g if isinstance(g, str) else str(getattr(g, "node", g)) for g in goto]
+    return None
 
 
 def traced_node(method: NodeMethod[N]) -> NodeMethod[N]:
@@ -118,18 +136,16 @@ def traced_node(method: NodeMethod[N]) -> NodeMethod[N]:
 
 
 def trace_node_step(node: Node, state: AgentState, command: Command[Any], seconds: float) -> None:
-    """Write a node step's failure events, then its `node` event."""
+    """Write a node step's failure events, the plan or reflection it made, then its `node` event."""
     update = command.update if isinstance(command.update, dict) else {}
     run_id = update.get("run_id") or state.get("run_id") or "unknown"
     tracer = node.deps.tracer
-    failures = update.get("failures")
-    for event in failures if isinstance(failures, list) else []:
+    for event in _listed(update.get("failures")):
         tracer.failure(event)
-    tracer.emit(
-        run_id,
-        "node",
-        node=node.name,
-        duration_s=round(seconds, 6),
-        goto=command.goto,
-        **_summary(update),
-    )
+    plan = update.get("plan")
+    if isinstance(plan, Plan):
+        version = update.get("plan_version", state.get("plan_version", 0) + 1)
+        tracer.write(PlanMade(run_id=run_id, node=node.name, version=version, plan=plan))
+    for reflection in _listed(update.get("reflections")):
+        tracer.write(Reflected(run_id=run_id, node=node.name, reflection=reflection))
+    tracer.write(_node_step(node.name, run_id, update, seconds, command.goto))

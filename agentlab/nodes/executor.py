@@ -15,9 +15,10 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.types import Command
 
-from agentlab import execution
+from agentlab import execution, lifecycle
 from agentlab.budget import budget_exhausted
 from agentlab.errors import UnsafePathError
+from agentlab.events import ToolCall
 from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.nodes.base import Node, traced_node
 from agentlab.plan_checks import Finding, argument_findings, id_finding, tool_finding
@@ -61,19 +62,9 @@ class Executor(Node):
         wave = Wave()
         ready = self._triage(state, plan, results, wave)
         over = budget_exhausted(state, self.deps.config.budgets, tool_calls=len(ready) or 0)
-        if ready and over:
-            failure = self.deps.failure(
-                state, FailureCategory.BUDGET_EXHAUSTED, over, node=self.name
-            )
-            return Command(
-                update={
-                    "results": wave.results,
-                    "failures": [*wave.failures, failure],
-                    "status": "budget_exhausted",
-                    "status_detail": f"budget exhausted: {over}",
-                },
-                goto="finalizer",
-            )
+        if ready and over is not None:
+            stopped = lifecycle.stop(self.deps, state, over, node=self.name, failures=wave.failures)
+            return Command(update={"results": wave.results, **stopped}, goto="finalizer")
         self._run_wave(state, ready, results, wave)
         results |= wave.results
         update: dict[str, Any] = {
@@ -346,17 +337,18 @@ class Executor(Node):
             )
         wave.results[step.id] = result
         wave.past_calls[item.key] = result
-        self.deps.tracer.emit(
-            state["run_id"],
-            "tool_call",
-            step_id=step.id,
-            tool=step.tool,
-            args=item.args,
-            status=result.status,
-            output=result.output,
-            data=result.data,
-            started=started,
-            ended=ended,
-            duration_s=round(ended - started, 6),
-            artifacts=result.artifacts,
+        self.deps.tracer.write(
+            ToolCall(
+                run_id=state["run_id"],
+                step_id=step.id,
+                tool=step.tool,
+                args=item.args,
+                status=result.status,
+                output=result.output,
+                data=result.data,
+                started=started,
+                ended=ended,
+                duration_s=round(ended - started, 6),
+                artifacts=result.artifacts,
+            )
         )

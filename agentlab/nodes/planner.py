@@ -8,13 +8,13 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Overwrite
 
-from agentlab import prompts
+from agentlab import lifecycle, prompts
 from agentlab.budget import replans_exhausted
-from agentlab.failures import FailureCategory
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import Node, traced_node
 from agentlab.schemas import capped_plan
 from agentlab.state import AgentState, Counters
+from agentlab.stops import NoAnswer
 
 HISTORY_MESSAGES = 6
 NO_PLAN = "no answer: the model's replies never parsed as a plan ({attempts} attempts)"
@@ -51,14 +51,8 @@ class Planner(Node):
         deps = self.deps
         replanning = state.get("plan_version", 0) > 0
         if replanning and (over := replans_exhausted(state, deps.config.budgets)):
-            failure = deps.failure(state, FailureCategory.BUDGET_EXHAUSTED, over, node=self.name)
             return Command(
-                update={
-                    "failures": [failure],
-                    "status": "budget_exhausted",
-                    "status_detail": f"budget exhausted: {over}",
-                },
-                goto="finalizer",
+                update=lifecycle.stop(deps, state, over, node=self.name), goto="finalizer"
             )
         schema = capped_plan(deps.config.budgets.max_plan_steps)
         asked = ask_structured(
@@ -68,13 +62,10 @@ class Planner(Node):
             "failures": asked.failures,
             "counters": asked.counters + Counters(replans=int(replanning)),
         }
-        if asked.stop is not None:
-            update["status"], update["status_detail"] = asked.stop
-            return Command(update=update, goto="finalizer")
-        if asked.value is None:
+        if asked.stop is not None or asked.value is None:
             attempts = 1 + deps.config.budgets.max_output_retries
-            update["status"] = "no_answer"
-            update["status_detail"] = NO_PLAN.format(attempts=attempts)
+            reason = asked.stop or NoAnswer(detail=NO_PLAN.format(attempts=attempts))
+            update |= lifecycle.stop(deps, state, reason, node=self.name, failures=asked.failures)
             return Command(update=update, goto="finalizer")
         update |= {
             "plan": asked.value,

@@ -1,4 +1,4 @@
-"""recall: begins a run (fresh run id, per-run state reset, trace header) and fetches memories.
+"""recall: begins the run (`lifecycle.begin`) and fetches memories.
 
 Memory work here: a thread's history over its token budget is trimmed and the
 cut turns summarised by the model; then the long-term memories most relevant
@@ -7,11 +7,7 @@ to the task go to `state["memories"]` for the planner's prompt.
 
 from __future__ import annotations
 
-import functools
-import importlib.metadata
-import platform
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -19,74 +15,16 @@ from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Overwrite
 
+from agentlab import lifecycle
 from agentlab.budget import budget_exhausted
-from agentlab.errors import ConfigError, ModelError
+from agentlab.errors import ModelError
+from agentlab.events import HistoryTrimmed, MemoryFault, MemoryRecalled, RecalledMemory
 from agentlab.memory import history
 from agentlab.memory.long_term import Recalled
 from agentlab.memory.runtime import run_memory
-from agentlab.nodes.base import AgentDeps, Node, traced_node
+from agentlab.nodes.base import Node, traced_node
 from agentlab.nodes.planner import HISTORY_MESSAGES
 from agentlab.state import AgentState, Counters
-
-RUN_ID_KEY = "run_id"
-TASK_ID_KEY = "task_id"
-
-
-@functools.cache
-def _versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in ("agentlab", "langgraph", "langchain-core"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
-
-
-def begin_run(deps: AgentDeps, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-    """Start a run: write the trace header and return the update that resets per-run fields.
-
-    Shared with the baselines, so every architecture's trace starts alike.
-    """
-    task = (state.get("task") or "").strip()
-    if not task:
-        raise ConfigError('invoke the agent with a task: graph.invoke({"task": "..."})')
-    configurable: dict[str, Any] = dict(config.get("configurable") or {})
-    run_id = str(configurable.get(RUN_ID_KEY) or uuid.uuid4().hex)
-    task_id = configurable.get(TASK_ID_KEY)
-    deps.tracer.emit(
-        run_id,
-        "header",
-        task=task,
-        task_id=task_id,
-        variant=deps.config.variant,
-        config=deps.config.model_dump(mode="json"),
-        model=deps.caller.name,
-        tools=deps.tools.names(),
-        thread_id=configurable.get("thread_id"),
-        versions=dict(_versions()),
-    )
-    # A new run on a thread starts from clean per-run fields; the messages
-    # (the conversation) carry over.
-    return {
-        "task": task,
-        "task_id": task_id,
-        "run_id": run_id,
-        "started_at": time.time(),
-        "messages": [HumanMessage(content=task)],
-        "memories": [],
-        "plan": None,
-        "plan_version": 0,
-        "results": Overwrite({}),
-        "past_calls": Overwrite({}),
-        "reflections": Overwrite([]),
-        "findings": [],
-        "failures": Overwrite([]),
-        "counters": Overwrite(Counters()),
-        "answer": None,
-        "status": "running",
-        "status_detail": "",
-    }
 
 
 class Recall(Node):
@@ -94,7 +32,7 @@ class Recall(Node):
 
     @traced_node
     def __call__(self, state: AgentState, config: RunnableConfig) -> Command[Literal["planner"]]:
-        update = begin_run(self.deps, state, config)
+        update = lifecycle.begin(self.deps, state, config)
         task, task_id, run_id = update["task"], update["task_id"], update["run_id"]
         begun: AgentState = {
             "task": task,
@@ -131,7 +69,7 @@ class Recall(Node):
         )
         replaced = history.replace_history(reply.text, cut.kept)
         update["messages"] = [*replaced, HumanMessage(content=state["task"])]
-        deps.tracer.emit(run_id, "history_trimmed", cut=len(cut.cut), kept=len(cut.kept))
+        deps.tracer.write(HistoryTrimmed(run_id=run_id, cut=len(cut.cut), kept=len(cut.kept)))
         return list(replaced[1:])  # type: ignore[arg-type]
 
     def _recall(self, state: AgentState, config: RunnableConfig) -> list[str]:
@@ -145,27 +83,26 @@ class Recall(Node):
         try:
             recalled = memory.recall(state["task"])
         except Exception as exc:  # a broken store must not stop the run
-            self.deps.tracer.emit(state["run_id"], "memory_error", node=self.name, detail=repr(exc))
+            fault = MemoryFault(run_id=state["run_id"], node=self.name, detail=repr(exc))
+            self.deps.tracer.write(fault)
             return []
-        self.deps.tracer.emit(
-            state["run_id"],
-            "recall",
-            seconds=round(time.perf_counter() - started, 6),
-            memories=[_recalled_event(r) for r in recalled],
+        self.deps.tracer.write(
+            MemoryRecalled(
+                run_id=state["run_id"],
+                seconds=round(time.perf_counter() - started, 6),
+                memories=[_recalled_memory(r) for r in recalled],
+            )
         )
         return [r.memory.line() for r in recalled]
 
 
-def _recalled_event(recalled: Recalled) -> dict[str, Any]:
+def _recalled_memory(recalled: Recalled) -> RecalledMemory:
     """One recalled memory in the `recall` trace event, with where it came from."""
     memory = recalled.memory
     provenance = memory.provenance.model_dump(mode="json") if memory.provenance else None
-    return {
-        "id": memory.id,
-        "kind": memory.kind.value,
-        "score": recalled.score,
-        "provenance": provenance,
-    }
+    return RecalledMemory(
+        id=memory.id, kind=memory.kind.value, score=recalled.score, provenance=provenance
+    )
 
 
 def _summary_line(earlier: Sequence[BaseMessage]) -> list[str]:

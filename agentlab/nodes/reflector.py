@@ -8,13 +8,20 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from agentlab import prompts
+from agentlab import lifecycle, prompts
 from agentlab.budget import replans_exhausted
-from agentlab.failures import FailureCategory
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import Node, traced_node
 from agentlab.nodes.executor import pending_steps
-from agentlab.schemas import Continue, Finish, Plan, Reflection, Replan, Verdict, decision_of
+from agentlab.schemas import (
+    ClosingReflection,
+    Continue,
+    Finish,
+    Plan,
+    Reflection,
+    Replan,
+    decision_of,
+)
 from agentlab.state import AgentState
 
 NO_CRITIQUE = "the reflector judged the results wrong; plan differently"
@@ -40,13 +47,17 @@ class Reflector(Node):
     ) -> Command[Literal["finalizer", "planner", "executor"]]:
         deps = self.deps
         steps_pending = bool(pending_steps(state.get("plan") or Plan(), state.get("results") or {}))
-        schema: type[Reflection | Verdict] = Reflection if steps_pending else Verdict
+        schema: type[Reflection | ClosingReflection] = (
+            Reflection if steps_pending else ClosingReflection
+        )
         asked = ask_structured(
             deps, state, reflector_messages(deps.system_prompt, state), schema, node=self.name
         )
         update: dict[str, Any] = {"failures": asked.failures, "counters": asked.counters}
         if asked.stop is not None:
-            update["status"], update["status_detail"] = asked.stop
+            update |= lifecycle.stop(
+                deps, state, asked.stop, node=self.name, failures=asked.failures
+            )
             return Command(update=update, goto="finalizer")
         if asked.value is None:
             # An unparseable verdict: fall back to the executor's last result, as
@@ -74,13 +85,10 @@ class Reflector(Node):
         self, state: AgentState, update: dict[str, Any], finding: str
     ) -> Command[Literal["finalizer", "planner", "executor"]]:
         over = replans_exhausted(state, self.deps.config.budgets)
-        if over:
-            update["failures"] = [
-                *update["failures"],
-                self.deps.failure(state, FailureCategory.BUDGET_EXHAUSTED, over, node=self.name),
-            ]
-            update["status"] = "budget_exhausted"
-            update["status_detail"] = f"budget exhausted: {over}"
-            return Command(update=update, goto="finalizer")
+        if over is not None:
+            stopped = lifecycle.stop(
+                self.deps, state, over, node=self.name, failures=update["failures"]
+            )
+            return Command(update=update | stopped, goto="finalizer")
         update["findings"] = [finding]
         return Command(update=update, goto="planner")

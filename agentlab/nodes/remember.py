@@ -1,4 +1,4 @@
-"""remember: stores what is worth keeping, then ends the run (trace footer).
+"""remember: stores what is worth keeping, then ends the run (`lifecycle.end`: the footer).
 
 Kept after each run when long-term memory is on: a lesson when the run hit
 failures, the plan that answered (both only what the agent decided, never tool
@@ -9,19 +9,19 @@ task. Each memory records its provenance: this run, its kind, and its source.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from typing import Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
+from agentlab import lifecycle
+from agentlab.events import MemoryFault, MemoryStored, StoredMemory
 from agentlab.memory.facts import stated_facts
 from agentlab.memory.lessons import lesson_text, plan_text
 from agentlab.memory.long_term import LongTermMemory, MemoryKind, Source
 from agentlab.memory.runtime import run_memory
 from agentlab.nodes.base import Node, trace_node_step
-from agentlab.state import AgentState, Counters
-from agentlab.trace import Tracer
+from agentlab.state import AgentState
 
 
 class Remember(Node):
@@ -36,7 +36,7 @@ class Remember(Node):
             if memory is not None:
                 self._store(memory, state)
         trace_node_step(self, state, command, time.perf_counter() - started)
-        self._end_run(state)
+        lifecycle.end(self.deps.tracer, self.deps.tools, state)
         return command
 
     def _store(self, memory: LongTermMemory, state: AgentState) -> None:
@@ -56,29 +56,9 @@ class Remember(Node):
                     kind, text, subject=subject, task=task, source_run=run_id, source=source
                 )
             except Exception as exc:
-                self.deps.tracer.emit(run_id, "memory_error", node=self.name, detail=repr(exc))
+                fault = MemoryFault(run_id=run_id, node=self.name, detail=repr(exc))
+                self.deps.tracer.write(fault)
                 return
-            stored.append({"id": result.memory.id, "kind": kind.value, "action": result.action})
+            stored.append(StoredMemory(id=result.memory.id, kind=kind.value, action=result.action))
         if stored:
-            self.deps.tracer.emit(run_id, "remembered", memories=stored)
-
-    def _end_run(self, state: AgentState) -> None:
-        write_footer(self.deps.tracer, state)
-
-
-def write_footer(tracer: Tracer, state: AgentState) -> None:
-    """End the run's trace with its footer (the baselines end theirs the same way)."""
-    run_id = state.get("run_id", "unknown")
-    counters = state.get("counters") or Counters()
-    failures = state.get("failures") or []
-    tracer.emit(
-        run_id,
-        "footer",
-        status=state.get("status"),
-        status_detail=state.get("status_detail", ""),
-        answer=state.get("answer"),
-        counters=counters.model_dump(),
-        seconds=round(time.time() - state.get("started_at", time.time()), 3),
-        failures=dict(Counter(str(f.category) for f in failures)),
-    )
-    tracer.close(run_id)
+            self.deps.tracer.write(MemoryStored(run_id=run_id, memories=stored))

@@ -8,7 +8,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from agentlab import prompts
+from agentlab import lifecycle, prompts
 from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import Node, traced_node
@@ -31,7 +31,7 @@ class Validator(Node):
         if not findings and deps.config.llm_critique:
             critique_update, findings = self._critique(state, plan)
             update |= critique_update
-            if "status" in critique_update:
+            if "stop" in critique_update:
                 return Command(update=update, goto="finalizer")
         if not findings:
             return Command(update=update, goto="executor")
@@ -61,7 +61,9 @@ class Validator(Node):
         asked = ask_structured(deps, state, messages, Critique, node=self.name)
         update: dict[str, Any] = {"failures": asked.failures, "counters": asked.counters}
         if asked.stop is not None:
-            update["status"], update["status_detail"] = asked.stop
+            update |= lifecycle.stop(
+                deps, state, asked.stop, node=self.name, failures=asked.failures
+            )
             return update, []
         if asked.value is None or asked.value.verdict == "ok":
             return update, []

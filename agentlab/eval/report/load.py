@@ -21,32 +21,54 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import IO
+from types import UnionType
+from typing import IO, Any, Literal, Union, get_args, get_origin
 
 import duckdb
+from pydantic import BaseModel
 
 from agentlab.errors import ConfigError
+from agentlab.events import Footer, Header
+from agentlab.failures import FailureEvent
 
 EVENT_TYPES = ("header", "footer", "failure", "tool_call")
-COLUMNS = {
-    "type": "VARCHAR",
-    "run_id": "VARCHAR",
-    "time": "VARCHAR",
-    "task_id": "VARCHAR",
-    "variant": "VARCHAR",
-    "model": "VARCHAR",
-    "tools": "VARCHAR[]",
-    "status": "VARCHAR",
-    "status_detail": "VARCHAR",
-    "counters": "STRUCT(llm_calls BIGINT, tokens_in BIGINT, tokens_out BIGINT, "
-    "tool_calls BIGINT, replans BIGINT)",
-    "seconds": "DOUBLE",
-    "verdict": 'STRUCT(outcome VARCHAR, "check" VARCHAR, ref_steps BIGINT, suite VARCHAR)',
-    "category": "VARCHAR",
-    "node": "VARCHAR",
-    "tool": "VARCHAR",
+READ: dict[type[BaseModel], tuple[str, ...]] = {
+    Header: ("type", "run_id", "time", "task_id", "variant", "model", "tools"),
+    Footer: ("status", "status_detail", "counters", "seconds", "verdict"),
+    FailureEvent: ("category", "node", "tool"),
 }
+"""The columns the report reads, by the event that defines them (`agentlab.events`)."""
+
+
+def duckdb_type(annotation: Any) -> str:
+    """The DuckDB column type of a pydantic field's annotation."""
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType):
+        kinds = [a for a in get_args(annotation) if a is not type(None)]
+        return duckdb_type(kinds[0]) if len(kinds) == 1 else "VARCHAR"
+    if origin is list:
+        return f"{duckdb_type(get_args(annotation)[0])}[]"
+    if origin is Literal or (isinstance(annotation, type) and issubclass(annotation, Enum)):
+        return "VARCHAR"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        fields = ", ".join(
+            f'"{name}" {duckdb_type(field.annotation)}'
+            for name, field in annotation.model_fields.items()
+        )
+        return f"STRUCT({fields})"
+    return _SCALARS.get(annotation, "VARCHAR")
+
+
+_SCALARS: dict[Any, str] = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN"}
+
+COLUMNS = {
+    name: duckdb_type(model.model_fields[name].annotation)
+    for model, names in READ.items()
+    for name in names
+}
+"""Column name -> DuckDB type, derived from the event definitions."""
 
 _RUNS = """
 CREATE TEMP TABLE runs AS

@@ -1,0 +1,190 @@
+"""A run's lifecycle in one place: begin, stop, settle, end.
+
+Every architecture (agentlab's graph and the baselines) starts, stops and ends
+a run through these functions, so every trace starts with the same header and
+ends with the same footer, and "stop the run" is one typed value:
+
+* `begin` writes the header and resets the per-run fields of the state;
+* `stop` is the update a node returns to end the run for a `StopReason`
+  (a budget stop also records `efficiency.budget_exhausted`);
+* `settle` applies the final-answer rules once the graph is done;
+* `end` releases per-run tool resources and writes the footer, the trace's
+  last line (the runner calls it too, for a run the graph could not finish).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import platform
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Overwrite
+
+from agentlab.errors import ConfigError
+from agentlab.events import Footer, Header
+from agentlab.failures import FailureCategory, FailureEvent
+from agentlab.state import AgentState, Counters
+from agentlab.stops import Answered, Budget, NoAnswer, StopReason, describe, status_of
+from agentlab.tools.base import RunScoped
+from agentlab.tools.registry import ToolRegistry
+from agentlab.trace import Tracer
+
+if TYPE_CHECKING:
+    from agentlab.nodes.base import AgentDeps
+
+NO_ANSWER = "the run ended without an answer"
+EMPTY_TASK = 'invoke the agent with a task: graph.invoke({"task": "..."})'
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("agentlab", "langgraph", "langchain-core"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def begin(deps: AgentDeps, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    """Start a run: write the trace header and return the update that resets per-run fields.
+
+    A new run on a thread starts from clean per-run fields; the messages (the
+    conversation) carry over.
+    """
+    from agentlab.context import run_context
+
+    task = (state.get("task") or "").strip()
+    if not task:
+        raise ConfigError(EMPTY_TASK)
+    context = run_context(config)
+    run_id = context.run_id or uuid.uuid4().hex
+    deps.tracer.write(
+        Header(
+            run_id=run_id,
+            task=task,
+            task_id=context.task_id,
+            variant=deps.config.variant,
+            architecture=deps.config.architecture,
+            config=deps.config.model_dump(mode="json"),
+            model=deps.caller.name,
+            tools=deps.tools.names(),
+            thread_id=context.thread_id,
+            versions=dict(_versions()),
+        )
+    )
+    return {
+        "task": task,
+        "task_id": context.task_id,
+        "run_id": run_id,
+        "started_at": time.time(),
+        "messages": [HumanMessage(content=task)],
+        "memories": [],
+        "plan": None,
+        "plan_version": 0,
+        "results": Overwrite({}),
+        "past_calls": Overwrite({}),
+        "reflections": Overwrite([]),
+        "findings": [],
+        "failures": Overwrite([]),
+        "counters": Overwrite(Counters()),
+        "answer": None,
+        "stop": None,
+        "status": "running",
+        "status_detail": "",
+    }
+
+
+def stop(
+    deps: AgentDeps,
+    state: AgentState,
+    reason: StopReason,
+    *,
+    node: str,
+    failures: Sequence[FailureEvent] = (),
+) -> dict[str, Any]:
+    """The update that ends the run for `reason`; `failures` are the node's own events.
+
+    A budget stop records `efficiency.budget_exhausted` (with the budget in its detail).
+    """
+    events = list(failures)
+    if isinstance(reason, Budget):
+        events.append(
+            deps.failure(state, FailureCategory.BUDGET_EXHAUSTED, reason.describe(), node=node)
+        )
+    update: dict[str, Any] = {
+        "stop": reason,
+        "status": status_of(reason),
+        "status_detail": describe(reason),
+    }
+    if events:
+        update["failures"] = events
+    return update
+
+
+def settle(deps: AgentDeps, state: AgentState, answer: str | None, *, node: str) -> dict[str, Any]:
+    """The final-answer rules, shared by every architecture.
+
+    A stopped run has no answer. Otherwise `answer` (stripped) settles it; a run
+    that ends without one is `no_answer` with a `goal.no_answer` failure.
+    """
+    if state.get("stop") is not None or state.get("status", "running") != "running":
+        return {"answer": None}
+    text = (answer or "").strip()
+    if text:
+        return {
+            "answer": text,
+            "stop": Answered(),
+            "status": "answered",
+            "messages": [AIMessage(content=text)],
+        }
+    failure = deps.failure(state, FailureCategory.NO_ANSWER, NO_ANSWER, node=node)
+    return stop(deps, state, NoAnswer(detail=NO_ANSWER), node=node, failures=[failure])
+
+
+def release_tools(tools: ToolRegistry, run_id: str | None) -> None:
+    """Release what tools hold for the run (sandbox sessions)."""
+    if not run_id:
+        return
+    for tool in tools:
+        if isinstance(tool, RunScoped):
+            tool.end_run(run_id)
+
+
+def footer(state: AgentState | dict[str, Any], reason: StopReason | None = None) -> Footer:
+    """The footer of a run in `state` (`reason` overrides the state's stop)."""
+    stop_reason: StopReason = reason or state.get("stop") or NoAnswer(detail=NO_ANSWER)
+    failures: list[FailureEvent] = list(state.get("failures") or [])
+    started = state.get("started_at")
+    return Footer(
+        run_id=str(state.get("run_id") or "unknown"),
+        status=status_of(stop_reason),
+        stop=stop_reason,
+        status_detail=describe(stop_reason),
+        answer=state.get("answer") if status_of(stop_reason) == "answered" else None,
+        counters=state.get("counters") or Counters(),
+        seconds=round(time.time() - started, 3) if started else 0.0,
+        failures=dict(Counter(str(f.category) for f in failures)),
+    )
+
+
+def end(
+    tracer: Tracer,
+    tools: ToolRegistry,
+    state: AgentState | dict[str, Any],
+    reason: StopReason | None = None,
+) -> Footer:
+    """End the run: release its tool resources, write the footer, close the trace."""
+    release_tools(tools, state.get("run_id"))
+    last = footer(state, reason)
+    tracer.write(last)
+    tracer.close(last.run_id)
+    return last
