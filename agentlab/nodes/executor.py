@@ -122,12 +122,12 @@ class Executor(Node):
                 detail = f"step {step.id}: refers to a step that is not in the plan: " + ", ".join(
                     f"${{{r}}}" for r in refs if r not in results
                 )
-                self._refuse(state, step, [Finding(FailureCategory.BAD_REFERENCE, detail)], wave)
+                self._refuse(state, step, [Finding(FailureCategory.PLANNING_BAD_REFERENCE, detail)], wave)
         if not ready and not wave.results and pending:
             # Only circular references remain: nothing can ever run.
             for step in pending:
                 detail = f"step {step.id}: its references form a cycle and can never resolve"
-                self._refuse(state, step, [Finding(FailureCategory.BAD_REFERENCE, detail)], wave)
+                self._refuse(state, step, [Finding(FailureCategory.PLANNING_BAD_REFERENCE, detail)], wave)
         return ready
 
     def _skipped(self, step: Step, failed: list[str]) -> StepResult:
@@ -188,7 +188,7 @@ class Executor(Node):
             args = execution.substitute(step.args, results)
         except execution.UnresolvedReferenceError as exc:
             detail = f"step {step.id}: ${{{exc.ref}}} has no result to substitute"
-            self._refuse(state, step, [Finding(FailureCategory.BAD_REFERENCE, detail)], wave)
+            self._refuse(state, step, [Finding(FailureCategory.PLANNING_BAD_REFERENCE, detail)], wave)
             return None
         problems = argument_findings(step, self.deps.tools.get(step.tool), args)
         if problems:
@@ -212,7 +212,7 @@ class Executor(Node):
                 wave.failures.append(
                     self.deps.failure(
                         state,
-                        FailureCategory.REPEATED_ACTION,
+                        FailureCategory.EFFICIENCY_REPEATED_ACTION,
                         f"step {item.step.id} repeats an earlier call of {item.step.tool} "
                         "with the same arguments",
                         node=self.name,
