@@ -118,7 +118,9 @@ def stop(
     events = list(failures)
     if isinstance(reason, Budget):
         events.append(
-            deps.failure(state, FailureCategory.EFFICIENCY_BUDGET_EXHAUSTED, reason.describe(), node=node)
+            deps.failure(
+                state, FailureCategory.EFFICIENCY_BUDGET_EXHAUSTED, reason.describe(), node=node
+            )
         )
     update: dict[str, Any] = {
         "stop": reason,

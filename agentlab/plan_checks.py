@@ -178,7 +178,11 @@ def check_plan(plan: Plan, tools: ToolRegistry, budgets: Budgets) -> list[Findin
     ids = [s.id for s in plan.steps]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1 and is_step_id(i)}):
         findings.append(
-            Finding(FailureCategory.PLANNING_BAD_REFERENCE, DUPLICATE_ID.format(step=duplicate), duplicate)
+            Finding(
+                FailureCategory.PLANNING_BAD_REFERENCE,
+                DUPLICATE_ID.format(step=duplicate),
+                duplicate,
+            )
         )
     earlier: set[str] = set()
     for index, step in enumerate(plan.steps):

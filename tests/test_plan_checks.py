@@ -67,7 +67,10 @@ def test_unknown_tool_names_the_inventory() -> None:
 def test_plan_over_the_step_budget() -> None:
     got = findings(*(calc(f"s{i}", "1") for i in range(4)), budgets=Budgets(max_plan_steps=3))
     assert got == [
-        (C.PLANNING_OVER_BUDGET, "the plan has 4 steps; at most 3 are allowed: combine or drop steps")
+        (
+            C.PLANNING_OVER_BUDGET,
+            "the plan has 4 steps; at most 3 are allowed: combine or drop steps",
+        )
     ]
 
 
