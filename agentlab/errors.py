@@ -54,7 +54,7 @@ class ToolError(AgentlabError):
         self,
         message: str,
         *,
-        category: FailureCategory = FailureCategory.TOOL_ERROR,
+        category: FailureCategory = FailureCategory.EXECUTION_TOOL_ERROR,
         tool_name: str | None = None,
     ) -> None:
         super().__init__(message)
@@ -66,7 +66,7 @@ class ToolError(AgentlabError):
 class ModelError(AgentlabError):
     """The model backend could not produce a reply."""
 
-    category: FailureCategory = FailureCategory.API_ERROR
+    category: FailureCategory = FailureCategory.MODEL_API_ERROR
 
     def __init__(self, message: str, *, node: str | None = None) -> None:
         super().__init__(message)
@@ -81,11 +81,14 @@ class ModelAPIError(ModelError):
 class ContextOverflowError(ModelError):
     """The prompt did not fit the model's context window."""
 
-    category = FailureCategory.CONTEXT_OVERFLOW
+    category = FailureCategory.MODEL_CONTEXT_OVERFLOW
 
 
 class ReplayExhaustedError(ModelError):
-    """A replay cassette was asked for more replies than it holds."""
+    """A replay cassette was asked for more replies than it holds: the run differs from the
+    recorded one (not a backend failure)."""
+
+    category = FailureCategory.MODEL_REPLAY_EXHAUSTED
 
 
 class SandboxUnavailableError(AgentlabError):

@@ -84,12 +84,12 @@ def classify_error(exc: BaseException) -> tuple[FailureCategory, str]:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:4]
         )
-        return FailureCategory.INVALID_ARGUMENTS, f"bad arguments: {problems}"
+        return FailureCategory.PLANNING_INVALID_ARGUMENTS, f"bad arguments: {problems}"
     if isinstance(exc, SandboxUnavailableError):
-        return FailureCategory.TOOL_ERROR, exc.message
+        return FailureCategory.EXECUTION_TOOL_ERROR, exc.message
     if isinstance(exc, TimeoutError):
-        return FailureCategory.TIMEOUT, str(exc) or "timed out"
-    return FailureCategory.TOOL_ERROR, f"{type(exc).__name__}: {exc}"
+        return FailureCategory.EXECUTION_TIMEOUT, str(exc) or "timed out"
+    return FailureCategory.EXECUTION_TOOL_ERROR, f"{type(exc).__name__}: {exc}"
 
 
 def save_artifacts(output: Any, directory: Path | None, step_id: str) -> list[str]:

@@ -118,7 +118,9 @@ def stop(
     events = list(failures)
     if isinstance(reason, Budget):
         events.append(
-            deps.failure(state, FailureCategory.BUDGET_EXHAUSTED, reason.describe(), node=node)
+            deps.failure(
+                state, FailureCategory.EFFICIENCY_BUDGET_EXHAUSTED, reason.describe(), node=node
+            )
         )
     update: dict[str, Any] = {
         "stop": reason,
@@ -146,7 +148,7 @@ def settle(deps: AgentDeps, state: AgentState, answer: str | None, *, node: str)
             "status": "answered",
             "messages": [AIMessage(content=text)],
         }
-    failure = deps.failure(state, FailureCategory.NO_ANSWER, NO_ANSWER, node=node)
+    failure = deps.failure(state, FailureCategory.GOAL_NO_ANSWER, NO_ANSWER, node=node)
     return stop(deps, state, NoAnswer(detail=NO_ANSWER), node=node, failures=[failure])
 
 

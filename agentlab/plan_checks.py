@@ -67,7 +67,7 @@ def argument_findings(step: Step, tool: BaseTool, args: dict[str, Any]) -> list[
 
     def finding(template: str, **values: Any) -> Finding:
         return Finding(
-            FailureCategory.INVALID_ARGUMENTS,
+            FailureCategory.PLANNING_INVALID_ARGUMENTS,
             template.format(step=step.id, tool=tool.name, **values),
             step.id,
             tool.name,
@@ -108,7 +108,7 @@ def id_finding(step: Step) -> Finding | None:
     if is_step_id(step.id):
         return None
     detail = BAD_ID.format(shown=shown_id(step.id))
-    return Finding(FailureCategory.BAD_REFERENCE, detail, None, step.tool, step.args)
+    return Finding(FailureCategory.PLANNING_BAD_REFERENCE, detail, None, step.tool, step.args)
 
 
 def tool_finding(step: Step, tools: ToolRegistry) -> Finding | None:
@@ -116,7 +116,7 @@ def tool_finding(step: Step, tools: ToolRegistry) -> Finding | None:
     if step.tool in tools:
         return None
     return Finding(
-        FailureCategory.INVALID_TOOL,
+        FailureCategory.PLANNING_INVALID_TOOL,
         UNKNOWN_TOOL.format(step=step.id, tool=step.tool, known=", ".join(tools.names())),
         step.id,
         step.tool,
@@ -144,7 +144,7 @@ def reference_findings(step: Step, earlier: set[str], later: set[str]) -> list[F
         template = LATER_REFERENCE if ref in later or ref == step.id else MISSING_REFERENCE
         findings.append(
             Finding(
-                FailureCategory.BAD_REFERENCE,
+                FailureCategory.PLANNING_BAD_REFERENCE,
                 template.format(step=step.id, ref=ref),
                 step.id,
                 step.tool,
@@ -155,7 +155,7 @@ def reference_findings(step: Step, earlier: set[str], later: set[str]) -> list[F
         for ref in _bare_references(value, earlier):
             findings.append(
                 Finding(
-                    FailureCategory.BAD_REFERENCE,
+                    FailureCategory.PLANNING_BAD_REFERENCE,
                     BARE_REFERENCE.format(step=step.id, arg=arg, ref=ref),
                     step.id,
                     step.tool,
@@ -171,14 +171,18 @@ def check_plan(plan: Plan, tools: ToolRegistry, budgets: Budgets) -> list[Findin
     if len(plan.steps) > budgets.max_plan_steps:
         findings.append(
             Finding(
-                FailureCategory.OVER_BUDGET,
+                FailureCategory.PLANNING_OVER_BUDGET,
                 OVER_BUDGET.format(n=len(plan.steps), limit=budgets.max_plan_steps),
             )
         )
     ids = [s.id for s in plan.steps]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1 and is_step_id(i)}):
         findings.append(
-            Finding(FailureCategory.BAD_REFERENCE, DUPLICATE_ID.format(step=duplicate), duplicate)
+            Finding(
+                FailureCategory.PLANNING_BAD_REFERENCE,
+                DUPLICATE_ID.format(step=duplicate),
+                duplicate,
+            )
         )
     earlier: set[str] = set()
     for index, step in enumerate(plan.steps):

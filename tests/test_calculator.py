@@ -150,7 +150,7 @@ def test_hostile_input_is_refused_quickly(expression: str, message: str) -> None
         calculate(expression)
     assert time.perf_counter() - started < 2.0
     assert message in refused.value.message
-    assert refused.value.category == FailureCategory.WRONG_ARGUMENT_VALUES
+    assert refused.value.category == FailureCategory.PLANNING_WRONG_ARGUMENT_VALUES
 
 
 def test_the_tool_validates_its_arguments() -> None:

@@ -30,6 +30,7 @@ TAXONOMY = {
     "efficiency.repeated_action",
     "model.api_error",
     "model.context_overflow",
+    "model.replay_exhausted",
 }
 
 

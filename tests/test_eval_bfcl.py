@@ -112,25 +112,25 @@ def test_ground_truth_passes_and_mutations_are_classified(task: Task) -> None:
 
     result, category = grade(task, renamed(task, truth))
     assert result.error_type == "simple_function_checker:wrong_func_name"
-    assert category is FailureCategory.INVALID_TOOL
+    assert category is FailureCategory.PLANNING_INVALID_TOOL
 
     dropped = dropped_required(task, truth)
     if dropped is not None:
         result, category = grade(task, dropped)
         assert result.error_type == "simple_function_checker:missing_required"
-        assert category is FailureCategory.INVALID_ARGUMENTS
+        assert category is FailureCategory.PLANNING_INVALID_ARGUMENTS
 
     mistyped = wrong_type(task, truth)
     if mistyped is not None:
         result, category = grade(task, mistyped)
         assert result.error_type.startswith("type_error")
-        assert category is FailureCategory.INVALID_ARGUMENTS
+        assert category is FailureCategory.PLANNING_INVALID_ARGUMENTS
 
     changed = wrong_value(task, truth)
     if changed is not None:
         result, category = grade(task, changed)
         assert result.error_type.startswith("value_error")
-        assert category is FailureCategory.WRONG_ARGUMENT_VALUES
+        assert category is FailureCategory.PLANNING_WRONG_ARGUMENT_VALUES
 
 
 def test_the_fifty_cases_exercise_every_mutation() -> None:
@@ -143,7 +143,7 @@ def test_no_call_and_extra_calls_are_wrong_answers() -> None:
     task = SIMPLE.tasks[0]
     result, category = grade(task, None)
     assert result.error_type == "simple_function_checker:wrong_count"
-    assert category is FailureCategory.WRONG_ANSWER
+    assert category is FailureCategory.GOAL_WRONG_ANSWER
 
 
 def test_choosing_another_declared_function_is_a_wrong_answer_not_an_invalid_tool() -> None:
@@ -152,7 +152,7 @@ def test_choosing_another_declared_function_is_a_wrong_answer_not_an_invalid_too
     other = next(f["name"] for f in task.functions if f["name"] not in truth)
     result, category = grade(task, {other: next(iter(truth.values()))})
     assert result.error_type == "simple_function_checker:wrong_func_name"
-    assert category is FailureCategory.WRONG_ANSWER
+    assert category is FailureCategory.GOAL_WRONG_ANSWER
 
 
 @pytest.fixture(scope="module")

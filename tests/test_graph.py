@@ -194,7 +194,7 @@ def test_replay_exhausted_is_a_clear_model_error(tmp_path: Path) -> None:
     state = graph.invoke({"task": "t"})
     assert state["status"] == "error"
     assert "holds 1 replies; the run asked for reply 2" in state["status_detail"]
-    assert [f.category for f in state["failures"]] == ["model.api_error"]
+    assert [f.category for f in state["failures"]] == ["model.replay_exhausted"]
 
 
 def test_no_reflection_answers_with_last_result(tmp_path: Path) -> None:

@@ -28,13 +28,13 @@ def test_valid_plan_has_no_findings() -> None:
 
 def test_bare_step_id_is_a_bad_reference_with_the_fix() -> None:
     [(category, detail)] = findings(calc("s1", "17*23"), calc("s2", "s1 + 4"))
-    assert category == C.BAD_REFERENCE
+    assert category == C.PLANNING_BAD_REFERENCE
     assert "write ${s1}" in detail
 
 
 def test_references_to_missing_later_and_self() -> None:
     got = findings(calc("s1", "${s2}+1"), calc("s2", "${s9}*2"), calc("s3", "${s3}"))
-    assert [c for c, _ in got] == [C.BAD_REFERENCE] * 3
+    assert [c for c, _ in got] == [C.PLANNING_BAD_REFERENCE] * 3
     assert "has not run before it" in got[0][1]
     assert "refers to no step" in got[1][1]
     assert "has not run before it" in got[2][1]
@@ -42,13 +42,13 @@ def test_references_to_missing_later_and_self() -> None:
 
 def test_duplicate_ids() -> None:
     got = findings(calc("s1", "1"), calc("s1", "2"))
-    assert got[0][0] == C.BAD_REFERENCE and "more than one step" in got[0][1]
+    assert got[0][0] == C.PLANNING_BAD_REFERENCE and "more than one step" in got[0][1]
 
 
 def test_wrong_type_missing_and_unexpected_arguments() -> None:
     assert findings(calc("s1", 17)) == [
         (
-            C.INVALID_ARGUMENTS,
+            C.PLANNING_INVALID_ARGUMENTS,
             "step s1: calculator argument 'expression': Input should be a valid string",
         )
     ]
@@ -61,13 +61,16 @@ def test_wrong_type_missing_and_unexpected_arguments() -> None:
 
 def test_unknown_tool_names_the_inventory() -> None:
     [(category, detail)] = findings({"id": "s1", "tool": "python", "args": {"code": "1"}})
-    assert category == C.INVALID_TOOL and "use one of: calculator" in detail
+    assert category == C.PLANNING_INVALID_TOOL and "use one of: calculator" in detail
 
 
 def test_plan_over_the_step_budget() -> None:
     got = findings(*(calc(f"s{i}", "1") for i in range(4)), budgets=Budgets(max_plan_steps=3))
     assert got == [
-        (C.OVER_BUDGET, "the plan has 4 steps; at most 3 are allowed: combine or drop steps")
+        (
+            C.PLANNING_OVER_BUDGET,
+            "the plan has 4 steps; at most 3 are allowed: combine or drop steps",
+        )
     ]
 
 
@@ -84,4 +87,4 @@ def test_capped_plan_caps_the_schema_and_still_parses_a_longer_plan() -> None:
     plan = schema.model_validate({"steps": [calc(f"s{i}", "1") for i in range(4)]})
     assert isinstance(plan, Plan)
     found = check_plan(plan, TOOLS, Budgets(max_plan_steps=3))
-    assert [f.category for f in found] == [C.OVER_BUDGET]
+    assert [f.category for f in found] == [C.PLANNING_OVER_BUDGET]

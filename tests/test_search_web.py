@@ -129,7 +129,7 @@ def test_persistent_rate_limit_gives_a_clear_tool_error(make: Any, sleeps: list[
     search, client = make(*[RatelimitException("202 Ratelimit")] * 3)
     with pytest.raises(ToolError) as raised:
         search.search("anemometer")
-    assert raised.value.category is FailureCategory.TOOL_ERROR
+    assert raised.value.category is FailureCategory.EXECUTION_TOOL_ERROR
     assert "rate-limiting" in raised.value.message and "3 times" in raised.value.message
     assert len(client.calls) == 3
     assert len(sleeps) == 2 and sleeps[1] > sleeps[0]  # exponential backoff
@@ -148,7 +148,7 @@ def test_a_hung_client_is_abandoned_at_the_deadline(make: Any) -> None:
     with pytest.raises(ToolError) as raised:
         search.search("anemometer")
     assert time.monotonic() - started < 2.0
-    assert raised.value.category is FailureCategory.TIMEOUT
+    assert raised.value.category is FailureCategory.EXECUTION_TIMEOUT
     assert "no answer within 0.5 s" in raised.value.message
     assert client.timeouts == [1]  # the client's own network timeout is set from the deadline
 
@@ -157,7 +157,7 @@ def test_ddgs_timeout_is_a_timeout(make: Any) -> None:
     search, _ = make(TimeoutException("timed out"))
     with pytest.raises(ToolError) as raised:
         search.search("anemometer")
-    assert raised.value.category is FailureCategory.TIMEOUT
+    assert raised.value.category is FailureCategory.EXECUTION_TIMEOUT
 
 
 @pytest.mark.parametrize(
@@ -168,7 +168,7 @@ def test_network_errors_become_tool_errors(make: Any, error: Exception) -> None:
     search, _ = make(error)
     with pytest.raises(ToolError) as raised:
         search.search("anemometer")
-    assert raised.value.category is FailureCategory.TOOL_ERROR
+    assert raised.value.category is FailureCategory.EXECUTION_TOOL_ERROR
     assert raised.value.message.startswith("the web search failed (")
     assert str(error) in raised.value.message
 

@@ -96,7 +96,7 @@ def test_validator_reports_each_bad_id_as_a_bad_reference() -> None:
     findings = check_plan(Plan(steps=steps), ToolRegistry([report]), Budgets(max_plan_steps=20))
     bad = [f for f in findings if "not a plain id" in f.detail]
     assert len(bad) == len(findings) == len(BAD_IDS)  # the good step has no finding
-    assert {f.category for f in bad} == {FailureCategory.BAD_REFERENCE}
+    assert {f.category for f in bad} == {FailureCategory.PLANNING_BAD_REFERENCE}
     assert all(f.step_id is None and len(f.detail) < 200 for f in bad)
     assert repr(ESCAPE) in bad[0].detail
 

@@ -73,7 +73,7 @@ class CalculatorResult(ToolOutput):
 class CalculatorError(ToolError):
     def __init__(self, message: str) -> None:
         super().__init__(
-            message, category=FailureCategory.WRONG_ARGUMENT_VALUES, tool_name="calculator"
+            message, category=FailureCategory.PLANNING_WRONG_ARGUMENT_VALUES, tool_name="calculator"
         )
 
 

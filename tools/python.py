@@ -230,29 +230,29 @@ def describe_failure(result: RunResult, limits: SandboxLimits) -> tuple[FailureC
         raise ValueError("a successful run is not a failure")
     if status is RunStatus.ERROR:
         if error is not None and error.traceback:
-            return FailureCategory.TOOL_ERROR, CODE_RAISED.format(traceback=error.traceback)
+            return FailureCategory.EXECUTION_TOOL_ERROR, CODE_RAISED.format(traceback=error.traceback)
         text = CODE_RAISED_BARE.format(
             type=error.type if error else "Exception", message=error.message if error else ""
         )
-        return FailureCategory.TOOL_ERROR, text
+        return FailureCategory.EXECUTION_TOOL_ERROR, text
     if status is RunStatus.CRASHED:
-        return FailureCategory.TOOL_ERROR, CRASHED.format(message=error.message if error else "")
+        return FailureCategory.EXECUTION_TOOL_ERROR, CRASHED.format(message=error.message if error else "")
     if status is RunStatus.PROTOCOL_ERROR:
         message = error.message if error else "no reply"
-        return FailureCategory.TOOL_ERROR, PROTOCOL_BROKEN.format(message=message)
+        return FailureCategory.EXECUTION_TOOL_ERROR, PROTOCOL_BROKEN.format(message=message)
     if status is RunStatus.TIMEOUT:
         text = TIMED_OUT.format(timeout=result.timeout_s, max=MAX_TIMEOUT_S)
-        return FailureCategory.TIMEOUT, text
+        return FailureCategory.EXECUTION_TIMEOUT, text
     if status is RunStatus.MEMORY_LIMIT:
-        return FailureCategory.RESOURCE_LIMIT, OUT_OF_MEMORY.format(mib=limits.memory_bytes // MIB)
+        return FailureCategory.EXECUTION_RESOURCE_LIMIT, OUT_OF_MEMORY.format(mib=limits.memory_bytes // MIB)
     if status is RunStatus.PIDS_LIMIT:
-        return FailureCategory.RESOURCE_LIMIT, TOO_MANY_PROCESSES.format(pids=limits.pids)
+        return FailureCategory.EXECUTION_RESOURCE_LIMIT, TOO_MANY_PROCESSES.format(pids=limits.pids)
     if status is RunStatus.OUTPUT_LIMIT:
-        return FailureCategory.RESOURCE_LIMIT, TOO_MUCH_OUTPUT.format(
+        return FailureCategory.EXECUTION_RESOURCE_LIMIT, TOO_MUCH_OUTPUT.format(
             limit=_size(limits.output_bytes)
         )
     if status is RunStatus.DISK_LIMIT:
-        return FailureCategory.RESOURCE_LIMIT, DISK_FULL.format(
+        return FailureCategory.EXECUTION_RESOURCE_LIMIT, DISK_FULL.format(
             mib=limits.work_dir_bytes // MIB, tmp=limits.tmp_bytes // MIB
         )
     assert_never(status)

@@ -8,7 +8,7 @@ The model node asks for one `ReactStep` (a thought and one action) through the
 same structured-output path as agentlab's planner: on the embedded model and
 OpenAI-compatible servers the schema is enforced while decoding, and its
 action names the inventory's tools (or `final_answer`). The tool node runs the
-call through agentlab's executor, so a hallucinated tool, bad arguments, a
+call through agentlab's step engine, so a hallucinated tool, bad arguments, a
 tool error, a timeout or a repeated call is recorded under the same category
 as when a plan step does it.
 
@@ -42,10 +42,10 @@ from agentlab.baselines.prompts import (
 from agentlab.budget import budget_exhausted
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import AgentDeps, Node, traced_node
-from agentlab.nodes.executor import Executor
 from agentlab.prompts import clip
 from agentlab.schemas import Step
 from agentlab.state import AgentState, Counters
+from agentlab.step_engine import StepEngine
 from agentlab.stops import NoAnswer
 
 TOOLS: Final = "tools"
@@ -167,14 +167,13 @@ class ReactAgent(Node):
 
 
 class ReactTools(Node):
-    """Runs the requested call through agentlab's executor and reports the observation."""
+    """Runs the requested call through agentlab's step engine and reports the observation."""
 
     name = TOOLS
 
     def __init__(self, deps: AgentDeps) -> None:
         super().__init__(deps)
-        self.executor = Executor(deps)
-        self.executor.name = self.name  # failures and tool events name this node
+        self.engine = StepEngine(deps, node=self.name)
 
     @traced_node
     def __call__(
@@ -187,7 +186,7 @@ class ReactTools(Node):
         if over is not None:
             stopped = lifecycle.stop(self.deps, state, over, node=self.name)
             return Command(update={**stopped, "action": None}, goto=FINISH)
-        wave = self.executor.run_steps(state, [step], dict(state.get("results") or {}))
+        wave = self.engine.run(state, [step], dict(state.get("results") or {}))
         result = wave.results[step.id]
         observation = HumanMessage(content=OBSERVATION.format(output=clip(result.output)))
         return Command(

@@ -155,7 +155,7 @@ def _missed_finish(task: Task, record: RunRecord) -> FailureEvent | None:
                 detail = f"step {right.step_id} had the answer ({right.output!r}); the reflector chose {point.decision}"
                 return _failure(
                     record,
-                    FailureCategory.MISSED_FINISH,
+                    FailureCategory.REFLECTION_MISSED_FINISH,
                     detail,
                     step_id=right.step_id,
                     tool=right.tool,
@@ -166,7 +166,7 @@ def _missed_finish(task: Task, record: RunRecord) -> FailureEvent | None:
             detail = f"step {right.step_id} had the answer ({right.output!r}); the run ended {record.status}"
             return _failure(
                 record,
-                FailureCategory.MISSED_FINISH,
+                FailureCategory.REFLECTION_MISSED_FINISH,
                 detail,
                 step_id=right.step_id,
                 tool=right.tool,
@@ -188,8 +188,8 @@ def _grade_answer(
         )
         if category is not None:
             failures.append(_failure(record, category, grade.detail))
-            if category is not FailureCategory.WRONG_ANSWER:
-                failures.append(_failure(record, FailureCategory.WRONG_ANSWER, grade.detail))
+            if category is not FailureCategory.GOAL_WRONG_ANSWER:
+                failures.append(_failure(record, FailureCategory.GOAL_WRONG_ANSWER, grade.detail))
         return grade, failures
     answer = record.answer if record.status == "answered" else None
     if answer is None:
@@ -199,13 +199,13 @@ def _grade_answer(
     else:
         grade = grade_text(check, answer)
     if not grade.passed:
-        failures.append(_failure(record, FailureCategory.WRONG_ANSWER, grade.detail))
+        failures.append(_failure(record, FailureCategory.GOAL_WRONG_ANSWER, grade.detail))
         last = record.reflections[-1] if record.reflections else None
         if last is not None and last.decision == "finish":
             failures.append(
                 _failure(
                     record,
-                    FailureCategory.PREMATURE_FINISH,
+                    FailureCategory.REFLECTION_PREMATURE_FINISH,
                     f"the reflector finished with {answer!r}: {grade.detail}",
                 )
             )
@@ -218,11 +218,11 @@ def judge(
     """Grade a finished run against its task; raises only if the check cannot be run."""
     grade, failures = _grade_answer(task, record, runner)
     has_answer = record.status == "answered" and record.answer is not None
-    if not has_answer and FailureCategory.NO_ANSWER.value not in record.categories:
+    if not has_answer and FailureCategory.GOAL_NO_ANSWER.value not in record.categories:
         failures.append(
             _failure(
                 record,
-                FailureCategory.NO_ANSWER,
+                FailureCategory.GOAL_NO_ANSWER,
                 f"the run ended {record.status}: {record.status_detail}",
             )
         )

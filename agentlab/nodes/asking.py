@@ -71,7 +71,7 @@ def ask_structured(
             asked.failures.append(
                 deps.failure(
                     state,
-                    FailureCategory.MALFORMED_OUTPUT,
+                    FailureCategory.PLANNING_MALFORMED_OUTPUT,
                     f"the {node}'s reply is not a valid {schema.__name__}: {exc.message}",
                     node=node,
                 )

@@ -69,5 +69,6 @@ class Validator(Node):
             return update, []
         issues = asked.value.issues or ["the critique judged the plan wrong for the task"]
         return update, [
-            Finding(FailureCategory.WRONG_ARGUMENT_VALUES, f"critique: {issue}") for issue in issues
+            Finding(FailureCategory.PLANNING_WRONG_ARGUMENT_VALUES, f"critique: {issue}")
+            for issue in issues
         ]

@@ -334,7 +334,7 @@ def test_a_forged_frame_ahead_of_the_reply_is_a_protocol_error_and_nothing_shift
     assert [r.result for r in later] == ["'r2'", "'r3'"]  # each its own, none shifted
     with pytest.raises(PythonRunError) as info:
         to_output(forged, LIMITS)  # what the python tool reports
-    assert info.value.category is FailureCategory.TOOL_ERROR
+    assert info.value.category is FailureCategory.EXECUTION_TOOL_ERROR
     assert "could not be trusted" in info.value.message and "replaced" in info.value.message
     assert "Files written by earlier calls are gone too." in info.value.message
 

@@ -66,7 +66,7 @@ def test_bomb_is_contained(
     assert time.monotonic() - started < 30, f"{name} was not stopped"
     assert result.status is expected, (result.status, result.error)
     category, message = describe_failure(result, session.limits)
-    assert category is FailureCategory.RESOURCE_LIMIT
+    assert category is FailureCategory.EXECUTION_RESOURCE_LIMIT
     assert message
 
     # The same session goes on: the namespace survives unless the worker had to die.

@@ -90,6 +90,6 @@ def test_tool_surfaces_it_as_a_tool_error(dead_socket: str) -> None:
     config = {"configurable": {"agentlab_run_id": "no-engine"}}
     with pytest.raises(ToolError) as info:
         tool.invoke({"code": "print('must never run on the host')"}, config=config)
-    assert info.value.category is FailureCategory.TOOL_ERROR
+    assert info.value.category is FailureCategory.EXECUTION_TOOL_ERROR
     assert info.value.tool_name == "python"
     _assert_names_the_fix(info.value.message, dead_socket)

@@ -61,7 +61,7 @@ def test_code_error_is_a_tool_error_with_the_traceback(tool: PythonTool) -> None
     with pytest.raises(PythonRunError) as info:
         tool.invoke({"code": "print('partial')\n{}['missing']"}, config=config("run-err"))
     error = info.value
-    assert error.category is FailureCategory.TOOL_ERROR and error.tool_name == "python"
+    assert error.category is FailureCategory.EXECUTION_TOOL_ERROR and error.tool_name == "python"
     assert "KeyError: 'missing'" in error.message
     assert "{}['missing']" in error.message  # the failing line, for the model to fix
     assert "partial" in error.message
@@ -72,7 +72,7 @@ def test_timeout_is_reported_and_says_variables_are_lost(tool: PythonTool) -> No
     tool.invoke({"code": "kept = 1"}, config=config("run-slow"))
     with pytest.raises(PythonRunError) as info:
         tool.invoke({"code": "while True: pass", "timeout": 1}, config=config("run-slow"))
-    assert info.value.category is FailureCategory.TIMEOUT
+    assert info.value.category is FailureCategory.EXECUTION_TIMEOUT
     assert info.value.state_lost
     assert "variables from earlier calls are gone" in info.value.message
     out = tool.invoke({"code": "'kept' in globals()"}, config=config("run-slow"))
@@ -82,7 +82,7 @@ def test_timeout_is_reported_and_says_variables_are_lost(tool: PythonTool) -> No
 def test_resource_limit_category(tool: PythonTool) -> None:
     with pytest.raises(PythonRunError) as info:
         tool.invoke({"code": "print('x' * 50_000_000)"}, config=config("run-big"))
-    assert info.value.category is FailureCategory.RESOURCE_LIMIT
+    assert info.value.category is FailureCategory.EXECUTION_RESOURCE_LIMIT
     assert "output" in info.value.message
 
 

@@ -175,7 +175,7 @@ class SearchTool(AgentTool):
         except ConfigError as exc:
             raise ToolError(
                 f"the document index is unavailable: {exc}",
-                category=FailureCategory.TOOL_ERROR,
+                category=FailureCategory.EXECUTION_TOOL_ERROR,
                 tool_name=TOOL_NAME,
             ) from None
         return SearchResults(query=query, backend="local", hits=hits)

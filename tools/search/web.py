@@ -126,7 +126,7 @@ class WebSearch:
             except (TimeoutException, TimeoutError):
                 raise ToolError(
                     TIMED_OUT.format(seconds=self.deadline_s),
-                    category=FailureCategory.TIMEOUT,
+                    category=FailureCategory.EXECUTION_TIMEOUT,
                     tool_name="search",
                 ) from None
             except DDGSException as exc:

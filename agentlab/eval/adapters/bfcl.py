@@ -72,12 +72,12 @@ def category_of(result: BfclResult, *, declared: set[str], called: list[str]) ->
     kind = result.error_type
     if kind.endswith("wrong_func_name"):
         known = all(name in declared for name in called)
-        return FailureCategory.WRONG_ANSWER if known else FailureCategory.INVALID_TOOL
+        return FailureCategory.GOAL_WRONG_ANSWER if known else FailureCategory.PLANNING_INVALID_TOOL
     if kind.endswith(("missing_required", "unexpected_param")) or kind.startswith("type_error"):
-        return FailureCategory.INVALID_ARGUMENTS
+        return FailureCategory.PLANNING_INVALID_ARGUMENTS
     if kind.startswith("value_error") or kind.endswith("missing_optional"):
-        return FailureCategory.WRONG_ARGUMENT_VALUES
-    return FailureCategory.WRONG_ANSWER
+        return FailureCategory.PLANNING_WRONG_ARGUMENT_VALUES
+    return FailureCategory.GOAL_WRONG_ANSWER
 
 
 # --- the AST checker, ported from bfcl_eval/eval_checker/ast_eval/ast_checker.py (Python
