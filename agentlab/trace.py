@@ -9,13 +9,13 @@ secret sits. Trace files are owner-only (0600, in 0700 folders agentlab makes).
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from pydantic import BaseModel
 
+from agentlab import settings
 from agentlab.events import (
     UPGRADE_HINT,
     Event,
@@ -38,23 +38,12 @@ __all__ = [
     "TraceError",
     "TraceSink",
     "Tracer",
-    "default_home",
-    "default_runs_dir",
     "json_ready",
     "read_ends",
     "read_trace",
     "redact",
     "serialise",
 ]
-
-
-def default_home() -> Path:
-    """`AGENTLAB_HOME`, else `./.agentlab`."""
-    return Path(os.environ.get("AGENTLAB_HOME") or ".agentlab")
-
-
-def default_runs_dir() -> Path:
-    return default_home() / "runs"
 
 
 def _json_default(value: Any) -> Any:
@@ -95,7 +84,7 @@ class JsonlTraceSink:
     """Appends each run's events to `<runs_dir>/<run_id>.jsonl`, flushing every line."""
 
     def __init__(self, runs_dir: Path | str | None = None) -> None:
-        self.runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+        self.runs_dir = Path(runs_dir) if runs_dir is not None else settings.runs_dir()
         self._files: dict[str, IO[str]] = {}
         self._lock = threading.Lock()
 

@@ -11,13 +11,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from agentlab import settings
 from agentlab.agents import load_agent
 from agentlab.cli.inputs import cassette_file, folder, task_text
 from agentlab.cli.render import RunRenderer
 from agentlab.cli.session import default_user, open_runner, usage_error
 from agentlab.config import AgentConfig
 from agentlab.errors import ConfigError
-from agentlab.trace import default_runs_dir
 
 _usage_error = usage_error
 
@@ -109,7 +109,7 @@ def run(
         if updates:
             config = config.model_copy(update=updates)
         folder(
-            trace_dir or default_runs_dir(), "--trace-dir" if trace_dir else "AGENTLAB_HOME/runs"
+            trace_dir or settings.runs_dir(), "--trace-dir" if trace_dir else "AGENTLAB_HOME/runs"
         )
         if record is not None:
             cassette_file(record)

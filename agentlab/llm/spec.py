@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from langchain_core.language_models import BaseChatModel
 
+from agentlab import settings
 from agentlab.errors import ConfigError
 
 DEFAULT_LOCAL_MODEL = "local:qwen2.5-coder-1.5b"
@@ -23,8 +24,9 @@ class ResolvedModel:
 
 def default_model_spec() -> str:
     """`AGENTLAB_MODEL` if set, else `openai:` when `OPENAI_API_KEY` is set, else the local model."""
-    if os.environ.get("AGENTLAB_MODEL"):
-        return os.environ["AGENTLAB_MODEL"]
+    configured = settings.current().model
+    if configured:
+        return configured
     if os.environ.get("OPENAI_API_KEY"):
         return f"openai:{os.environ.get('OPENAI_MODEL', DEFAULT_OPENAI_MODEL)}"
     return DEFAULT_LOCAL_MODEL

@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentlab import settings
 from agentlab.errors import ConfigError
-from agentlab.trace import default_home
 
 _BLOCK = 1 << 22
 
@@ -83,8 +83,7 @@ LOCAL_MODELS: dict[str, LocalModelSpec] = {
 
 def models_dir() -> Path:
     """Where joined weights are cached: `AGENTLAB_MODELS_DIR`, else `AGENTLAB_HOME/models`."""
-    configured = os.environ.get("AGENTLAB_MODELS_DIR")
-    return Path(configured) if configured else default_home() / "models"
+    return settings.current().models_dir
 
 
 class WeightsError(ConfigError):
