@@ -23,7 +23,8 @@ from agentlab.stops import StopReason
 SCHEMA_VERSION = 2
 """Version 1 is the untyped format of agentlab 0.1 (no `schema_version` in the header)."""
 
-Goto: TypeAlias = str | list[str] | None
+Route: TypeAlias = str | list[str] | None
+"""Where a node step routed: one node, several (a fan-out), or nowhere (the end)."""
 
 
 class TraceError(ValueError):
@@ -64,7 +65,7 @@ class NodeStep(Event):
     type: Literal["node"] = "node"
     node: str
     duration_s: float
-    goto: Goto = None
+    goto: Route = None
     steps: list[str] = Field(default_factory=list)
     """Ids of the steps whose results this node step recorded."""
     findings: list[str] = Field(default_factory=list)

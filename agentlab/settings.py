@@ -12,15 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-HOME = "AGENTLAB_HOME"
-MODEL = "AGENTLAB_MODEL"
-DB = "AGENTLAB_DB"
-USER = "AGENTLAB_USER"
-TOOLS = "AGENTLAB_TOOLS"
-EMBEDDER = "AGENTLAB_EMBEDDER"
-MODELS_DIR = "AGENTLAB_MODELS_DIR"
-SANDBOX_IMAGE = "AGENTLAB_SANDBOX_IMAGE"
-DEBIAN_MIRROR = "AGENTLAB_DEBIAN_MIRROR"
+HOME_ENV = "AGENTLAB_HOME"
+MODEL_ENV = "AGENTLAB_MODEL"
+DB_ENV = "AGENTLAB_DB"
+USER_ENV = "AGENTLAB_USER"
+TOOLS_ENV = "AGENTLAB_TOOLS"
+EMBEDDER_ENV = "AGENTLAB_EMBEDDER"
+MODELS_DIR_ENV = "AGENTLAB_MODELS_DIR"
+SANDBOX_IMAGE_ENV = "AGENTLAB_SANDBOX_IMAGE"
+DEBIAN_MIRROR_ENV = "AGENTLAB_DEBIAN_MIRROR"
 
 DEFAULT_HOME = Path(".agentlab")
 
@@ -62,18 +62,18 @@ def current(environ: Mapping[str, str] | None = None) -> Settings:
         text = env.get(name, "").strip()
         return text or None
 
-    home = Path(value(HOME) or DEFAULT_HOME)
-    models_dir = value(MODELS_DIR)
+    home = Path(value(HOME_ENV) or DEFAULT_HOME)
+    models_dir = value(MODELS_DIR_ENV)
     return Settings(
         home=home,
-        model=value(MODEL),
-        db=value(DB),
-        user=value(USER),
-        tools=tuple(s.strip() for s in (value(TOOLS) or "").split(",") if s.strip()),
-        embedder=value(EMBEDDER),
+        model=value(MODEL_ENV),
+        db=value(DB_ENV),
+        user=value(USER_ENV),
+        tools=tuple(s.strip() for s in (value(TOOLS_ENV) or "").split(",") if s.strip()),
+        embedder=value(EMBEDDER_ENV),
         models_dir=Path(models_dir) if models_dir else home / "models",
-        sandbox_image=value(SANDBOX_IMAGE),
-        debian_mirror=value(DEBIAN_MIRROR),
+        sandbox_image=value(SANDBOX_IMAGE_ENV),
+        debian_mirror=value(DEBIAN_MIRROR_ENV),
     )
 
 

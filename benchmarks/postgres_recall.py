@@ -31,7 +31,7 @@ from machine import describe
 from postgres_server import PostgresServer
 
 from agentlab.memory import AgentlabSqliteStore, MiniLMEmbeddings
-from agentlab.memory.postgres import shared_pool
+from agentlab.memory.postgres import connection_pool
 from agentlab.memory.postgres_store import AgentlabPostgresStore
 
 NAMESPACE = ("memories", "bench", "agentlab")
@@ -93,10 +93,10 @@ def main() -> None:
             texts, rows = _vectors(n)
             fixed = Fixed({**query_vectors, **dict(zip(texts, rows.tolist(), strict=True))})
             index: Any = {"dims": 384, "embed": fixed, "fields": ["text"]}
-            store = AgentlabPostgresStore(shared_pool(url), index=index)
+            store = AgentlabPostgresStore(connection_pool(url), index=index)
             store.setup()
             prefix = ".".join(NAMESPACE)
-            with shared_pool(url).connection() as conn, conn.cursor() as cur:
+            with connection_pool(url).connection() as conn, conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO store (prefix, key, value) VALUES (%s, %s, %s)",
                     [(prefix, f"k{i}", Jsonb({"text": t})) for i, t in enumerate(texts)],

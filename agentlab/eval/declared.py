@@ -63,7 +63,7 @@ def declarable(function: dict[str, Any]) -> bool:
     return all(usable_name(p) for p in properties)
 
 
-def args_model(function: dict[str, Any]) -> type[BaseModel]:
+def declared_args_model(function: dict[str, Any]) -> type[BaseModel]:
     """A strict pydantic model for a declared function's parameters."""
     name = str(function.get("name") or "")
     params = function.get("parameters") or {}
@@ -98,5 +98,5 @@ def declared_tool(function: dict[str, Any]) -> BaseTool:
     return DeclaredTool(
         name=name,
         description=str(function.get("description") or name),
-        args_schema=args_model(function),
+        args_schema=declared_args_model(function),
     )

@@ -65,7 +65,7 @@ def database_url() -> str | None:
     if url.startswith(("postgres://", "postgresql://")):
         return url
     raise ConfigError(
-        f"{settings.DB}={url!r} is not a postgresql:// URL; unset it to keep threads and memories "
+        f"{settings.DB_ENV}={url!r} is not a postgresql:// URL; unset it to keep threads and memories "
         f"in SQLite files under AGENTLAB_HOME ({settings.home()})"
     )
 

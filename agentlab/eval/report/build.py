@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agentlab.config import VARIANTS
-from agentlab.eval.report.load import LoadStats, connect
+from agentlab.eval.report.load import LoadStats, load_events
 from agentlab.eval.report.stats import (
     Interval,
     PairedTable,
@@ -427,7 +427,7 @@ def _variant_order(runs: list[RunRow], baseline: str) -> list[str]:
 
 def build_report(paths: Sequence[Path | str], *, baseline: str = DEFAULT_BASELINE) -> FailureReport:
     """Read the traces under `paths` and compute the report."""
-    con, stats = connect([Path(p) for p in paths])
+    con, stats = load_events([Path(p) for p in paths])
     try:
         runs = [
             RunRow(

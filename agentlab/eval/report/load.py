@@ -151,7 +151,7 @@ def select_lines(files: list[str], target: IO[bytes]) -> int:
     return count
 
 
-def connect(paths: list[Path]) -> tuple[duckdb.DuckDBPyConnection, LoadStats]:
+def load_events(paths: list[Path]) -> tuple[duckdb.DuckDBPyConnection, LoadStats]:
     """A DuckDB connection holding `events` (the needed columns) and `runs` (one per pair)."""
     files = trace_files(paths)
     con = duckdb.connect(config={"autoinstall_known_extensions": False})
