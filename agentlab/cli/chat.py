@@ -49,9 +49,8 @@ def chat(
     thread = thread or uuid.uuid4().hex[:12]
     console = Console()
     try:
-        config = AgentConfig().with_variant(variant) if variant else AgentConfig()
-        if no_memory:
-            config = config.model_copy(update={"memory": False})
+        chosen = [variant] if variant else []
+        config = AgentConfig().with_variants([*chosen, *(["no-memory"] if no_memory else [])])
         folder(settings.runs_dir(), "AGENTLAB_HOME/runs")
         if record is not None:
             cassette_file(record)

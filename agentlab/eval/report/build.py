@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from agentlab.config import VARIANTS
+from agentlab.config import WithoutTool, parse_variant
+from agentlab.errors import ConfigError
 from agentlab.eval.report.load import LoadStats, load_events
 from agentlab.eval.report.stats import (
     Interval,
@@ -92,9 +93,11 @@ class Comparison:
 
     @property
     def removed_tool(self) -> str | None:
-        if self.variant in VARIANTS or not self.variant.startswith("no-"):
+        try:
+            parsed = parse_variant(self.variant)
+        except ConfigError:  # a label of several variants (`no-x+no-y`), or an older one
             return None
-        return self.variant.removeprefix("no-")
+        return parsed.tool if isinstance(parsed, WithoutTool) else None
 
     @property
     def verdict(self) -> str:
