@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from agentlab.errors import TraceError
 from agentlab.failures import FailureEvent, utc_now
 from agentlab.schemas import Plan, Reflection
 from agentlab.state import Counters, RunStatus, StepStatus
@@ -25,10 +26,6 @@ SCHEMA_VERSION = 2
 
 Route: TypeAlias = str | list[str] | None
 """Where a node step routed: one node, several (a fan-out), or nowhere (the end)."""
-
-
-class TraceError(ValueError):
-    """A trace line that is not a valid event, or a trace in an older format."""
 
 
 class Event(BaseModel):
@@ -271,6 +268,13 @@ UPGRADE_HINT = (
 )
 
 
+def problems(exc: ValidationError) -> str:
+    """The first few problems of a failed validation, as one line."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors()[:3]
+    )
+
+
 def parse_event(data: dict[str, Any] | str | bytes) -> TraceEvent:
     """One event from its JSON form (a dict, or a trace line); raises `TraceError`."""
     try:
@@ -278,10 +282,23 @@ def parse_event(data: dict[str, Any] | str | bytes) -> TraceEvent:
             return EVENT_ADAPTER.validate_python(data)
         return EVENT_ADAPTER.validate_json(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors()[:3]
-        )
-        raise TraceError(f"not a trace event: {problems}") from None
+        raise TraceError(f"not a trace event: {problems(exc)}") from None
+
+
+class _HeaderVersion(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["header"]
+    schema_version: int = 1
+
+
+def header_version(data: object) -> int | None:
+    """The format version of a trace whose first line parses to `data`: `schema_version`,
+    1 for a header without one (agentlab 0.1); None when `data` is no header."""
+    try:
+        return _HeaderVersion.model_validate(data).schema_version
+    except ValidationError:
+        return None
 
 
 def event_json(event: Event | FailureEvent) -> dict[str, Any]:

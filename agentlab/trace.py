@@ -16,14 +16,16 @@ from typing import IO, Any, Protocol
 from pydantic import BaseModel
 
 from agentlab import settings
+from agentlab.errors import TraceError
 from agentlab.events import (
+    SCHEMA_VERSION,
     UPGRADE_HINT,
     Event,
     Footer,
     Header,
-    TraceError,
     TraceEvent,
     event_json,
+    header_version,
     parse_event,
 )
 from agentlab.failures import FailureEvent
@@ -38,6 +40,7 @@ __all__ = [
     "TraceError",
     "TraceSink",
     "Tracer",
+    "check_format",
     "json_ready",
     "read_ends",
     "read_trace",
@@ -200,8 +203,8 @@ def read_trace(path: Path | str) -> list[TraceEvent]:
             if number == len(lines):
                 continue  # torn by a kill while it was written
             raise TraceError(f"{path}:{number}: not JSON") from None
-        if number == 1 and isinstance(raw, dict) and "schema_version" not in raw:
-            raise TraceError(UPGRADE_HINT.format(where=path, path=path))
+        if number == 1:
+            _check_version(raw, path)
         try:
             events.append(parse_event(raw))
         except TraceError as exc:
@@ -235,9 +238,25 @@ def _parsed(line: bytes, path: Path | str, *, first_line: bool = False) -> Trace
         raw = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None  # torn by a kill
-    if first_line and isinstance(raw, dict) and "schema_version" not in raw:
-        raise TraceError(UPGRADE_HINT.format(where=path, path=path))
+    if first_line:
+        _check_version(raw, path)
     try:
         return parse_event(raw)
     except TraceError:
         return None
+
+
+def check_format(first_line: bytes | str, path: Path | str) -> None:
+    """Raise `TraceError` (with the command that converts it) when a trace's first line is
+    the header of an older format; anything else passes (a torn or foreign line included)."""
+    try:
+        first = json.loads(first_line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return
+    _check_version(first, path)
+
+
+def _check_version(first: object, path: Path | str) -> None:
+    version = header_version(first)
+    if version is not None and version < SCHEMA_VERSION:
+        raise TraceError(UPGRADE_HINT.format(where=path, path=path))
