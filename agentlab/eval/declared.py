@@ -85,6 +85,9 @@ def declared_args_model(function: dict[str, Any]) -> type[BaseModel]:
 class DeclaredTool(BaseTool):
     """A stub tool: validates its arguments and echoes the call."""
 
+    declared: bool = True
+    """A declared function: its call is graded, not its effect (`tool_is_declared`)."""
+
     def _run(self, **kwargs: Any) -> str:
         given = {k: v for k, v in kwargs.items() if v is not None and k != "run_manager"}
         return f"called {self.name} with {json.dumps(given, sort_keys=True, default=str)}"
