@@ -8,6 +8,7 @@ the same search in `AgentlabSqliteStore`'s in-process index for comparison.
 Starts a throwaway cluster (tests/postgres_server.py) unless `--db URL` is given.
 
     .venv/bin/python benchmarks/postgres_recall.py [--sizes 1000,10000] [--queries 30]
+    .venv/bin/python benchmarks/postgres_recall.py --smoke    # 100 memories, 3 queries
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from psycopg.types.json import Jsonb
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from machine import describe
 from postgres_server import PostgresServer
+from smoke import add_smoke
 
 from agentlab.memory import AgentlabSqliteStore, MiniLMEmbeddings
 from agentlab.memory.postgres import connection_pool
@@ -77,11 +79,16 @@ def _p50_ms(store: Any, queries: list[str], rounds: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--db", default=None)
+    add_smoke(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.queries = "100", 3
     query_vectors = dict(zip(QUERIES, MiniLMEmbeddings().encode(QUERIES).tolist(), strict=True))
     server = None if args.db else PostgresServer()
     print(describe())
