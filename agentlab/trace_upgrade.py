@@ -240,7 +240,7 @@ def _stop(status: RunStatus, detail: str, model_error: FailureCategory | None) -
 
 def _json_lines(path: Path) -> list[Any]:
     """The parsed lines of a file (blank lines and a torn last line left out)."""
-    text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    text = path.read_text(encoding="utf-8", errors="replace").rstrip("\n").split("\n")
     lines: list[Any] = []
     for number, line in enumerate(text, 1):
         if not line.strip():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -43,6 +44,12 @@ def json_schema_response_format(schema: type[BaseModel]) -> dict[str, Any]:
             "strict": False,
         },
     }
+
+
+@functools.lru_cache(maxsize=128)
+def _schema_text(schema: type[BaseModel]) -> str:
+    """A schema's JSON text, made once per model class (pydantic takes about a millisecond)."""
+    return json.dumps(schema.model_json_schema())
 
 
 def supports_json_schema(model: BaseChatModel) -> bool:
@@ -114,7 +121,7 @@ class ModelCaller:
         schema appended to the last user message."""
         if self.enforces_schema:
             return messages
-        hint = SCHEMA_IN_PROMPT.format(schema=json.dumps(schema.model_json_schema()))
+        hint = SCHEMA_IN_PROMPT.format(schema=_schema_text(schema))
         if messages and isinstance(messages[-1], HumanMessage):
             last = messages[-1]
             return [*messages[:-1], HumanMessage(content=f"{_text_of(last.content)}\n\n{hint}")]
