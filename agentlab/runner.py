@@ -15,7 +15,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
@@ -25,6 +24,8 @@ from agentlab.config import AgentConfig
 from agentlab.errors import AgentlabError, ConfigError
 from agentlab.failures import FailureEvent
 from agentlab.graph import ToolsArg, build_deps, compile_graph
+from agentlab.llm.response_cache import ResponseCache
+from agentlab.llm.structured import ChatModelLike
 from agentlab.memory.runtime import USER_KEY
 from agentlab.memory.settings import MemorySettings
 from agentlab.nodes.base import AgentDeps
@@ -77,16 +78,24 @@ class Runner:
         self,
         config: AgentConfig | None = None,
         *,
-        model: str | BaseChatModel | None = None,
+        model: str | ChatModelLike | None = None,
         tools: ToolsArg = None,
         trace_dir: str | Path | TraceSink | Tracer | None = None,
         record: str | Path | None = None,
         checkpointer: BaseCheckpointSaver[str] | None = None,
         store: BaseStore | None = None,
         memory: MemorySettings | None = None,
+        response_cache: ResponseCache | None = None,
     ) -> None:
         self.config = config or AgentConfig()
-        deps = build_deps(self.config, model=model, tools=tools, trace=trace_dir, record=record)
+        deps = build_deps(
+            self.config,
+            model=model,
+            tools=tools,
+            trace=trace_dir,
+            record=record,
+            response_cache=response_cache,
+        )
         self.deps: AgentDeps = replace(deps, memory=memory) if memory is not None else deps
         self.checkpointer = checkpointer
         self.store = store

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openai_fake import serve as serve  # the loopback OpenAI-compatible server fixture
 
 from agentlab.trace import MemoryTraceSink, Tracer
 

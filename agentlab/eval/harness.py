@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-
 from agentlab.config import VARIANTS, AgentConfig
 from agentlab.errors import ConfigError
 from agentlab.eval.checks import CodeRunner, SandboxCodeRunner
@@ -32,6 +30,7 @@ from agentlab.eval.declared import declared_tool
 from agentlab.eval.suite import Suite, Task
 from agentlab.eval.verdict import GradingSink, Judgement, Outcome, RunRecord, judge
 from agentlab.failures import utc_now
+from agentlab.llm.structured import ChatModelLike
 from agentlab.runner import Runner
 from agentlab.tools.registry import ToolRegistry, builtin_tool, builtin_tool_names
 from agentlab.trace import JsonlTraceSink
@@ -83,7 +82,7 @@ class EvalSettings:
     variants: tuple[str, ...] = ("full",)
     out_dir: Path
     """Traces go here, one per run; finished pairs found here are skipped."""
-    model: str | BaseChatModel | None = None
+    model: str | ChatModelLike | None = None
     """A model spec, or `replay:DIR` for per-run cassettes; None picks the default model."""
     record_dir: Path | None = None
     """Write each run's model exchanges to `record_dir/<variant>/<task>.jsonl`."""
@@ -183,7 +182,7 @@ def pair_tools(task: Task, config: AgentConfig) -> ToolRegistry:
     )
 
 
-def replay_dir(model: str | BaseChatModel | None) -> Path | None:
+def replay_dir(model: str | ChatModelLike | None) -> Path | None:
     """The directory of a `replay:DIR` spec (None for any other model)."""
     if isinstance(model, str) and model.startswith(REPLAY):
         path = Path(model.removeprefix(REPLAY))
@@ -302,7 +301,7 @@ class Evaluation:
     def _cassette(self, pair: Pair) -> Path:
         return cassette_path(self._replay or Path("."), pair.variant, pair.task.id)
 
-    def _model(self, pair: Pair) -> str | BaseChatModel | None:
+    def _model(self, pair: Pair) -> str | ChatModelLike | None:
         if self._replay is not None:
             return f"{REPLAY}{self._cassette(pair)}"
         return self.settings.model

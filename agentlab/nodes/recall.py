@@ -61,6 +61,7 @@ def begin_run(deps: AgentDeps, state: AgentState, config: RunnableConfig) -> dic
         variant=deps.config.variant,
         config=deps.config.model_dump(mode="json"),
         model=deps.caller.name,
+        structured_output=deps.caller.structured.label(),
         tools=deps.tools.names(),
         thread_id=configurable.get("thread_id"),
         versions=dict(_versions()),
