@@ -18,7 +18,7 @@ from typing import Any, cast
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import Command, StateSnapshot, StreamMode
 
 from agentlab.config import AgentConfig
 from agentlab.errors import AgentlabError, ConfigError
@@ -33,7 +33,8 @@ from agentlab.state import AgentState, Counters
 from agentlab.trace import Tracer, TraceSink
 
 EventHandler = Callable[[str, Any], None]
-"""Receives `(stream_mode, chunk)` for every `updates` and `custom` chunk while a run goes."""
+"""Receives `(stream_mode, chunk)` for every `updates` and `custom` chunk while a run goes
+(and `messages` chunks, `(message_chunk, metadata)`, when the run streams tokens)."""
 
 
 @dataclass
@@ -118,6 +119,7 @@ class Runner:
         thread_id: str | None = None,
         user_id: str | None = None,
         on_event: EventHandler | None = None,
+        stream_tokens: bool = False,
     ) -> RunResult:
         """Run `task` to the end; errors become a status, never an exception.
 
@@ -127,6 +129,8 @@ class Runner:
         `task` is None or that run's task, that run resumes from its last
         completed step instead: finished tool calls are not made again.
         `user_id` selects whose long-term memories the run reads and writes.
+        With `stream_tokens`, model replies stream to `on_event` as they are generated
+        (LangGraph's `messages` mode; backends that cannot stream send the whole reply).
         """
         run_id = uuid.uuid4().hex
         configurable: dict[str, Any] = {"run_id": run_id, "task_id": task_id}
@@ -146,10 +150,13 @@ class Runner:
                     if threaded
                     else "give a task to run"
                 )
+            modes: list[StreamMode] = ["updates", "custom", "values"]
+            if stream_tokens:
+                modes.append("messages")
             for mode, chunk in self.graph.stream(
                 graph_input,
                 {"configurable": configurable},
-                stream_mode=["updates", "custom", "values"],
+                stream_mode=modes,
                 durability="sync" if threaded else None,
             ):
                 if mode == "values":

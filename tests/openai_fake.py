@@ -92,7 +92,8 @@ class FakeOpenAI:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                for piece in chunks(body["model"], text):
+                usage = bool((body.get("stream_options") or {}).get("include_usage"))
+                for piece in chunks(body["model"], text, usage=usage):
                     self.wfile.write(f"data: {json.dumps(piece)}\n\n".encode())
                     self.wfile.flush()
                     time.sleep(fake.chunk_delay_s)
@@ -129,8 +130,11 @@ def completion(model: str, text: str) -> dict[str, Any]:
     }
 
 
-def chunks(model: str, text: str, size: int = 4) -> Iterator[dict[str, Any]]:
-    """`text` as chat-completion chunks of `size` characters, then the finish chunk."""
+def chunks(
+    model: str, text: str, size: int = 4, *, usage: bool = False
+) -> Iterator[dict[str, Any]]:
+    """`text` as chat-completion chunks of `size` characters, then the finish chunk (and,
+    when asked for with `stream_options`, the usage chunk, as OpenAI sends it)."""
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
@@ -146,6 +150,8 @@ def chunks(model: str, text: str, size: int = 4) -> Iterator[dict[str, Any]]:
     for start in range(0, len(text), size):
         yield chunk({"content": text[start : start + size]})
     yield chunk({}, "stop")
+    if usage:
+        yield {**chunk({}), "choices": [], "usage": completion(model, text)["usage"]}
 
 
 @pytest.fixture
