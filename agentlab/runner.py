@@ -245,6 +245,7 @@ class Runner:
         if trace_text:
             tracer.emit(run_id, "error", detail=detail, traceback=trace_text)
         counters = state.get("counters") or Counters()
+        cache = self.deps.caller.cache_counts(run_id)
         tracer.emit(
             run_id,
             "footer",
@@ -252,6 +253,7 @@ class Runner:
             status_detail=detail,
             answer=None,
             counters=counters.model_dump(),
+            **({"cache": cache} if cache is not None else {}),
         )
         tracer.close(run_id)
         result = self._result(run_id, thread_id, state)

@@ -67,7 +67,8 @@ class Finish(Node):
         trace_node_step(self, state, command, time.perf_counter() - started)
         final: AgentState = {**state, **update}  # type: ignore[typeddict-item]
         final["failures"] = [*(state.get("failures") or []), *update.get("failures", [])]
-        write_footer(self.deps.tracer, final)
+        cache = self.deps.caller.cache_counts(final.get("run_id", "unknown"))
+        write_footer(self.deps.tracer, final, cache=cache)
         return command
 
     def _settle(self, state: AgentState) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from agentlab.eval.declared import declared_tool
 from agentlab.eval.suite import Suite, Task
 from agentlab.eval.verdict import GradingSink, Judgement, Outcome, RunRecord, judge
 from agentlab.failures import utc_now
+from agentlab.llm.response_cache import ResponseCache
 from agentlab.llm.structured import ChatModelLike
 from agentlab.runner import Runner
 from agentlab.tools.registry import ToolRegistry, builtin_tool, builtin_tool_names
@@ -91,6 +92,8 @@ class EvalSettings:
     """Run only this many tasks: the first ones, or a seeded sample with `seed`."""
     seed: int | None = None
     base_config: AgentConfig = field(default_factory=AgentConfig)
+    cache: ResponseCache | None = None
+    """Answer model requests seen before from this exact response cache (`--cache`)."""
 
 
 def trace_ends(path: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -278,6 +281,7 @@ class Evaluation:
             tools=pair_tools(task, config),
             trace_dir=sink,
             record=record,
+            response_cache=self.settings.cache,
         )
         try:
             result = runner.run(task.prompt, task_id=task.id)
@@ -318,6 +322,7 @@ class Evaluation:
             "jobs": settings.jobs,
             "limit": settings.limit,
             "seed": settings.seed,
+            "cache": str(settings.cache.path) if settings.cache else None,
             "pending_at_start": pending,
             "started": utc_now(),
         }

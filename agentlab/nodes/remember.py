@@ -59,14 +59,19 @@ class Remember(Node):
             self.deps.tracer.emit(run_id, "remembered", memories=stored)
 
     def _end_run(self, state: AgentState) -> None:
-        write_footer(self.deps.tracer, state)
+        cache = self.deps.caller.cache_counts(state.get("run_id", "unknown"))
+        write_footer(self.deps.tracer, state, cache=cache)
 
 
-def write_footer(tracer: Tracer, state: AgentState) -> None:
-    """End the run's trace with its footer (the baselines end theirs the same way)."""
+def write_footer(tracer: Tracer, state: AgentState, *, cache: dict[str, int] | None = None) -> None:
+    """End the run's trace with its footer (the baselines end theirs the same way).
+
+    `cache`: the response cache's hits and misses, when the run had one.
+    """
     run_id = state.get("run_id", "unknown")
     counters = state.get("counters") or Counters()
     failures = state.get("failures") or []
+    extra = {"cache": cache} if cache is not None else {}
     tracer.emit(
         run_id,
         "footer",
@@ -76,5 +81,6 @@ def write_footer(tracer: Tracer, state: AgentState) -> None:
         counters=counters.model_dump(),
         seconds=round(time.time() - state.get("started_at", time.time()), 3),
         failures=dict(Counter(str(f.category) for f in failures)),
+        **extra,
     )
     tracer.close(run_id)
