@@ -54,6 +54,9 @@ class ModelReply:
     """Served by the response cache: no model call was made."""
 
 
+_MODES = frozenset(m.value for m in StructuredMode)
+
+
 def _estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
@@ -137,10 +140,11 @@ class ModelCaller:
             else sum(_estimate_tokens(text_of(m.content)) for m in sent)
         )
         tokens_out = int(usage["output_tokens"]) if usage else _estimate_tokens(text)
-        self._log(node, run_id, sent, text, tokens_in, tokens_out, latency, estimated, mode)
+        answer = ModelReply(text, tokens_in, tokens_out, latency, estimated, mode)
+        self._log(node, run_id, sent, answer)
         if key is not None and self.cache is not None:
             self.cache.put(key, CachedReply(text, tokens_in, tokens_out, mode))
-        return ModelReply(text, tokens_in, tokens_out, latency, estimated, mode)
+        return answer
 
     def cache_counts(self, run_id: str) -> dict[str, int] | None:
         """The run's cache hits and misses (None without a cache); forgets them."""
@@ -214,47 +218,27 @@ class ModelCaller:
         self._count(run_id, hit=found is not None)
         if found is None:
             return None
-        mode = StructuredMode(found.structured) if found.structured else None
-        self._log(
-            node,
-            run_id,
-            messages,
-            found.text,
-            found.tokens_in,
-            found.tokens_out,
-            0.0,
-            False,
-            mode,
-            cached=True,
-        )
-        return ModelReply(found.text, found.tokens_in, found.tokens_out, 0.0, False, mode, True)
+        mode = StructuredMode(found.structured) if found.structured in _MODES else None
+        answer = ModelReply(found.text, found.tokens_in, found.tokens_out, 0.0, False, mode, True)
+        self._log(node, run_id, messages, answer)
+        return answer
 
-    def _log(
-        self,
-        node: str,
-        run_id: str,
-        messages: list[BaseMessage],
-        text: str,
-        tokens_in: int,
-        tokens_out: int,
-        latency: float,
-        estimated: bool,
-        mode: StructuredMode | None,
-        *,
-        cached: bool = False,
-    ) -> None:
+    def _log(self, node: str, run_id: str, messages: list[BaseMessage], reply: ModelReply) -> None:
+        """Trace the exchange (and record it in the cassette, when recording)."""
         record = {
             "node": node,
             "model": self.name,
             "messages": message_dicts(messages),
-            "reply": text,
-            "tokens_in": tokens_in,
-            "tokens_out": tokens_out,
-            "latency_s": round(latency, 4),
+            "reply": reply.text,
+            "tokens_in": reply.tokens_in,
+            "tokens_out": reply.tokens_out,
+            "latency_s": round(reply.latency_s, 4),
         }
-        extra: dict[str, Any] = {"structured": mode.value if mode else None}
-        if cached:
+        extra: dict[str, Any] = {"structured": reply.structured.value if reply.structured else None}
+        if reply.cached:
             extra["cached"] = True
-        self.tracer.emit(run_id, "model_call", tokens_estimated=estimated, **extra, **record)
+        self.tracer.emit(
+            run_id, "model_call", tokens_estimated=reply.tokens_estimated, **extra, **record
+        )
         if self.recorder is not None:
             self.recorder.record(**record)
