@@ -87,8 +87,8 @@ class AgentConfig(BaseModel):
 
     max_output_tokens: int = Field(default=512, ge=16)
     """Tokens one structured reply may take (plans, reflections); a reply cut off there does
-    not parse and is retried like any malformed reply. Sent to backends that enforce the
-    schema (OpenAI-compatible servers and the local model)."""
+    not parse and is retried like any malformed reply. Sent to OpenAI-compatible servers
+    (in every structured mode) and the local model."""
     """Seconds one model request may take."""
 
     search_backend: Literal["auto", "web", "local"] = "auto"

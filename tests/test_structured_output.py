@@ -101,7 +101,8 @@ def test_a_text_only_server_still_gets_a_parsed_plan_through_the_prompt(
     assert result.status == "answered" and result.answer == "395"
     assert fake.formats() == ["json_schema", "json_object", "text", "text"]
     prompt_request = fake.requests[2]
-    assert "max_tokens" not in prompt_request  # no cap where nothing enforces the schema
+    # Capped in prompt mode too: a small model must not write until its context is full.
+    assert 512 in (prompt_request.get("max_tokens"), prompt_request.get("max_completion_tokens"))
     assert "Reply with only a JSON object that matches this JSON schema" in last_user_text(
         prompt_request
     )

@@ -169,7 +169,13 @@ class ModelCaller:
         remembered = self.structured.known
         rejected: list[dict[str, str]] = []
         for index, mode in enumerate(candidates):
-            request = structured_request(mode, messages, schema, max_tokens=self.max_tokens)
+            request = structured_request(
+                mode,
+                messages,
+                schema,
+                max_tokens=self.max_tokens,
+                cap_prompt=self.structured.openai_compatible,
+            )
             try:
                 reply = self._invoke(request, schema)
             except Exception as exc:

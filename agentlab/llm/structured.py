@@ -142,9 +142,15 @@ def structured_request(
     schema: type[BaseModel],
     *,
     max_tokens: int | None,
+    cap_prompt: bool = False,
 ) -> StructuredRequest:
-    """The messages and request options for `mode` (the reply cap goes only where the
-    backend enforces the schema, so a capped reply still closes its JSON)."""
+    """The messages and request options for `mode`.
+
+    The reply cap goes where the backend enforces the schema (a capped reply still
+    closes its JSON) and, with `cap_prompt`, to a server in prompt mode: a reply cut off
+    there does not parse and is retried, which beats a small model writing until its
+    context is full. Other chat models get no option they might not take.
+    """
     kwargs: dict[str, Any] = {}
     if mode is StructuredMode.JSON_SCHEMA:
         kwargs["response_format"] = json_schema_response_format(schema)
@@ -153,7 +159,7 @@ def structured_request(
         messages = schema_in_prompt(messages, schema)
     elif mode is StructuredMode.PROMPT:
         messages = schema_in_prompt(messages, schema)
-    if "response_format" in kwargs and max_tokens is not None:
+    if ("response_format" in kwargs or cap_prompt) and max_tokens is not None:
         kwargs["max_tokens"] = max_tokens
     return StructuredRequest(mode, messages, kwargs)
 
@@ -258,17 +264,20 @@ class StructuredOutput:
 
     fixed: StructuredMode | None = None
     server: str | None = None
+    openai_compatible: bool = False
+    """The model is one OpenAI-compatible server (it takes `max_tokens` in every mode)."""
 
     @classmethod
     def for_model(
         cls, model: ChatModelLike, preference: StructuredPreference = "auto"
     ) -> StructuredOutput:
-        if preference != "auto":
-            return cls(fixed=StructuredMode(preference))
         inner = inner_chat_models(model)
         modes = {native_mode(m) for m in inner}
-        if len(inner) == 1 and modes == {None}:
-            return cls(server=server_key(inner[0]))
+        compatible = len(inner) == 1 and modes == {None}
+        if preference != "auto":
+            return cls(fixed=StructuredMode(preference), openai_compatible=compatible)
+        if compatible:
+            return cls(server=server_key(inner[0]), openai_compatible=True)
         if len(modes) == 1 and None not in modes:
             (mode,) = modes
             # A wrapper has no with_structured_output of its own.
