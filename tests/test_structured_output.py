@@ -60,6 +60,7 @@ def test_llama_cpp_refusal_selects_json_object_without_spending_retries(
     # json_object for the plan and, remembered, for the reflection.
     assert fake.formats() == ["json_schema", "json_object", "json_object"]
     plan_request = fake.requests[1]
+    assert plan_request["max_tokens"] == 512
     assert plan_request["response_format"]["schema"]["title"] == "Plan"
     assert '"title": "Plan"' in last_user_text(plan_request)  # the schema in the prompt too
     events = read_trace(result.trace_path or "")
@@ -102,7 +103,8 @@ def test_a_text_only_server_still_gets_a_parsed_plan_through_the_prompt(
     assert fake.formats() == ["json_schema", "json_object", "text", "text"]
     prompt_request = fake.requests[2]
     # Capped in prompt mode too: a small model must not write until its context is full.
-    assert 512 in (prompt_request.get("max_tokens"), prompt_request.get("max_completion_tokens"))
+    # As max_tokens as well: llama-cpp-python's server does not read max_completion_tokens.
+    assert prompt_request["max_tokens"] == prompt_request["max_completion_tokens"] == 512
     assert "Reply with only a JSON object that matches this JSON schema" in last_user_text(
         prompt_request
     )

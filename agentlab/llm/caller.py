@@ -175,6 +175,7 @@ class ModelCaller:
                 schema,
                 max_tokens=self.max_tokens,
                 cap_prompt=self.structured.openai_compatible,
+                legacy_cap=self.structured.legacy_cap,
             )
             try:
                 reply = self._invoke(request, schema)

@@ -57,6 +57,7 @@ NEGOTIATED: tuple[StructuredMode, ...] = (
     StructuredMode.JSON_OBJECT,
     StructuredMode.PROMPT,
 )
+OPENAI_API = "https://api.openai.com/v1"
 SCHEMA_IN_PROMPT = "Reply with only a JSON object that matches this JSON schema:\n{schema}"
 
 # What servers say when they refuse a response format (llama.cpp's server:
@@ -143,6 +144,7 @@ def structured_request(
     *,
     max_tokens: int | None,
     cap_prompt: bool = False,
+    legacy_cap: bool = False,
 ) -> StructuredRequest:
     """The messages and request options for `mode`.
 
@@ -150,6 +152,8 @@ def structured_request(
     closes its JSON) and, with `cap_prompt`, to a server in prompt mode: a reply cut off
     there does not parse and is retried, which beats a small model writing until its
     context is full. Other chat models get no option they might not take.
+    langchain-openai sends the cap as `max_completion_tokens`, which servers such as
+    llama-cpp-python's do not read: with `legacy_cap` it goes as `max_tokens` too.
     """
     kwargs: dict[str, Any] = {}
     if mode is StructuredMode.JSON_SCHEMA:
@@ -161,6 +165,8 @@ def structured_request(
         messages = schema_in_prompt(messages, schema)
     if ("response_format" in kwargs or cap_prompt) and max_tokens is not None:
         kwargs["max_tokens"] = max_tokens
+        if legacy_cap:
+            kwargs["extra_body"] = {"max_tokens": max_tokens}
     return StructuredRequest(mode, messages, kwargs)
 
 
@@ -219,7 +225,7 @@ def _has_own_structured_output(model: BaseChatModel) -> bool:
 
 def server_key(model: BaseChatModel) -> str:
     """Which server and model a negotiated mode belongs to."""
-    base = getattr(model, "openai_api_base", None) or "https://api.openai.com/v1"
+    base = getattr(model, "openai_api_base", None) or OPENAI_API
     return f"{base.rstrip('/')} {getattr(model, 'model_name', '')}"
 
 
@@ -266,6 +272,8 @@ class StructuredOutput:
     server: str | None = None
     openai_compatible: bool = False
     """The model is one OpenAI-compatible server (it takes `max_tokens` in every mode)."""
+    legacy_cap: bool = False
+    """The server is not OpenAI's own: the reply cap goes as `max_tokens` as well."""
 
     @classmethod
     def for_model(
@@ -274,10 +282,13 @@ class StructuredOutput:
         inner = inner_chat_models(model)
         modes = {native_mode(m) for m in inner}
         compatible = len(inner) == 1 and modes == {None}
+        legacy = compatible and not server_key(inner[0]).startswith(OPENAI_API)
         if preference != "auto":
-            return cls(fixed=StructuredMode(preference), openai_compatible=compatible)
+            return cls(
+                fixed=StructuredMode(preference), openai_compatible=compatible, legacy_cap=legacy
+            )
         if compatible:
-            return cls(server=server_key(inner[0]), openai_compatible=True)
+            return cls(server=server_key(inner[0]), openai_compatible=True, legacy_cap=legacy)
         if len(modes) == 1 and None not in modes:
             (mode,) = modes
             # A wrapper has no with_structured_output of its own.
