@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from support import agentlab, of_type
 
+from agentlab import AgentConfig, Budgets
 from agentlab.llm.weights import gguf_path, model_spec
+from agentlab.runner import Runner
 from agentlab.trace import read_trace
 
 pytestmark = [pytest.mark.local_model, pytest.mark.slow]
@@ -118,11 +120,23 @@ def test_the_demo_runs_through_openai_against_llama_cpps_server(
     assert result["status"] in ("answered", "no_answer", "budget_exhausted")
 
 
-def test_a_text_only_mode_still_gets_a_parsed_plan(llama_server: str, tmp_path: Path) -> None:
-    _, events = run_demo(llama_server, tmp_path, "--model", "openai:smollm2?structured=prompt")
+def test_a_forced_prompt_mode_sends_no_response_format_and_stays_capped(
+    llama_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", llama_server)
+    config = AgentConfig(
+        tools=("calculator",),
+        memory=False,
+        max_output_tokens=48,
+        budgets=Budgets(max_llm_calls=2, max_output_retries=1),
+    )
+    runner = Runner(config, model="openai:smollm2?structured=prompt", trace_dir=tmp_path)
+    result = runner.run(DEMO_TASK)
+    events = read_trace(result.trace_path or "")
     assert events[0]["structured_output"] == "prompt"
     calls = of_type(events, "model_call")
-    assert calls and {c["structured"] for c in calls} == {"prompt"}
-    # Capped (as max_tokens, which this server reads): no reply runs to the context's end.
-    assert all(c["tokens_out"] <= 512 for c in calls)
+    assert len(calls) == 2 and {c["structured"] for c in calls} == {"prompt"}
+    # Capped (sent as max_tokens, which this server reads): no reply runs to the context's end.
+    assert all(0 < c["tokens_out"] <= 48 for c in calls)
+    assert "JSON schema" in calls[0]["messages"][-1]["content"]
     assert "model.api_error" not in [e.get("category") for e in events]
