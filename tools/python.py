@@ -230,13 +230,17 @@ def describe_failure(result: RunResult, limits: SandboxLimits) -> tuple[FailureC
         raise ValueError("a successful run is not a failure")
     if status is RunStatus.ERROR:
         if error is not None and error.traceback:
-            return FailureCategory.EXECUTION_TOOL_ERROR, CODE_RAISED.format(traceback=error.traceback)
+            return FailureCategory.EXECUTION_TOOL_ERROR, CODE_RAISED.format(
+                traceback=error.traceback
+            )
         text = CODE_RAISED_BARE.format(
             type=error.type if error else "Exception", message=error.message if error else ""
         )
         return FailureCategory.EXECUTION_TOOL_ERROR, text
     if status is RunStatus.CRASHED:
-        return FailureCategory.EXECUTION_TOOL_ERROR, CRASHED.format(message=error.message if error else "")
+        return FailureCategory.EXECUTION_TOOL_ERROR, CRASHED.format(
+            message=error.message if error else ""
+        )
     if status is RunStatus.PROTOCOL_ERROR:
         message = error.message if error else "no reply"
         return FailureCategory.EXECUTION_TOOL_ERROR, PROTOCOL_BROKEN.format(message=message)
@@ -244,7 +248,9 @@ def describe_failure(result: RunResult, limits: SandboxLimits) -> tuple[FailureC
         text = TIMED_OUT.format(timeout=result.timeout_s, max=MAX_TIMEOUT_S)
         return FailureCategory.EXECUTION_TIMEOUT, text
     if status is RunStatus.MEMORY_LIMIT:
-        return FailureCategory.EXECUTION_RESOURCE_LIMIT, OUT_OF_MEMORY.format(mib=limits.memory_bytes // MIB)
+        return FailureCategory.EXECUTION_RESOURCE_LIMIT, OUT_OF_MEMORY.format(
+            mib=limits.memory_bytes // MIB
+        )
     if status is RunStatus.PIDS_LIMIT:
         return FailureCategory.EXECUTION_RESOURCE_LIMIT, TOO_MANY_PROCESSES.format(pids=limits.pids)
     if status is RunStatus.OUTPUT_LIMIT:
