@@ -18,6 +18,7 @@ from support import agentlab, of_type
 
 from agentlab import AgentConfig, Budgets
 from agentlab.events import ModelCall, PlanMade, StructuredOutputChosen
+from agentlab.failures import FailureEvent
 from agentlab.llm.weights import gguf_path, model_spec
 from agentlab.runner import Runner
 from agentlab.trace import read_trace
@@ -110,7 +111,7 @@ def test_the_demo_runs_through_openai_against_llama_cpps_server(
     assert [e.mode for e in negotiated] == ["json_object"], negotiated
     assert negotiated[0].rejected[0]["mode"] == "json_schema"
     assert "json_object" in negotiated[0].rejected[0]["error"]
-    assert "model.api_error" not in [e.get("category") for e in events]
+    assert "model.api_error" not in [e.category for e in of_type(events, FailureEvent)]
     calls = of_type(events, ModelCall)
     assert calls and {c.structured for c in calls} == {"json_object"}
     assert not calls[0].tokens_estimated  # the server's own usage
@@ -139,5 +140,5 @@ def test_a_forced_prompt_mode_sends_no_response_format_and_stays_capped(
     assert len(calls) == 2 and {c.structured for c in calls} == {"prompt"}
     # Capped (sent as max_tokens, which this server reads): no reply runs to the context's end.
     assert all(0 < c.tokens_out <= 48 for c in calls)
-    assert "JSON schema" in calls[0]["messages"][-1]["content"]
-    assert "model.api_error" not in [e.get("category") for e in events]
+    assert "JSON schema" in calls[0].messages[-1]["content"]
+    assert "model.api_error" not in [e.category for e in of_type(events, FailureEvent)]
