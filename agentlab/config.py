@@ -81,10 +81,16 @@ class AgentConfig(BaseModel):
 
     model_timeout_s: float = Field(default=120.0, gt=0)
 
+    structured_output: Literal["auto", "json_schema", "json_object", "prompt"] = "auto"
+    """How structured replies are asked for: `auto` negotiates with an OpenAI-compatible
+    server (json_schema, then json_object, then the schema in the prompt) and uses the
+    embedded model's grammar or a provider's own support; any other value forces that mode
+    (a model spec's `?structured=` takes precedence)."""
+
     max_output_tokens: int = Field(default=512, ge=16)
     """Tokens one structured reply may take (plans, reflections); a reply cut off there does
-    not parse and is retried like any malformed reply. Sent to backends that enforce the
-    schema (OpenAI-compatible servers and the local model)."""
+    not parse and is retried like any malformed reply. Sent to OpenAI-compatible servers
+    (in every structured mode) and the local model."""
     """Seconds one model request may take."""
 
     search_backend: Literal["auto", "web", "local"] = "auto"

@@ -57,6 +57,9 @@ class Header(Event):
     """The run's `AgentConfig`, as JSON."""
     model: str
     """The model spec (`local:NAME`, `openai:MODEL`, `replay:PATH`, `object:CLASS`)."""
+    structured_output: str = "auto"
+    """How structured replies are asked for, when known at the start (else `auto`: the
+    mode a server takes is negotiated at the first call, see `structured_output` events)."""
     tools: list[str]
     """The inventory's tool names."""
     thread_id: str | None = None
@@ -137,6 +140,23 @@ class ModelCall(Event):
     """Seconds the call took."""
     tokens_estimated: bool = False
     """The backend reported no usage; tokens were estimated from the text."""
+    structured: str | None = None
+    """How a structured reply was asked for (`json_schema`, `json_object`, `prompt`,
+    `grammar`, `provider`); None for a plain call."""
+    cached: bool = False
+    """Served by the response cache: no model call was made."""
+
+
+class StructuredOutputChosen(Event):
+    """The structured-output mode a server was found to take (negotiated once per server)."""
+
+    type: Literal["structured_output"] = "structured_output"
+    mode: str
+    """The mode chosen: `json_schema`, `json_object`, `prompt`, `grammar` or `provider`."""
+    server: str | None = None
+    """The server's base URL (None for an in-process model)."""
+    rejected: list[dict[str, str]] = Field(default_factory=list)
+    """The modes the server refused first, with its words."""
 
 
 class ToolCall(Event):
@@ -305,6 +325,8 @@ class Footer(Event):
     """Failure events of the run per category."""
     verdict: Verdict | None = None
     """Set by `agentlab eval` when it grades the run."""
+    cache: dict[str, int] | None = None
+    """Response-cache `hits` and `misses` of the run, when a cache is on."""
 
     @property
     def finished(self) -> bool:
@@ -318,6 +340,7 @@ TraceEvent = Annotated[
     | PlanMade
     | Reflected
     | ModelCall
+    | StructuredOutputChosen
     | ToolCall
     | FailureEvent
     | Graded

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeAlias, cast
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import START, StateGraph
@@ -19,7 +18,9 @@ from agentlab.context import RunContext
 from agentlab.errors import ConfigError
 from agentlab.llm.caller import ModelCaller
 from agentlab.llm.recording import CassetteRecorder
+from agentlab.llm.response_cache import ResponseCache
 from agentlab.llm.spec import resolve_model
+from agentlab.llm.structured import ChatModelLike
 from agentlab.nodes import (
     AgentDeps,
     Executor,
@@ -62,10 +63,11 @@ def _tracer(trace: Tracer | TraceSink | str | Path | None) -> Tracer:
 def build_deps(
     config: AgentConfig,
     *,
-    model: str | BaseChatModel | None = None,
+    model: str | ChatModelLike | None = None,
     tools: ToolsArg = None,
     trace: Tracer | TraceSink | str | Path | None = None,
     record: str | Path | None = None,
+    response_cache: ResponseCache | None = None,
 ) -> AgentDeps:
     """Resolve the model, the tool inventory and the trace sink a graph's nodes share."""
     registry = _registry(tools, config)
@@ -83,6 +85,8 @@ def build_deps(
         tracer=tracer,
         recorder=recorder,
         max_tokens=config.max_output_tokens,
+        structured=resolved.structured or config.structured_output,
+        cache=response_cache,
     )
     return AgentDeps(
         config=config,
@@ -119,7 +123,7 @@ def compile_graph(
 def build_agent(
     config: AgentConfig | None = None,
     *,
-    model: str | BaseChatModel | None = None,
+    model: str | ChatModelLike | None = None,
     tools: ToolsArg = None,
     trace: Tracer | TraceSink | str | Path | None = None,
     record: str | Path | None = None,
@@ -132,8 +136,9 @@ def build_agent(
     Args:
         config: the switches; `AgentConfig()` when omitted. `architecture="react"` or
             `"direct"` (the `react` / `direct` variants) builds a baseline instead.
-        model: a model spec (`openai:MODEL`, `local:NAME`, `replay:PATH`) or any
-            langchain-core chat model; `config.model` or the default when omitted.
+        model: a model spec (`openai:MODEL`, `local:NAME`, `replay:PATH`, `PROVIDER:MODEL`)
+            or any langchain-core chat model (also wrapped by `with_retry` /
+            `with_fallbacks`); `config.model` or the default when omitted.
         tools: tool objects or built-in tool names; every built-in tool when omitted.
             `config.tools` / `config.without_tools` select the inventory from these.
         trace: a `Tracer`, a `TraceSink`, or a runs directory; `AGENTLAB_HOME/runs` by default.

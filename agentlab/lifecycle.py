@@ -34,7 +34,6 @@ from agentlab.state import AgentState, Counters
 from agentlab.stops import Answered, Budget, NoAnswer, StopReason, describe, status_of
 from agentlab.tools.base import RunScoped
 from agentlab.tools.registry import ToolRegistry
-from agentlab.trace import Tracer
 
 if TYPE_CHECKING:
     from agentlab.nodes.base import AgentDeps
@@ -76,6 +75,7 @@ def begin(deps: AgentDeps, state: AgentState, config: RunnableConfig) -> dict[st
             architecture=deps.config.architecture,
             config=deps.config.model_dump(mode="json"),
             model=deps.caller.name,
+            structured_output=deps.caller.structured.label(),
             tools=deps.tools.names(),
             thread_id=context.thread_id,
             versions=dict(_versions()),
@@ -161,8 +161,14 @@ def release_tools(tools: ToolRegistry, run_id: str | None) -> None:
             tool.end_run(run_id)
 
 
-def footer(state: AgentState | dict[str, Any], reason: StopReason | None = None) -> Footer:
-    """The footer of a run in `state` (`reason` overrides the state's stop)."""
+def footer(
+    state: AgentState | dict[str, Any],
+    reason: StopReason | None = None,
+    *,
+    cache: dict[str, int] | None = None,
+) -> Footer:
+    """The footer of a run in `state` (`reason` overrides the state's stop); `cache`: the
+    run's response-cache hits and misses, when a cache is on."""
     stop_reason: StopReason = reason or state.get("stop") or NoAnswer(detail=NO_ANSWER)
     failures: list[FailureEvent] = list(state.get("failures") or [])
     started = state.get("started_at")
@@ -175,18 +181,17 @@ def footer(state: AgentState | dict[str, Any], reason: StopReason | None = None)
         counters=state.get("counters") or Counters(),
         seconds=round(time.time() - started, 3) if started else 0.0,
         failures=dict(Counter(str(f.category) for f in failures)),
+        cache=cache,
     )
 
 
 def end(
-    tracer: Tracer,
-    tools: ToolRegistry,
-    state: AgentState | dict[str, Any],
-    reason: StopReason | None = None,
+    deps: AgentDeps, state: AgentState | dict[str, Any], reason: StopReason | None = None
 ) -> Footer:
     """End the run: release its tool resources, write the footer, close the trace."""
-    release_tools(tools, state.get("run_id"))
-    last = footer(state, reason)
-    tracer.write(last)
-    tracer.close(last.run_id)
+    run_id = str(state.get("run_id") or "unknown")
+    release_tools(deps.tools, run_id)
+    last = footer(state, reason, cache=deps.caller.cache_counts(run_id))
+    deps.tracer.write(last)
+    deps.tracer.close(last.run_id)
     return last

@@ -15,11 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import Command, StateSnapshot, StreamMode
 
 from agentlab import lifecycle
 from agentlab.config import AgentConfig
@@ -28,6 +27,8 @@ from agentlab.errors import AgentlabError, ConfigError
 from agentlab.events import InternalError, Resumed
 from agentlab.failures import FailureEvent
 from agentlab.graph import ToolsArg, build_deps, compile_graph
+from agentlab.llm.response_cache import ResponseCache
+from agentlab.llm.structured import ChatModelLike
 from agentlab.memory.settings import MemorySettings
 from agentlab.nodes.base import AgentDeps
 from agentlab.state import AgentState, Counters
@@ -35,7 +36,8 @@ from agentlab.stops import Errored, Interrupted, StopReason, describe, status_of
 from agentlab.trace import Tracer, TraceSink
 
 EventHandler = Callable[[str, Any], None]
-"""Receives `(stream_mode, chunk)` for every `updates` and `custom` chunk while a run goes."""
+"""Receives `(stream_mode, chunk)` for every `updates` and `custom` chunk while a run goes
+(and `messages` chunks, `(message_chunk, metadata)`, when the run streams tokens)."""
 
 
 @dataclass
@@ -86,16 +88,24 @@ class Runner:
         self,
         config: AgentConfig | None = None,
         *,
-        model: str | BaseChatModel | None = None,
+        model: str | ChatModelLike | None = None,
         tools: ToolsArg = None,
         trace_dir: str | Path | TraceSink | Tracer | None = None,
         record: str | Path | None = None,
         checkpointer: BaseCheckpointSaver[str] | None = None,
         store: BaseStore | None = None,
         memory: MemorySettings | None = None,
+        response_cache: ResponseCache | None = None,
     ) -> None:
         self.config = config or AgentConfig()
-        deps = build_deps(self.config, model=model, tools=tools, trace=trace_dir, record=record)
+        deps = build_deps(
+            self.config,
+            model=model,
+            tools=tools,
+            trace=trace_dir,
+            record=record,
+            response_cache=response_cache,
+        )
         self.deps: AgentDeps = replace(deps, memory=memory) if memory is not None else deps
         self.checkpointer = checkpointer
         self.store = store
@@ -134,6 +144,7 @@ class Runner:
         thread_id: str | None = None,
         user_id: str | None = None,
         on_event: EventHandler | None = None,
+        stream_tokens: bool = False,
     ) -> RunResult:
         """Run `task` to the end; errors become a status, never an exception.
 
@@ -143,6 +154,8 @@ class Runner:
         `task` is None or that run's task, that run resumes from its last
         completed step instead: finished tool calls are not made again.
         `user_id` selects whose long-term memories the run reads and writes.
+        With `stream_tokens`, model replies stream to `on_event` as they are generated
+        (LangGraph's `messages` mode; backends that cannot stream send the whole reply).
         """
         run_id = uuid.uuid4().hex
         threaded = thread_id is not None and self.checkpointer is not None
@@ -159,11 +172,14 @@ class Runner:
                     else "give a task to run"
                 )
             context = RunContext(run_id=run_id, task_id=task_id, user_id=user_id)
+            modes: list[StreamMode] = ["updates", "custom", "values"]
+            if stream_tokens:
+                modes.append("messages")
             for mode, chunk in self.graph.stream(
                 graph_input,
                 config,
                 context=context,
-                stream_mode=["updates", "custom", "values"],
+                stream_mode=modes,
                 durability="sync" if threaded else None,
             ):
                 if mode == "values":
@@ -255,7 +271,7 @@ class Runner:
         if tracer.began(run_id) or state.get("run_id") == run_id:
             if trace_text:
                 tracer.write(InternalError(run_id=run_id, detail=detail, traceback=trace_text))
-            lifecycle.end(tracer, self.deps.tools, {**state, "run_id": run_id}, reason)
+            lifecycle.end(self.deps, {**state, "run_id": run_id}, reason)
         else:  # the run never began (no header): nothing to trace, only what it held
             lifecycle.release_tools(self.deps.tools, run_id)
         result = self._result(run_id, thread_id, state)

@@ -42,7 +42,8 @@ class Settings:
     embedder: str | None
     """`AGENTLAB_EMBEDDER`: `minilm` or `lexical` (the best installed one when unset)."""
     models_dir: Path
-    """`AGENTLAB_MODELS_DIR`: where joined model weights are cached (`home/models`)."""
+    """`AGENTLAB_MODELS_DIR`: where joined model weights are cached, once per user
+    (`$XDG_CACHE_HOME/agentlab/models`, else `~/.cache/agentlab/models`)."""
     sandbox_image: str | None
     """`AGENTLAB_SANDBOX_IMAGE`: run this image tag instead of the one built from the sources."""
     debian_mirror: str | None
@@ -64,6 +65,9 @@ def current(environ: Mapping[str, str] | None = None) -> Settings:
 
     home = Path(value(HOME_ENV) or DEFAULT_HOME)
     models_dir = value(MODELS_DIR_ENV)
+    xdg = value("XDG_CACHE_HOME")
+    # The XDG spec: a relative path is invalid and is ignored.
+    cache = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
     return Settings(
         home=home,
         model=value(MODEL_ENV),
@@ -71,7 +75,7 @@ def current(environ: Mapping[str, str] | None = None) -> Settings:
         user=value(USER_ENV),
         tools=tuple(s.strip() for s in (value(TOOLS_ENV) or "").split(",") if s.strip()),
         embedder=value(EMBEDDER_ENV),
-        models_dir=Path(models_dir) if models_dir else home / "models",
+        models_dir=Path(models_dir).expanduser() if models_dir else cache / "agentlab" / "models",
         sandbox_image=value(SANDBOX_IMAGE_ENV),
         debian_mirror=value(DEBIAN_MIRROR_ENV),
     )

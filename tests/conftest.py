@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openai_fake import serve as serve  # the loopback OpenAI-compatible server fixture
 from trace_walk import TraceWalk, walk_traces
 
 from agentlab.trace import MemoryTraceSink, Tracer
@@ -48,10 +49,10 @@ def isolated_env(
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AGENTLAB_MODEL", "AGENTLAB_DB"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AGENTLAB_HOME", str(tmp_path / "agentlab-home"))
-    if request.node.get_closest_marker("local_model") is not None:
-        # One joined copy of the weights for every test (joining is a 1 GB write).
-        monkeypatch.setenv("AGENTLAB_MODELS_DIR", str(ROOT / ".agentlab" / "models"))
-    else:
+    if request.node.get_closest_marker("local_model") is None:
+        # Tests of the model cache get their own; local_model tests use the user's cache
+        # (or AGENTLAB_MODELS_DIR), so the 1 GB default model is joined once per machine.
+        monkeypatch.setenv("AGENTLAB_MODELS_DIR", str(tmp_path / "models"))
         import agentlab.llm.local as local
 
         def blocked(name: str) -> object:

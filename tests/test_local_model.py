@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 from support import of_type
 
 from agentlab import AgentConfig, Budgets, Plan, Reflection
@@ -112,3 +113,49 @@ def test_one_model_is_shared_safely_by_concurrent_runs(tmp_path: Path) -> None:
     assert errors == []
     assert len(replies) == 4
     assert local_chat_model("smollm2-135m").loaded() is model.loaded()
+
+
+def test_the_embedded_model_streams_the_same_reply_token_by_token() -> None:
+    from functools import reduce
+
+    from langchain_core.messages import HumanMessage
+
+    from agentlab.llm.local import local_chat_model
+    from agentlab.llm.structured import json_schema_response_format
+
+    class Reasoned(BaseModel):
+        n: int
+        why: str
+
+    model = local_chat_model("smollm2-135m")
+    messages = [HumanMessage("Give n=3 and a reason")]
+    options = {"response_format": json_schema_response_format(Reasoned), "max_tokens": 48}
+    model.invoke(messages, **options)  # both calls below then start from the same cache state
+    whole = model.invoke(messages, **options)
+    chunks = list(model.stream(messages, **options))
+    assert len(chunks) > 10  # token by token, not one piece
+    streamed = reduce(lambda a, b: a + b, chunks)
+    assert streamed.content == whole.content  # greedy decoding: the same text either way
+    assert streamed.usage_metadata == whole.usage_metadata  # and the same token counts
+
+
+def test_embedders_get_the_embedded_models_tokens_in_messages_mode(tmp_path: Path) -> None:
+    from langchain_core.messages import AIMessageChunk
+
+    from agentlab import build_agent
+
+    config = AgentConfig(
+        tools=("calculator",),
+        memory=False,
+        budgets=Budgets(max_llm_calls=2, max_output_retries=0),
+        max_output_tokens=32,
+    )
+    graph = build_agent(config, model="local:smollm2-135m", trace=tmp_path)
+    pieces = [
+        (message, meta["langgraph_node"])
+        for message, meta in graph.stream({"task": "What is 17*23+4?"}, stream_mode="messages")
+        if isinstance(message, AIMessageChunk) and message.content
+    ]
+    planner = [m.content for m, node in pieces if node == "planner"]
+    assert len(planner) > 5
+    assert "".join(str(p) for p in planner).lstrip().startswith("{")

@@ -1,17 +1,15 @@
-"""`openai:` against a real OpenAI-compatible HTTP server on loopback (no client mocking)."""
+"""`openai:` against an OpenAI-compatible HTTP server on loopback (no client mocking): faults."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from openai_fake import FakeOpenAI
 from support import finish, plan, step
 
 from agentlab import AgentConfig
@@ -19,87 +17,6 @@ from agentlab.runner import Runner
 from agentlab.trace import read_trace
 
 SECRET = "sk-test-abcdefghijklmnopqrstuvwxyz123456"
-
-
-class FakeOpenAI:
-    """Serves /v1/chat/completions from a script of (status, reply text) and records requests."""
-
-    def __init__(self, script: list[tuple[int, str]]) -> None:
-        self.script = list(script)
-        self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with fake.lock:
-                    fake.requests.append(body)
-                    fake.headers.append({k.lower(): v for k, v in self.headers.items()})
-                    status, text = fake.script.pop(0) if len(fake.script) > 1 else fake.script[0]
-                if status == 400:
-                    payload = {
-                        "error": {
-                            "message": "This model's maximum context length is 10 tokens.",
-                            "type": "invalid_request_error",
-                            "code": "context_length_exceeded",
-                        }
-                    }
-                elif status != 200:
-                    payload = {"error": {"message": f"scripted {status}", "type": "server_error"}}
-                else:
-                    payload = {
-                        "id": "chatcmpl-1",
-                        "object": "chat.completion",
-                        "created": 0,
-                        "model": body["model"],
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": text},
-                                "finish_reason": "stop",
-                            }
-                        ],
-                        "usage": {
-                            "prompt_tokens": 100,
-                            "completion_tokens": 20,
-                            "total_tokens": 120,
-                        },
-                    }
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if status == 429:
-                    self.send_header("Retry-After", "0")
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    servers: list[FakeOpenAI] = []
-
-    def start(script: list[tuple[int, str]]) -> FakeOpenAI:
-        fake = FakeOpenAI(script)
-        fake.thread.start()
-        servers.append(fake)
-        return fake
-
-    yield start
-    for fake in servers:
-        fake.server.shutdown()
 
 
 GOOD_PLAN = plan(step("s1", "calculator", expression="17*23+4"))

@@ -63,5 +63,5 @@ class End(Node):
         trace_node_step(self, state, command, time.perf_counter() - started)
         final: AgentState = {**state, **update}  # type: ignore[typeddict-item]
         final["failures"] = [*(state.get("failures") or []), *update.get("failures", [])]
-        lifecycle.end(self.deps.tracer, self.deps.tools, final)
+        lifecycle.end(self.deps, final)
         return command

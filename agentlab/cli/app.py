@@ -12,7 +12,7 @@ from agentlab.cli.chat import chat
 from agentlab.cli.eval import eval_command
 from agentlab.cli.failures import failures
 from agentlab.cli.memory import memory_app
-from agentlab.cli.models import models
+from agentlab.cli.models import models_app
 from agentlab.cli.run import run
 from agentlab.cli.sandbox import sandbox_app
 from agentlab.cli.search import index_app, search
@@ -52,7 +52,7 @@ def root(
 app.command()(run)
 app.command()(tools)
 app.command()(agents)
-app.command()(models)
+app.add_typer(models_app, name="models")
 app.command()(chat)
 app.add_typer(memory_app, name="memory")
 app.command("eval")(eval_command)

@@ -84,7 +84,7 @@ class _Session:
         self.console = console
         self.thread = thread
         self.user = user
-        self.renderer = RunRenderer(console)
+        self.renderer = RunRenderer(console, progress=console.is_terminal)
 
     def loop(self) -> None:
         while True:
@@ -102,6 +102,10 @@ class _Session:
 
     def turn(self, task: str | None) -> None:
         result = self.runner.run(
-            task, thread_id=self.thread, user_id=self.user, on_event=self.renderer.handle
+            task,
+            thread_id=self.thread,
+            user_id=self.user,
+            on_event=self.renderer.handle,
+            stream_tokens=self.renderer.progress is not None,
         )
         self.renderer.result(result)

@@ -17,6 +17,7 @@ from agentlab.cli.inputs import folder
 from agentlab.errors import ConfigError
 from agentlab.eval.harness import EvalSettings, Evaluation, Pair, PairResult, safe_name
 from agentlab.eval.sources import open_suite
+from agentlab.llm.response_cache import ResponseCache
 from agentlab.llm.spec import default_model_spec
 from agentlab.paths import contained
 
@@ -90,6 +91,14 @@ def eval_command(
         Path | None,
         typer.Option(help="Write each run's cassette to DIR/VARIANT/TASK.jsonl (replay:DIR)."),
     ] = None,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache",
+            help="Answer model requests seen before from the exact response cache "
+            "(AGENTLAB_HOME/cache/model-replies.sqlite), and keep new replies there.",
+        ),
+    ] = False,
 ) -> None:
     """Run every task of SUITE under every variant. Finished pairs are skipped, so an
     interrupted evaluation resumes when run again. Exit 0 when every pair was graded."""
@@ -111,6 +120,7 @@ def eval_command(
                 jobs=jobs,
                 limit=limit,
                 seed=seed,
+                cache=ResponseCache() if cache else None,
             ),
         )
         pending = evaluation.pending()

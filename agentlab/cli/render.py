@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agentlab.cli.progress import ModelProgress
 from agentlab.failures import FailureEvent
 from agentlab.runner import RunResult
 from agentlab.schemas import Plan, Reflection
@@ -27,12 +28,22 @@ def _args(args: dict[str, Any]) -> str:
 
 
 class RunRenderer:
-    """Prints a run as it goes; pass `handle` to `Runner.run(on_event=...)`."""
+    """Prints a run as it goes; pass `handle` to `Runner.run(on_event=...)`.
 
-    def __init__(self, console: Console) -> None:
+    With `progress`, a live line shows each model call's tokens as they stream (run with
+    `stream_tokens=True`); it clears before anything else prints.
+    """
+
+    def __init__(self, console: Console, *, progress: bool = False) -> None:
         self.console = console
+        self.progress = ModelProgress(console) if progress else None
 
     def handle(self, mode: str, chunk: Any) -> None:
+        if self.progress is not None:
+            if mode == "messages":
+                self.progress.token(chunk)
+                return
+            self.progress.stop()
         if mode == "custom" and isinstance(chunk, dict):
             self._custom(chunk)
         elif mode == "updates" and isinstance(chunk, dict):
@@ -91,6 +102,8 @@ class RunRenderer:
         self.console.print(table)
 
     def result(self, result: RunResult) -> None:
+        if self.progress is not None:
+            self.progress.stop()
         if result.status == "answered":
             self.console.print(
                 f"[bold green]answer:[/bold green] {escape(result.answer or '')}", highlight=False

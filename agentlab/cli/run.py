@@ -141,7 +141,9 @@ def run(
                 else "give a TASK, or --thread ID to resume a run that was killed"
             )
         console = Console()
-        renderer = RunRenderer(console)
+        # Live token progress only on a terminal: --json and pipes get what they always got.
+        live = console.is_terminal and not as_json
+        renderer = RunRenderer(console, progress=live)
         if unfinished is not None and not as_json:
             if task is None or task == unfinished:
                 console.print(
@@ -159,6 +161,7 @@ def run(
             thread_id=thread,
             user_id=user or default_user(),
             on_event=None if as_json else renderer.handle,
+            stream_tokens=live,
         )
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))

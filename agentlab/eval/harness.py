@@ -21,8 +21,6 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from langchain_core.language_models import BaseChatModel
-
 from agentlab import paths
 from agentlab.config import VARIANTS, AgentConfig, WithoutTool, parse_variant
 from agentlab.errors import ConfigError
@@ -31,6 +29,8 @@ from agentlab.eval.declared import declared_tool
 from agentlab.eval.suite import Suite, Task
 from agentlab.eval.verdict import GradingSink, Judgement, Outcome, RunRecord, judge
 from agentlab.failures import utc_now
+from agentlab.llm.response_cache import ResponseCache
+from agentlab.llm.structured import ChatModelLike
 from agentlab.private_files import open_private, private_dir
 from agentlab.runner import Runner
 from agentlab.tools.registry import ToolRegistry, builtin_tool, builtin_tool_names
@@ -82,7 +82,7 @@ class EvalSettings:
     variants: tuple[str, ...] = ("full",)
     out_dir: Path
     """Traces go here, one per run; finished pairs found here are skipped."""
-    model: str | BaseChatModel | None = None
+    model: str | ChatModelLike | None = None
     """A model spec, or `replay:DIR` for per-run cassettes; None picks the default model."""
     record_dir: Path | None = None
     """Write each run's model exchanges to `record_dir/<variant>/<task>.jsonl`."""
@@ -91,6 +91,8 @@ class EvalSettings:
     """Run only this many tasks: the first ones, or a seeded sample with `seed`."""
     seed: int | None = None
     base_config: AgentConfig = field(default_factory=AgentConfig)
+    cache: ResponseCache | None = None
+    """Answer model requests seen before from this exact response cache (`--cache`)."""
 
 
 def finished_pairs(out_dir: Path) -> set[tuple[str, str]]:
@@ -159,7 +161,7 @@ def pair_tools(task: Task, config: AgentConfig) -> ToolRegistry:
     )
 
 
-def replay_dir(model: str | BaseChatModel | None) -> Path | None:
+def replay_dir(model: str | ChatModelLike | None) -> Path | None:
     """The directory of a `replay:DIR` spec (None for any other model)."""
     if isinstance(model, str) and model.startswith(REPLAY):
         path = Path(model.removeprefix(REPLAY))
@@ -255,6 +257,7 @@ class Evaluation:
             tools=pair_tools(task, config),
             trace_dir=sink,
             record=record,
+            response_cache=self.settings.cache,
         ) as runner:
             result = runner.run(task.prompt, task_id=task.id)
         judgement = sink.judgement(result.run_id)
@@ -274,7 +277,7 @@ class Evaluation:
     def _cassette(self, pair: Pair) -> Path:
         return cassette_path(self._replay or Path("."), pair.variant, pair.task.id)
 
-    def _model(self, pair: Pair) -> str | BaseChatModel | None:
+    def _model(self, pair: Pair) -> str | ChatModelLike | None:
         if self._replay is not None:
             return f"{REPLAY}{self._cassette(pair)}"
         return self.settings.model
@@ -291,6 +294,7 @@ class Evaluation:
             "jobs": settings.jobs,
             "limit": settings.limit,
             "seed": settings.seed,
+            "cache": str(settings.cache.path) if settings.cache else None,
             "pending_at_start": pending,
             "started": utc_now(),
         }

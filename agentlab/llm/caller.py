@@ -1,26 +1,45 @@
-"""One model call: backend-specific structured output, error mapping, tracing, recording."""
+"""One model call: structured output per backend, error mapping, tracing, recording, caching."""
 
 from __future__ import annotations
 
-import functools
-import json
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
 
 from agentlab.errors import AgentlabError, ContextOverflowError, ModelAPIError, ModelError
-from agentlab.events import ModelCall
+from agentlab.events import ModelCall, StructuredOutputChosen
 from agentlab.llm.recording import CassetteRecorder, message_dicts
+from agentlab.llm.response_cache import CachedReply, ResponseCache, model_identity, request_key
+from agentlab.llm.structured import (
+    SCHEMA_IN_PROMPT,
+    ChatModelLike,
+    StructuredMode,
+    StructuredOutput,
+    StructuredPreference,
+    StructuredRequest,
+    format_unsupported,
+    json_schema_response_format,
+    provider_reply,
+    schema_json,
+    structured_request,
+    text_of,
+)
 from agentlab.trace import Tracer
 
-CASSETTE_EXCLUDES = {"type", "run_id", "time", "tokens_estimated"}
+CASSETTE_EXCLUDES = {"type", "run_id", "time", "tokens_estimated", "structured", "cached"}
 """Fields of a model call a cassette does not keep (it replays any run)."""
 
-SCHEMA_IN_PROMPT = "Reply with only a JSON object that matches this JSON schema:\n{schema}"
+__all__ = [
+    "SCHEMA_IN_PROMPT",
+    "ModelCaller",
+    "ModelReply",
+    "classify_model_exception",
+    "json_schema_response_format",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,47 +51,13 @@ class ModelReply:
     tokens_out: int
     latency_s: float
     tokens_estimated: bool
+    structured: StructuredMode | None = None
+    """How the structured reply was asked for (None for a plain call)."""
+    cached: bool = False
+    """Served by the response cache: no model call was made."""
 
 
-def json_schema_response_format(schema: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAI `response_format` for a pydantic schema (also understood by the local backend)."""
-    return {
-        "type": "json_schema",
-        "json_schema": {
-            "name": str(schema.model_json_schema().get("title") or schema.__name__),
-            "schema": schema.model_json_schema(),
-            "strict": False,
-        },
-    }
-
-
-@functools.lru_cache(maxsize=128)
-def _schema_text(schema: type[BaseModel]) -> str:
-    """A schema's JSON text, made once per model class (pydantic takes about a millisecond)."""
-    return json.dumps(schema.model_json_schema())
-
-
-def supports_json_schema(model: BaseChatModel) -> bool:
-    """Whether the backend enforces a JSON schema itself (OpenAI-compatible servers, llama.cpp)."""
-    if getattr(model, "supports_json_schema", False):
-        return True
-    try:
-        from langchain_openai import ChatOpenAI
-    except ImportError:  # pragma: no cover - langchain-openai is a dependency
-        return False
-    return isinstance(model, ChatOpenAI)
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            part if isinstance(part, str) else str(part.get("text", ""))
-            for part in content
-            if isinstance(part, str | dict)
-        )
-    return str(content)
+_MODES = frozenset(m.value for m in StructuredMode)
 
 
 def _estimate_tokens(text: str) -> int:
@@ -98,34 +83,34 @@ def classify_model_exception(exc: Exception, node: str) -> ModelError:
 
 
 class ModelCaller:
-    """Calls one chat model for the nodes of an agent, and traces and records every exchange."""
+    """Calls one chat model for the nodes of an agent, and traces and records every exchange.
+
+    Structured calls go in the strongest mode the backend takes (`StructuredOutput`); with
+    a `cache`, a request seen before is answered from it without a model call, and the
+    hits and misses of each run are counted for its footer.
+    """
 
     def __init__(
         self,
-        model: BaseChatModel,
+        model: ChatModelLike,
         *,
         name: str,
         tracer: Tracer,
         recorder: CassetteRecorder | None = None,
         max_tokens: int | None = None,
+        structured: StructuredPreference = "auto",
+        cache: ResponseCache | None = None,
     ) -> None:
         self.model = model
         self.max_tokens = max_tokens
         self.name = name
         self.tracer = tracer
         self.recorder = recorder
-        self.enforces_schema = supports_json_schema(model)
-
-    def prepare(self, messages: list[BaseMessage], schema: type[BaseModel]) -> list[BaseMessage]:
-        """The messages to send: unchanged when the backend enforces the schema, else the
-        schema appended to the last user message."""
-        if self.enforces_schema:
-            return messages
-        hint = SCHEMA_IN_PROMPT.format(schema=_schema_text(schema))
-        if messages and isinstance(messages[-1], HumanMessage):
-            last = messages[-1]
-            return [*messages[:-1], HumanMessage(content=f"{_text_of(last.content)}\n\n{hint}")]
-        return [*messages, HumanMessage(content=hint)]
+        self.structured = StructuredOutput.for_model(model, structured)
+        self.cache = cache
+        self._identity = model_identity(name, model) if cache is not None else []
+        self._cache_counts: dict[str, list[int]] = {}
+        self._counts_lock = threading.Lock()
 
     def complete(
         self,
@@ -136,16 +121,12 @@ class ModelCaller:
         run_id: str,
     ) -> ModelReply:
         """One request; raises `ModelError` when the backend fails."""
-        kwargs: dict[str, Any] = {}
-        if schema is not None:
-            messages = self.prepare(messages, schema)
-            if self.enforces_schema:
-                kwargs["response_format"] = json_schema_response_format(schema)
-                if self.max_tokens is not None:
-                    kwargs["max_tokens"] = self.max_tokens
+        key = self._cache_key(messages, schema)
+        if key is not None and (hit := self._cached(key, messages, node, run_id)) is not None:
+            return hit
         started = time.perf_counter()
         try:
-            reply = self.model.invoke(messages, **kwargs)
+            reply, sent, mode = self._ask(messages, schema, run_id)
         except AgentlabError as exc:
             if isinstance(exc, ModelError):
                 exc.node = exc.node or node
@@ -153,27 +134,121 @@ class ModelCaller:
         except Exception as exc:
             raise classify_model_exception(exc, node) from exc
         latency = time.perf_counter() - started
-        text = _text_of(reply.content)
+        text = text_of(reply.content)
         usage = getattr(reply, "usage_metadata", None)
         estimated = not usage
         tokens_in = (
             int(usage["input_tokens"])
             if usage
-            else sum(_estimate_tokens(_text_of(m.content)) for m in messages)
+            else sum(_estimate_tokens(text_of(m.content)) for m in sent)
         )
         tokens_out = int(usage["output_tokens"]) if usage else _estimate_tokens(text)
+        answer = ModelReply(text, tokens_in, tokens_out, latency, estimated, mode)
+        self._log(node, run_id, sent, answer)
+        if key is not None and self.cache is not None:
+            self.cache.put(key, CachedReply(text, tokens_in, tokens_out, mode))
+        return answer
+
+    def cache_counts(self, run_id: str) -> dict[str, int] | None:
+        """The run's cache hits and misses (None without a cache); forgets them."""
+        if self.cache is None:
+            return None
+        with self._counts_lock:
+            hits, misses = self._cache_counts.pop(run_id, [0, 0])
+        return {"hits": hits, "misses": misses}
+
+    def _ask(
+        self, messages: list[BaseMessage], schema: type[BaseModel] | None, run_id: str
+    ) -> tuple[BaseMessage, list[BaseMessage], StructuredMode | None]:
+        """The reply, the messages sent, and the structured mode that produced it.
+
+        A refusal of the response format moves on to the next mode while the mode is
+        being negotiated; the mode that answers is remembered for the server.
+        """
+        if schema is None:
+            return self.model.invoke(messages), messages, None
+        candidates = self.structured.candidates()
+        negotiating = self.structured.fixed is None and self.structured.server is not None
+        remembered = self.structured.known
+        rejected: list[dict[str, str]] = []
+        for index, mode in enumerate(candidates):
+            request = structured_request(
+                mode,
+                messages,
+                schema,
+                max_tokens=self.max_tokens,
+                cap_prompt=self.structured.openai_compatible,
+                legacy_cap=self.structured.legacy_cap,
+            )
+            try:
+                reply = self._invoke(request, schema)
+            except Exception as exc:
+                last = index == len(candidates) - 1
+                if not negotiating or last or not format_unsupported(exc):
+                    raise
+                self.structured.reject(mode)
+                rejected.append({"mode": mode.value, "error": str(exc)[:300]})
+                continue
+            if negotiating and (rejected or remembered is None):
+                self.structured.settle(mode)
+                self.tracer.write(
+                    StructuredOutputChosen(
+                        run_id=run_id,
+                        mode=mode.value,
+                        server=self.structured.server,
+                        rejected=rejected,
+                    )
+                )
+            return reply, request.messages, mode
+        raise AssertionError("unreachable: the last mode re-raises")  # pragma: no cover
+
+    def _invoke(self, request: StructuredRequest, schema: type[BaseModel]) -> BaseMessage:
+        if request.mode is StructuredMode.PROVIDER and isinstance(self.model, BaseChatModel):
+            return provider_reply(self.model, request.messages, schema)
+        return self.model.invoke(request.messages, **request.kwargs)
+
+    def _cache_key(self, messages: list[BaseMessage], schema: type[BaseModel] | None) -> str | None:
+        if self.cache is None:
+            return None
+        fixed = self.structured.fixed
+        settings = {"max_tokens": self.max_tokens, "structured": fixed.value if fixed else "auto"}
+        return request_key(
+            self._identity, messages, schema_json(schema) if schema else None, settings
+        )
+
+    def _count(self, run_id: str, *, hit: bool) -> None:
+        with self._counts_lock:
+            counts = self._cache_counts.setdefault(run_id, [0, 0])
+            counts[0 if hit else 1] += 1
+
+    def _cached(
+        self, key: str, messages: list[BaseMessage], node: str, run_id: str
+    ) -> ModelReply | None:
+        """The cached reply for `key`, traced like a call (`cached: true`), or None."""
+        found = self.cache.get(key) if self.cache is not None else None
+        self._count(run_id, hit=found is not None)
+        if found is None:
+            return None
+        mode = StructuredMode(found.structured) if found.structured in _MODES else None
+        answer = ModelReply(found.text, found.tokens_in, found.tokens_out, 0.0, False, mode, True)
+        self._log(node, run_id, messages, answer)
+        return answer
+
+    def _log(self, node: str, run_id: str, messages: list[BaseMessage], reply: ModelReply) -> None:
+        """Trace the exchange (and record it in the cassette, when recording)."""
         call = ModelCall(
             run_id=run_id,
             node=node,
             model=self.name,
             messages=message_dicts(messages),
-            reply=text,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            latency_s=round(latency, 4),
-            tokens_estimated=estimated,
+            reply=reply.text,
+            tokens_in=reply.tokens_in,
+            tokens_out=reply.tokens_out,
+            latency_s=round(reply.latency_s, 4),
+            tokens_estimated=reply.tokens_estimated,
+            structured=reply.structured.value if reply.structured else None,
+            cached=reply.cached,
         )
         self.tracer.write(call)
         if self.recorder is not None:
             self.recorder.record(**call.model_dump(exclude=CASSETTE_EXCLUDES))
-        return ModelReply(text, tokens_in, tokens_out, latency, estimated)

@@ -5,6 +5,10 @@ llama.cpp contexts are not thread-safe, so calls take turns on a lock. The
 context keeps the tokens of the previous call, and llama-cpp-python evaluates
 only what differs from them, so the system prompt that planner and reflector
 share is processed once per run, not once per call.
+
+Replies stream (`_stream`) when a caller listens for tokens (LangGraph's
+`stream_mode="messages"`, the CLI's progress line); decoding is the same
+greedy, grammar-constrained decoding either way, so the text is the same.
 """
 
 from __future__ import annotations
@@ -12,14 +16,16 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from agentlab.errors import ConfigError
 from agentlab.llm.weights import gguf_path, model_spec
@@ -97,6 +103,31 @@ def llama_response_format(response_format: dict[str, Any] | None) -> dict[str, A
     return response_format
 
 
+class _PromptCounter:
+    """A `Llama` seen through its chat handler: counts the prompt tokens the handler sends
+    (llama-cpp-python reports no usage when streaming)."""
+
+    def __init__(self, llama: Any) -> None:
+        self._llama = llama
+        self.prompt_tokens: int | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._llama, name)
+
+    def create_completion(self, prompt: Any, **kwargs: Any) -> Any:
+        if isinstance(prompt, list):
+            self.prompt_tokens = len(prompt)
+        return self._llama.create_completion(prompt=prompt, **kwargs)
+
+
+def _usage(prompt: int, completion: int) -> UsageMetadata:
+    return {
+        "input_tokens": prompt,
+        "output_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
 class LocalChatModel(BaseChatModel):
     """A chat model over llama-cpp-python; `response_format` becomes a JSON-schema grammar."""
 
@@ -120,6 +151,21 @@ class LocalChatModel(BaseChatModel):
     def loaded(self) -> LoadedModel:
         return load_model(Path(self.model_path), n_ctx=self.n_ctx)
 
+    def _request(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The arguments of `create_chat_completion`, the same streamed or not."""
+        return {
+            "messages": [
+                {"role": ROLES.get(m.type, "user"), "content": _content(m)} for m in messages
+            ],
+            "response_format": llama_response_format(kwargs.get("response_format")),
+            "temperature": self.temperature,
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "stop": stop,
+            "seed": self.seed,
+        }
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -128,28 +174,57 @@ class LocalChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         loaded = self.loaded()
-        chat = [{"role": ROLES.get(m.type, "user"), "content": _content(m)} for m in messages]
         with loaded.lock:
             completion = loaded.llama.create_chat_completion(
-                messages=chat,
-                response_format=llama_response_format(kwargs.get("response_format")),
-                temperature=self.temperature,
-                max_tokens=kwargs.get("max_tokens", self.max_tokens),
-                stop=stop,
-                seed=self.seed,
+                **self._request(messages, stop, kwargs)
             )
         choice = completion["choices"][0]
         usage = completion.get("usage") or {}
         message = AIMessage(
             content=choice["message"].get("content") or "",
             response_metadata={"finish_reason": choice.get("finish_reason")},
-            usage_metadata={
-                "input_tokens": int(usage.get("prompt_tokens", 0)),
-                "output_tokens": int(usage.get("completion_tokens", 0)),
-                "total_tokens": int(usage.get("total_tokens", 0)),
-            },
+            usage_metadata=_usage(
+                int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+            ),
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        """The reply token by token; the last chunk carries the finish reason and usage."""
+        loaded = self.loaded()
+        with loaded.lock:
+            llama = loaded.llama
+            counter = _PromptCounter(llama)
+            # Called on the counter so the chat handler's prompt passes through it.
+            parts = type(llama).create_chat_completion(
+                counter, **self._request(messages, stop, kwargs), stream=True
+            )
+            finish: str | None = None
+            for part in parts:
+                choice = part["choices"][0]
+                finish = choice.get("finish_reason") or finish
+                text = choice["delta"].get("content") or ""
+                if text:
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+            usage = None
+            if counter.prompt_tokens is not None:
+                # Every completion token but one cut off by max_tokens was evaluated.
+                evaluated = int(llama.n_tokens) - counter.prompt_tokens
+                usage = _usage(counter.prompt_tokens, evaluated + (finish == "length"))
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="", usage_metadata=usage, response_metadata={"finish_reason": finish}
+            )
+        )
 
 
 def local_chat_model(name: str) -> BaseChatModel:

@@ -4,20 +4,31 @@ Packages are found with `importlib.metadata` and never imported. Each file is
 checked against the sha256 that pip wrote into the package's RECORD, so a
 corrupted or missing chunk names the package to reinstall; the joined GGUF is
 checked against its published sha256 before first use.
+
+Joined files live in one cache per user (`$XDG_CACHE_HOME/agentlab/models`,
+or `AGENTLAB_MODELS_DIR`), shared by every project and process: a process
+joins under a file lock, so one that arrives while another joins waits for
+that join instead of writing a second copy.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from agentlab import settings
 from agentlab.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 _BLOCK = 1 << 22
 
@@ -82,7 +93,8 @@ LOCAL_MODELS: dict[str, LocalModelSpec] = {
 
 
 def models_dir() -> Path:
-    """Where joined weights are cached: `AGENTLAB_MODELS_DIR`, else `AGENTLAB_HOME/models`."""
+    """Where joined weights are cached, once per user: `AGENTLAB_MODELS_DIR`, else
+    `$XDG_CACHE_HOME/agentlab/models` (`~/.cache/agentlab/models`)."""
     return settings.current().models_dir
 
 
@@ -168,6 +180,17 @@ def ready(spec: LocalModelSpec) -> bool:
     return _verified(joined_path(spec), spec)
 
 
+@contextlib.contextmanager
+def _join_lock(target: Path) -> Iterator[None]:
+    """Held while `target` is joined: other processes wait for the join, not redo it."""
+    with target.with_name(f".{target.name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def weights_path(spec: LocalModelSpec) -> Path:
     """The GGUF file for `spec`, joining and verifying chunks on first use."""
     if not spec.chunked:
@@ -175,8 +198,17 @@ def weights_path(spec: LocalModelSpec) -> Path:
     target = joined_path(spec)
     if _verified(target, spec):
         return target
-    chunks = [locate(part, verify=True) for part in spec.parts]
     target.parent.mkdir(parents=True, exist_ok=True)
+    with _join_lock(target):
+        if _verified(target, spec):  # joined by another process while this one waited
+            return target
+        return _join(spec, target)
+
+
+def _join(spec: LocalModelSpec, target: Path) -> Path:
+    """Join the chunks into `target`, check the whole file's hash, stamp it verified."""
+    chunks = [locate(part, verify=True) for part in spec.parts]
+    log.info("joining %d chunks of %s into %s", len(chunks), spec.name, target)
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
     digest = hashlib.sha256()
     with partial.open("wb") as out:
@@ -227,3 +259,35 @@ def gguf_path(spec: LocalModelSpec) -> Path:
     if not spec.parts[0].distribution:
         return Path(spec.parts[0].path)
     return weights_path(spec)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedFile:
+    """A file in the models cache."""
+
+    path: Path
+    size: int
+
+
+def cached_files() -> list[CachedFile]:
+    """Joined weights in the models cache, their stamps and any join in progress."""
+    root = models_dir()
+    if not root.is_dir():
+        return []
+    files = (p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted((CachedFile(p, p.stat().st_size) for p in files), key=lambda f: f.path.name)
+
+
+def prune() -> list[CachedFile]:
+    """Remove the joined models from the cache, each under its join lock (the packages stay
+    installed, so a model is joined again on its next use); returns what was removed."""
+    removed = cached_files()
+    models: dict[str, list[CachedFile]] = {}
+    for cached in removed:
+        head, gguf, _rest = cached.path.name.partition(".gguf")
+        models.setdefault(head + gguf, []).append(cached)
+    for name, files in models.items():
+        with _join_lock(models_dir() / name):
+            for cached in files:
+                cached.path.unlink(missing_ok=True)
+    return removed

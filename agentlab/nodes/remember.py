@@ -36,7 +36,7 @@ class Remember(Node):
             if memory is not None:
                 self._store(memory, state)
         trace_node_step(self, state, command, time.perf_counter() - started)
-        lifecycle.end(self.deps.tracer, self.deps.tools, state)
+        lifecycle.end(self.deps, state)
         return command
 
     def _store(self, memory: LongTermMemory, state: AgentState) -> None:
