@@ -78,6 +78,18 @@ class Node:
     def __init__(self, deps: AgentDeps) -> None:
         self.deps = deps
 
+    def plan_made(self, state: AgentState, update: dict[str, Any], run_id: str) -> PlanMade | None:
+        """The `plan` event of a step of this node, or None when it made no plan.
+
+        By default, the update's `plan` (a planner's whole plan); a node whose plan
+        takes another form (a tool loop's action, a tool-less answer's calls) says so.
+        """
+        plan = update.get("plan")
+        if not isinstance(plan, Plan):
+            return None
+        version = update.get("plan_version", state.get("plan_version", 0) + 1)
+        return PlanMade(run_id=run_id, node=self.name, version=version, plan=plan)
+
 
 N = TypeVar("N", bound=Node)
 NodeMethod = Callable[[N, AgentState, RunnableConfig], Command[Any]]
@@ -142,10 +154,9 @@ def trace_node_step(node: Node, state: AgentState, command: Command[Any], second
     tracer = node.deps.tracer
     for event in _listed(update.get("failures")):
         tracer.failure(event)
-    plan = update.get("plan")
-    if isinstance(plan, Plan):
-        version = update.get("plan_version", state.get("plan_version", 0) + 1)
-        tracer.write(PlanMade(run_id=run_id, node=node.name, version=version, plan=plan))
+    made = node.plan_made(state, update, run_id)
+    if made is not None:
+        tracer.write(made)
     for reflection in _listed(update.get("reflections")):
         tracer.write(Reflected(run_id=run_id, node=node.name, reflection=reflection))
     tracer.write(_node_step(node.name, run_id, update, seconds, command.goto))
