@@ -24,6 +24,17 @@ SCHEMA_VERSION = 2
 """Version 1 is the untyped format of agentlab 0.1 (no `schema_version` in the header)."""
 
 Goto: TypeAlias = str | list[str] | None
+JoinReason: TypeAlias = Literal[
+    "clean",
+    "always",
+    "failed_steps",
+    "unresolved_answer",
+    "no_template",
+    "not_usable",
+    "examples_failed",
+    "examples_passed",
+    "budget",
+]
 
 
 class TraceError(ValueError):
@@ -90,6 +101,8 @@ class PlanMade(Event):
     source: Literal["plan", "action", "answer"] = "plan"
     version: int = 1
     plan: Plan
+    candidate: int | None = None
+    """With several candidate plans per round: which one this is (1-based)."""
 
 
 class Reflected(Event):
@@ -98,6 +111,37 @@ class Reflected(Event):
     type: Literal["reflection"] = "reflection"
     node: str
     reflection: Reflection
+
+
+class CandidateOutcome(BaseModel):
+    """One candidate plan's fate in a round of several."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    candidate: int
+    valid: bool
+    answer: str | None = None
+    chosen: bool = False
+    why: str = ""
+
+
+class Joined(Event):
+    """What the joiner decided once a plan had run, and why (no model call is made here).
+
+    `decision`: `answer` (the template gave a usable answer), `reflect` (the reflector
+    judges), `plan` (the planner goes again: a partial plan, or failures to fix). `reason`
+    names the case; `template_answer` is what the template gave, so a report can tell
+    whether a later reflection changed the outcome.
+    """
+
+    type: Literal["join"] = "join"
+    node: str = "joiner"
+    decision: Literal["answer", "reflect", "plan"]
+    reason: JoinReason
+    template_answer: str | None = None
+    detail: str = ""
+    candidates: list[CandidateOutcome] = Field(default_factory=list)
+    """With several candidate plans: each one's answer, and which was chosen and why."""
 
 
 class ModelCall(Event):
@@ -112,6 +156,8 @@ class ModelCall(Event):
     tokens_out: int
     latency_s: float
     tokens_estimated: bool = False
+    finish_reason: str | None = None
+    """Why generation stopped, when the backend says (`stop`, `length` = cut off)."""
     structured: str | None = None
     """How a structured reply was asked for (`json_schema`, `json_object`, `prompt`,
     `grammar`, `provider`); None for a plain call."""
@@ -143,6 +189,8 @@ class ToolCall(Event):
     ended: float
     duration_s: float
     artifacts: list[str] = Field(default_factory=list)
+    reused: bool = False
+    """The call was not made: an earlier plan's identical call, judged right, was reused."""
 
 
 class Verdict(BaseModel):
@@ -267,6 +315,7 @@ TraceEvent = Annotated[
     | NodeStep
     | PlanMade
     | Reflected
+    | Joined
     | ModelCall
     | StructuredOutputChosen
     | ToolCall

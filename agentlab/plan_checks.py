@@ -15,6 +15,7 @@ from langchain_core.tools import BaseTool
 from pydantic import ValidationError
 
 from agentlab.config import Budgets
+from agentlab.execution import call_key
 from agentlab.failures import FailureCategory
 from agentlab.schemas import REFERENCE, Plan, Step, is_step_id
 from agentlab.tools.base import args_model
@@ -165,8 +166,60 @@ def reference_findings(step: Step, earlier: set[str], later: set[str]) -> list[F
     return findings
 
 
-def check_plan(plan: Plan, tools: ToolRegistry, budgets: Budgets) -> list[Finding]:
-    """Every problem of a plan, in step order; an empty list means it may run."""
+ANSWER_MISSING_STEP = (
+    "the answer {template!r} refers to ${{{ref}}}, which is not a step of the plan"
+)
+ANSWER_MISSING_ARG = (
+    "the answer {template!r} refers to ${{{ref}.{arg}}}, but step {ref} has no argument {arg!r}"
+)
+REPEATS_REJECTED = (
+    "step {step} repeats the call {call}, which the reflector judged wrong; change the call"
+)
+
+
+def answer_findings(plan: Plan) -> list[Finding]:
+    """`planning.bad_reference` for an answer template naming a step (or a step's argument)
+    the plan does not have."""
+    findings: list[Finding] = []
+    for ref, arg in plan.answer_references():
+        step = plan.step(ref)
+        if step is None:
+            detail = ANSWER_MISSING_STEP.format(template=plan.answer, ref=ref)
+        elif arg is not None and arg not in step.args:
+            detail = ANSWER_MISSING_ARG.format(template=plan.answer, ref=ref, arg=arg)
+        else:
+            continue
+        findings.append(Finding(FailureCategory.PLANNING_BAD_REFERENCE, detail, ref))
+    return findings
+
+
+def rejected_findings(plan: Plan, rejected: set[str]) -> list[Finding]:
+    """`efficiency.repeated_action` for a step whose call (with the arguments as written)
+    is one the reflector judged wrong."""
+    findings: list[Finding] = []
+    for step in plan.steps:
+        if step.references():
+            continue  # its arguments are only known once its references resolve
+        key = call_key(step.tool, step.args)
+        if key in rejected:
+            detail = REPEATS_REJECTED.format(step=step.id, call=key)
+            findings.append(
+                Finding(
+                    FailureCategory.EFFICIENCY_REPEATED_ACTION,
+                    detail,
+                    step.id,
+                    step.tool,
+                    step.args,
+                )
+            )
+    return findings
+
+
+def check_plan(
+    plan: Plan, tools: ToolRegistry, budgets: Budgets, *, rejected: set[str] | None = None
+) -> list[Finding]:
+    """Every problem of a plan, in step order, then its answer template's; an empty list
+    means it may run. `rejected`: calls judged wrong, which the plan may not repeat."""
     findings: list[Finding] = []
     if len(plan.steps) > budgets.max_plan_steps:
         findings.append(
@@ -200,4 +253,6 @@ def check_plan(plan: Plan, tools: ToolRegistry, budgets: Budgets) -> list[Findin
         else:
             findings.extend(argument_findings(step, tools.get(step.tool), step.args))
         earlier.add(step.id)
+    findings.extend(answer_findings(plan))
+    findings.extend(rejected_findings(plan, rejected or set()))
     return findings

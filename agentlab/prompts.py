@@ -10,7 +10,6 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 
-from agentlab.schemas import Plan
 from agentlab.state import StepResult
 from agentlab.tools.base import args_model
 
@@ -19,39 +18,41 @@ SYSTEM = """You are agentlab, an agent that solves tasks by planning tool calls.
 Tools:
 {tools}
 
-When asked to PLAN, reply with a JSON plan: {{"steps": [{{"id": "s1", "tool": "...", "args": {{...}}, "why": "..."}}]}}.
-- Each step calls one tool with the arguments it takes.
+When asked to PLAN, reply with JSON {{"steps": [{{"id": "s1", "tool": "...", "args": {{...}}}}], "answer": "..."}}.
+- Each step calls one tool with the arguments it takes. Steps that do not refer to each other run in parallel.
 - To use an earlier step's result, write ${{id}} inside an argument, for example "${{s1}} * 2". Never write a bare s1.
-- Steps that do not refer to each other run in parallel.
+- "answer" is the final answer built from the results, for example "${{s2}}" or "${{s1}} km". Write "" when a value must be read from a result before you can finish: you will plan again with the results.
 - Write math with *, /, +, - and ** for powers.
-Example. Task: "A box holds 12 eggs. How many eggs are in 7 boxes plus 5 loose eggs?"
-{example}
+{examples}
 
-When asked to REFLECT, reply with JSON {{"answer": ..., "decision": ..., "critique": ...}}:
+When asked to REFLECT, reply with JSON {{"answer": ..., "decision": ..., "wrong": [...], "critique": ...}}:
 - "answer": the final answer the results give, the value only, e.g. "89".
-- "decision": "finish" when the results answer the task; "replan" only when a step failed; "continue" only when steps have not run yet.
-- "critique": "" when finishing, else one sentence saying what to change.
-Example. Results: s1 calculator({{"expression": "12*7"}}) -> 84, s2 calculator({{"expression": "84+5"}}) -> 89. Reply: {{"answer": "89", "decision": "finish", "critique": ""}}"""
+- "decision": "finish" when the results answer the task; "replan" when a step failed or gave a wrong result.
+- "wrong": the ids of the steps whose results are wrong; [] when finishing.
+- "critique": "" when finishing, else one sentence saying what to change."""
 
-EXAMPLE_PLAN = Plan.model_validate(
-    {
-        "steps": [
-            {
-                "id": "s1",
-                "tool": "calculator",
-                "args": {"expression": "12*7"},
-                "why": "eggs in boxes",
-            },
-            {
-                "id": "s2",
-                "tool": "calculator",
-                "args": {"expression": "${s1}+5"},
-                "why": "add loose",
-            },
-        ]
-    }
-)
-
+PLAN_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
+    "calculator": (
+        "A box holds 12 eggs. How many eggs are in 7 boxes plus 5 loose eggs?",
+        {
+            "steps": [
+                {"id": "s1", "tool": "calculator", "args": {"expression": "12*7"}},
+                {"id": "s2", "tool": "calculator", "args": {"expression": "${s1}+5"}},
+            ],
+            "answer": "${s2}",
+        },
+    ),
+    "search": (
+        "How many days of leave does the handbook give, doubled?",
+        {
+            "steps": [{"id": "s1", "tool": "search", "args": {"query": "days of leave"}}],
+            "answer": "",
+        },
+    ),
+}
+"""One worked plan per tool that has one, shown when the tool is in the inventory: the
+calculator's chains two steps into a template answer; the search one leaves the answer
+empty, since the number must be read from the hits before it can be doubled."""
 PLAN_REQUEST = "PLAN\nTask: {task}"
 REFLECT_REQUEST = "REFLECT\nTask: {task}\nResults:\n{results}"
 CRITIQUE_REQUEST = (
@@ -69,6 +70,16 @@ _FENCE_TAG = re.compile(r"(?:<|&lt;|\uff1c)\s*/?\s*memories", re.IGNORECASE)
 SECTION_HISTORY = "Conversation so far:\n{items}"
 SECTION_FINDINGS = "Your previous plan was rejected. Fix these problems:\n{items}"
 SECTION_RESULTS = "Results of earlier steps (use the values directly):\n{items}"
+CONTINUE_NOTE = (
+    "Your previous plan gathered the results above but gave no answer. Plan what remains, "
+    'using the values directly, or give the answer with "steps": [].'
+)
+CODE_REQUEST = (
+    "The answer is code. Write the complete code in one python step that only defines it "
+    '(no tests, no prints), and set "answer" to "${s1.code}" (that step\'s code).'
+)
+EXAMPLES_FAILED = "The code fails the task's own examples:\n{report}\nFix the code."
+JUDGED_WRONG = "The reflector judged these results wrong; do not repeat these calls: {items}"
 
 MAX_RESULT_CHARS = 600
 
@@ -93,10 +104,22 @@ def describe_tool(tool: BaseTool) -> str:
     return f"- {tool.name}({params}): {description}"
 
 
+def plan_examples(names: Iterable[str]) -> str:
+    """The worked plans of the inventory's tools (see `PLAN_EXAMPLES`)."""
+    lines = []
+    for name in names:
+        if name in PLAN_EXAMPLES:
+            task, plan = PLAN_EXAMPLES[name]
+            compact = json.dumps(plan, separators=(",", ":"), ensure_ascii=False)
+            lines.append(f'Example. Task: "{task}"\n{compact}')
+    return "\n".join(lines)
+
+
 def system_prompt(tools: Iterable[BaseTool]) -> str:
+    listed = list(tools)
     return SYSTEM.format(
-        tools="\n".join(describe_tool(t) for t in tools) or "(none)",
-        example=EXAMPLE_PLAN.model_dump_json(),
+        tools="\n".join(describe_tool(t) for t in listed) or "(none)",
+        examples=plan_examples(t.name for t in listed),
     )
 
 

@@ -16,7 +16,7 @@ from agentlab.eval import cassette_path, load_suite
 from agentlab.eval.harness import finished_pairs
 from agentlab.trace import read_ends
 
-VARIANTS = ("full", "no-reflection")
+VARIANTS = ("reflection-always", "no-reflection")
 SLOW_DRIVER = """
 import sys, time
 from agentlab.llm import replay
@@ -35,15 +35,16 @@ main()
 
 
 def math_cassettes(root: Path) -> Path:
-    """Right answers for the shipped math suite: one calculator step, then finish."""
+    """Right answers for the shipped math suite: one calculator step answering from its
+    template (`reflection-always` then has the reflector finish too)."""
     for task in load_suite("math").tasks:
         value = task.check.value  # type: ignore[union-attr]
         answer = str(int(value)) if float(value).is_integer() else str(value)
         for variant in VARIANTS:
             path = cassette_path(root, variant, task.id)
             path.parent.mkdir(parents=True, exist_ok=True)
-            replies = [plan(step("s1", "calculator", expression=f"{answer}*1"))]
-            if variant == "full":
+            replies = [plan(step("s1", "calculator", expression=f"{answer}*1"), answer="${s1}")]
+            if variant == "reflection-always":
                 replies.append(finish(answer))
             write_cassette(path, *replies)
     return root

@@ -52,6 +52,10 @@ class AgentTool(BaseTool):
     idempotent: bool = True
     """Whether a repeated identical call may return the earlier result instead of re-running."""
 
+    direct_answer: bool = True
+    """Whether the tool's output can stand as a final answer (a number, a short text); False
+    for tools whose output must be read first (a page of search hits)."""
+
 
 @runtime_checkable
 class RunScoped(Protocol):
@@ -93,6 +97,11 @@ def tool_timeout(tool: BaseTool) -> float:
 def tool_is_idempotent(tool: BaseTool) -> bool:
     """Whether a repeated identical call may reuse the earlier result (default: no)."""
     return bool(_policy(tool, "idempotent", False))
+
+
+def tool_answers_directly(tool: BaseTool) -> bool:
+    """Whether the tool's output can be an answer as it is (default: yes)."""
+    return bool(_policy(tool, "direct_answer", True))
 
 
 def args_model(tool: BaseTool) -> type[BaseModel]:

@@ -44,18 +44,36 @@ def ask_structured(
     schema: type[T],
     *,
     node: str,
+    spent: Counters | None = None,
+    sampling: float | None = None,
+    seed: int = 0,
 ) -> Asked[T]:
-    """Ask until the reply parses into `schema`, up to `1 + max_output_retries` attempts."""
-    budgets = deps.config.budgets
+    """Ask until the reply parses into `schema`, up to `1 + max_output_retries` attempts.
+
+    `spent` is what the node already used (for the budget checks). `sampling` asks for a
+    sampled reply at that temperature (seeded by `seed`) instead of the greedy one. A reply
+    cut off at its token limit is `model.output_truncated`, never parsed as if complete,
+    and is asked again with twice the room (up to `output_tokens_cap`).
+    """
+    config = deps.config
+    budgets = config.budgets
     asked: Asked[T] = Asked(None)
+    room = config.output_tokens()
     for _attempt in range(1 + budgets.max_output_retries):
-        over = budget_exhausted(state, budgets, spent=asked.counters, llm_calls=1)
+        used = (spent or Counters()) + asked.counters
+        over = budget_exhausted(state, budgets, spent=used, llm_calls=1)
         if over is not None:
             asked.stop = over
             return asked
         try:
             reply = deps.caller.complete(
-                messages, schema=schema, node=node, run_id=state.get("run_id", "unknown")
+                messages,
+                schema=schema,
+                node=node,
+                run_id=state.get("run_id", "unknown"),
+                max_tokens=room,
+                temperature=sampling,
+                seed=seed,
             )
         except ModelError as exc:
             asked.failures.append(deps.failure(state, exc.category, exc.message, node=node))
@@ -64,6 +82,17 @@ def ask_structured(
         asked.counters += Counters(
             llm_calls=1, tokens_in=reply.tokens_in, tokens_out=reply.tokens_out
         )
+        if reply.truncated:
+            asked.failures.append(
+                deps.failure(
+                    state,
+                    FailureCategory.MODEL_OUTPUT_TRUNCATED,
+                    TRUNCATED.format(node=node, tokens=reply.tokens_out, room=room),
+                    node=node,
+                )
+            )
+            room = min(room * 2, max(config.output_tokens_cap, room))
+            continue
         try:
             asked.value = parse_structured(reply.text, schema)
             return asked
@@ -82,3 +111,27 @@ def ask_structured(
                 HumanMessage(content=RETRY_MALFORMED.format(problem=exc.message)),
             ]
     return asked
+
+
+TRUNCATED = (
+    "the {node}'s reply was cut off at its limit of {room} tokens ({tokens} generated); "
+    "asked again with more room"
+)
+
+
+@dataclass
+class Sampled(Generic[T]):
+    """Several `ask_structured` rounds for one node (candidate plans): the values that
+    parsed, in order, and what all of them cost."""
+
+    values: list[T] = field(default_factory=list)
+    counters: Counters = field(default_factory=Counters)
+    failures: list[FailureEvent] = field(default_factory=list)
+    stop: StopReason | None = None
+
+    def add(self, asked: Asked[T]) -> None:
+        if asked.value is not None:
+            self.values.append(asked.value)
+        self.counters += asked.counters
+        self.failures += asked.failures
+        self.stop = self.stop or asked.stop

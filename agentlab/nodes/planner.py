@@ -10,10 +10,12 @@ from langgraph.types import Command, Overwrite
 
 from agentlab import lifecycle, prompts
 from agentlab.budget import replans_exhausted
-from agentlab.nodes.asking import ask_structured
-from agentlab.nodes.base import Node, traced_node
-from agentlab.schemas import capped_plan
-from agentlab.state import AgentState, Counters
+from agentlab.joining import combine_candidates
+from agentlab.nodes.asking import Sampled, ask_structured
+from agentlab.nodes.base import AgentDeps, Node, traced_node
+from agentlab.plan_schema import plan_model
+from agentlab.schemas import Plan
+from agentlab.state import AgentState, Counters, StepResult
 from agentlab.stops import NoAnswer
 
 HISTORY_MESSAGES = 6
@@ -26,9 +28,12 @@ def conversation_history(state: AgentState) -> list[str]:
     return [f"{m.type}: {prompts.clip(str(m.content), 300)}" for m in earlier[-HISTORY_MESSAGES:]]
 
 
-def planner_messages(system: str, state: AgentState) -> list[BaseMessage]:
-    """The planner's prompt: the shared system prompt, then the task and what it must take into account."""
+def planner_messages(system: str, state: AgentState, *, code: bool = False) -> list[BaseMessage]:
+    """The planner's prompt: the shared system prompt, then the task and what it must take
+    into account (`code`: the answer must be the code a step writes)."""
     sections = [prompts.PLAN_REQUEST.format(task=state["task"])]
+    if code:
+        sections.append(prompts.CODE_REQUEST)
     if memories := state.get("memories"):
         sections.append(prompts.fenced_memories(memories))
     if history := conversation_history(state):
@@ -36,6 +41,8 @@ def planner_messages(system: str, state: AgentState) -> list[BaseMessage]:
     if results := state.get("results"):
         lines = [prompts.result_line(r) for r in results.values()]
         sections.append(prompts.SECTION_RESULTS.format(items=prompts.bullet_list(lines)))
+    if note := state.get("round_note"):
+        sections.append(note)
     if findings := state.get("findings"):
         sections.append(prompts.SECTION_FINDINGS.format(items=prompts.bullet_list(findings)))
     return [SystemMessage(content=system), HumanMessage(content="\n\n".join(sections))]
@@ -43,6 +50,16 @@ def planner_messages(system: str, state: AgentState) -> list[BaseMessage]:
 
 class Planner(Node):
     name = "planner"
+
+    def __init__(self, deps: AgentDeps) -> None:
+        super().__init__(deps)
+        config = deps.config
+        rationale = config.plan_rationale
+        if rationale is None:
+            rationale = not deps.caller.name.startswith("local:")
+        self.schema = plan_model(
+            list(deps.tools), max_steps=config.budgets.max_plan_steps, rationale=rationale
+        )
 
     @traced_node
     def __call__(
@@ -54,24 +71,70 @@ class Planner(Node):
             return Command(
                 update=lifecycle.stop(deps, state, over, node=self.name), goto="finalizer"
             )
-        schema = capped_plan(deps.config.budgets.max_plan_steps)
-        asked = ask_structured(
-            deps, state, planner_messages(deps.system_prompt, state), schema, node=self.name
-        )
+        code = deps.config.deliverable == "code"
+        messages = planner_messages(deps.system_prompt, state, code=code)
+        asked = self._ask(state, messages)
         update: dict[str, Any] = {
             "failures": asked.failures,
             "counters": asked.counters + Counters(replans=int(replanning)),
         }
-        if asked.stop is not None or asked.value is None:
+        plans = asked.values
+        if asked.stop is not None or not plans:
             attempts = 1 + deps.config.budgets.max_output_retries
             reason = asked.stop or NoAnswer(detail=NO_PLAN.format(attempts=attempts))
             update |= lifecycle.stop(deps, state, reason, node=self.name, failures=asked.failures)
             return Command(update=update, goto="finalizer")
+        several = len(plans) > 1
         update |= {
-            "plan": asked.value,
+            # Without a validator every candidate runs (with one, the valid ones do).
+            "plan": combine_candidates(plans, list(range(1, len(plans) + 1)))
+            if several and not deps.config.validator
+            else plans[0],
+            "candidates": plans if several else [],
+            "valid_candidates": list(range(1, len(plans) + 1)) if several else [],
             "plan_version": state.get("plan_version", 0) + 1,
             "results": Overwrite({}),
+            "prior_calls": _reusable(state),
             "findings": [],
+            "round_note": "",
             "answer": None,
         }
         return Command(update=update, goto="validator" if deps.config.validator else "executor")
+
+    def _ask(self, state: AgentState, messages: list[BaseMessage]) -> Sampled[Plan]:
+        """One plan, or `plans` candidates: the first greedy, the rest sampled (the prompt
+        is the same, so a backend that caches it processes it once)."""
+        deps = self.deps
+        sampled: Sampled[Plan] = Sampled()
+        for index in range(deps.config.plans):
+            spent = sampled.counters
+            sampling = SAMPLING if index else None
+            asked = ask_structured(
+                deps,
+                state,
+                messages,
+                self.schema,
+                node=self.name,
+                spent=spent,
+                sampling=sampling,
+                seed=index,
+            )
+            sampled.add(asked)
+            if asked.stop is not None:
+                break
+        return sampled
+
+
+SAMPLING = 0.8
+"""Temperature of candidate plans after the first (which is greedy)."""
+
+
+def _reusable(state: AgentState) -> dict[str, StepResult]:
+    """Calls of earlier plans a new plan may reuse: those that succeeded and were not judged
+    wrong."""
+    rejected = set(state.get("rejected") or [])
+    return {
+        key: result
+        for key, result in (state.get("past_calls") or {}).items()
+        if result.status == "ok" and key not in rejected
+    }

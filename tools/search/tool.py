@@ -120,6 +120,7 @@ class SearchTool(AgentTool):
     args_schema: type[BaseModel] = SearchArgs
     timeout_s: float = 20.0
     idempotent: bool = True
+    direct_answer: bool = False  # hits are read, then answered from
 
     backend: Backend = "auto"
     """`web`, `local`, or `auto`: the web when it can be reached, else local."""
