@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -193,7 +194,7 @@ class ModelCaller:
         A refusal of the response format moves on to the next mode while the mode is
         being negotiated; the mode that answers is remembered for the server.
         """
-        sampling = (
+        sampling: dict[str, Any] = (
             {"temperature": decoding.temperature, "seed": decoding.seed}
             if decoding.temperature is not None
             else {}

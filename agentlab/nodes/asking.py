@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from agentlab.budget import budget_exhausted
 from agentlab.errors import ModelError
 from agentlab.failures import FailureCategory, FailureEvent
+from agentlab.llm.caller import Decoding
 from agentlab.llm.parsing import MalformedOutputError, parse_structured
 from agentlab.nodes.base import AgentDeps
 from agentlab.state import AgentState, Counters
@@ -71,9 +72,7 @@ def ask_structured(
                 schema=schema,
                 node=node,
                 run_id=state.get("run_id", "unknown"),
-                max_tokens=room,
-                temperature=sampling,
-                seed=seed,
+                decoding=Decoding(max_tokens=room, temperature=sampling, seed=seed),
             )
         except ModelError as exc:
             asked.failures.append(deps.failure(state, exc.category, exc.message, node=node))
