@@ -20,13 +20,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentlab import paths
 from agentlab.config import VARIANTS, AgentConfig
 from agentlab.errors import ConfigError
 from agentlab.eval.checks import CodeRunner, SandboxCodeRunner
 from agentlab.eval.declared import declared_tool
-from agentlab.eval.suite import Suite, Task
+from agentlab.eval.suite import CodeTestsCheck, Suite, Task
 from agentlab.eval.verdict import GradingSink, Judgement, Outcome, RunRecord, judge
 from agentlab.failures import utc_now
 from agentlab.llm.response_cache import ResponseCache
@@ -144,10 +145,14 @@ def check_variants(variants: tuple[str, ...], tasks: list[Task]) -> None:
 def pair_config(base: AgentConfig, task: Task, variant: str) -> AgentConfig:
     """The config of one pair: the task's inventory, then the variant's switch.
 
+    A task graded by running code has code for its answer (`deliverable="code"`).
     `no-TOOL` for a task that never had TOOL leaves its inventory as it is.
     """
     tools = task_tool_names(task)
-    config = AgentConfig.model_validate({**base.model_dump(), **task.config, "tools": tuple(tools)})
+    fields: dict[str, Any] = {**base.model_dump(), **task.config, "tools": tuple(tools)}
+    if isinstance(task.check, CodeTestsCheck):
+        fields["deliverable"] = "code"
+    config = AgentConfig.model_validate(fields)
     if variant not in VARIANTS and variant.removeprefix("no-") not in tools:
         return config.model_copy(update={"variant": variant})
     return config.with_variant(variant)
