@@ -17,7 +17,7 @@ from dataclasses import dataclass
 MARKER = "EXAMPLES passed={passed} failed={failed}"
 _MARKER = re.compile(r"^EXAMPLES passed=(\d+) failed=(\d+)$", re.M)
 _ARROW = re.compile(
-    r"^\s*(?:>>>\s*)?(?P<call>[A-Za-z_]\w*\s*\(.*\))\s*(?:==>|==|=>|->|➞|→)\s*(?P<want>.+?)\s*$"
+    r"(?<![\w.])(?P<call>[A-Za-z_]\w*\s*\(.*\))\s*(?:==>|==|=>|->|➞|→)\s*(?P<want>.+?)\s*$"
 )
 MAX_EXAMPLES = 20
 REPORT_CHARS = 1500
@@ -53,26 +53,62 @@ def defined_functions(code: str) -> list[str]:
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
 
 
+_FENCED = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)```", re.S | re.I)
+
+
+def _docstrings(task: str) -> str:
+    """The task's text with docstrings as doctest reads them: when the task is Python (or
+    holds fenced Python, HumanEval style), the docstrings' cleaned text; else the text
+    itself. Read raw, a docstring's closing quotes would join the last example's expected
+    output, and fences and indentation would make doctest give up."""
+    texts: list[str] = []
+    for source in [task, *_FENCED.findall(task)]:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        texts += [
+            ast.get_docstring(node) or ""
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module)
+        ]
+    return "\n\n".join(t for t in texts if t) or task
+
+
 def task_examples(task: str, functions: list[str]) -> list[Example]:
     """The examples in `task` that call one of `functions` (doctests, then arrow lines)."""
     if not functions:
         return []
     names = set(functions)
     found: list[Example] = []
+    text = _docstrings(task)
     try:
-        parsed = doctest.DocTestParser().get_examples(task)
+        parsed = doctest.DocTestParser().get_examples(text)
     except ValueError:  # inconsistent indentation in the task's docstring
         parsed = []
     for example in parsed:
-        if _calls(example.source, names):
-            found.append(Example(example.source.strip(), example.want.strip()))
+        if not _calls(example.source, names):
+            continue
+        source, want = example.source.strip(), _value_lines(example.want)
+        if not want:
+            # `>>> f(x) == y` with nothing after it: the comparison itself must hold.
+            if not _is_comparison(source):
+                continue
+            want = "True"
+        elif _is_literal(want) and (expression := _one_line(source)) is not None:
+            # Compared by value: the task may quote a string or wrap a list either way.
+            source, want = f"({expression}) == ({_one_line(want)})", "True"
+        found.append(Example(source, want))
     seen = {e.source for e in found}
-    for line in task.splitlines():
-        match = _ARROW.match(line)
+    for line in text.splitlines():
+        match = _ARROW.search(line)
         if match is None or line.lstrip().startswith(">>>"):
             continue
         call, want = match.group("call"), match.group("want").rstrip(".,;")
-        if call in seen or not _calls(call, names) or not _is_expression(want):
+        want = _JS_LITERALS.get(want, want)
+        if call in seen or not _calls(call, names) or not _literal_arguments(call):
+            continue
+        if not _is_literal(want):
             continue
         # Compared by equality, not by repr: the task may quote a string either way.
         found.append(Example(f"({call}) == ({want})", "True"))
@@ -80,11 +116,12 @@ def task_examples(task: str, functions: list[str]) -> list[Example]:
     return found[:MAX_EXAMPLES]
 
 
-def check_program(examples: list[Example]) -> str:
+def check_program(examples: list[Example], label: str = "task examples") -> str:
     """Python that runs `examples` in the session's namespace and prints doctest's report of
-    the failures, then the `MARKER` line."""
+    the failures, then the `MARKER` line. `label` names the check (one per plan)."""
     text = "".join(f">>> {e.source}\n{e.want}\n" for e in examples)
     return (
+        f"# {label}\n"
         "import doctest as _d\n"
         f"_t = _d.DocTestParser().get_doctest({text!r}, dict(globals()), 'task examples', "
         "'<task>', 0)\n"
@@ -106,6 +143,20 @@ def outcome_of(output: str) -> ExampleOutcome | None:
     return ExampleOutcome(int(last.group(1)), int(last.group(2)), report[-REPORT_CHARS:])
 
 
+def _value_lines(want: str) -> str:
+    """A doctest's expected output, without the prose a task statement may write right
+    after it: its first line, and more only while a bracket it opened is still open."""
+    lines = want.strip().splitlines()
+    kept: list[str] = []
+    depth = 0
+    for line in lines:
+        kept.append(line)
+        depth += sum(line.count(c) for c in "([{") - sum(line.count(c) for c in ")]}")
+        if depth <= 0:
+            break
+    return "\n".join(kept)
+
+
 def _calls(source: str, names: set[str]) -> bool:
     try:
         tree = ast.parse(source)
@@ -115,6 +166,45 @@ def _calls(source: str, names: set[str]) -> bool:
         isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in names
         for n in ast.walk(tree)
     )
+
+
+_JS_LITERALS = {"true": "True", "false": "False", "null": "None"}
+
+
+def _one_line(text: str) -> str | None:
+    """An expression on one line, comments dropped (None when `text` is not one)."""
+    try:
+        return ast.unparse(ast.parse(text.strip(), mode="eval"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _is_literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text)
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _literal_arguments(call: str) -> bool:
+    """Whether every argument of the call is a literal (a task that writes `f(xyy)` for the
+    string "xyy" gives no example that can run)."""
+    try:
+        node = ast.parse(call, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    if not isinstance(node, ast.Call):
+        return False
+    return all(_is_literal(ast.unparse(a)) for a in [*node.args, *(k.value for k in node.keywords)])
+
+
+def _is_comparison(source: str) -> bool:
+    try:
+        tree = ast.parse(source, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return isinstance(tree.body, ast.Compare)
 
 
 def _is_expression(text: str) -> bool:

@@ -22,7 +22,7 @@ When asked to PLAN, reply with JSON {{"steps": [{{"id": "s1", "tool": "...", "ar
 - Each step calls one tool with the arguments it takes. Steps that do not refer to each other run in parallel.
 - To use an earlier step's result, write ${{id}} inside an argument, for example "${{s1}} * 2". Never write a bare s1.
 - "answer" is the final answer built from the results, for example "${{s2}}" or "${{s1}} km". Write "" when a value must be read from a result before you can finish: you will plan again with the results.
-- Write math with *, /, +, - and ** for powers.
+- Write math with *, /, +, - and ** for powers.{code_rule}
 {examples}
 
 When asked to REFLECT, reply with JSON {{"answer": ..., "decision": ..., "wrong": [...], "critique": ...}}:
@@ -78,6 +78,11 @@ CODE_REQUEST = (
     "The answer is code. Write the complete code in one python step that only defines it "
     '(no tests, no prints), and set "answer" to "${s1.code}" (that step\'s code).'
 )
+CODE_RULE = (
+    "\n- When the task asks you to write code, put all of it in one python step that ends "
+    'with a few assert lines checking it, and set "answer" to "${s1.code}" (that step\'s code).'
+)
+"""In the system prompt when the python tool is in the inventory."""
 EXAMPLES_FAILED = "The code fails the task's own examples:\n{report}\nFix the code."
 JUDGED_WRONG = "The reflector judged these results wrong; do not repeat these calls: {items}"
 
@@ -119,6 +124,7 @@ def system_prompt(tools: Iterable[BaseTool]) -> str:
     listed = list(tools)
     return SYSTEM.format(
         tools="\n".join(describe_tool(t) for t in listed) or "(none)",
+        code_rule=CODE_RULE if any(t.name == "python" for t in listed) else "",
         examples=plan_examples(t.name for t in listed),
     )
 

@@ -90,6 +90,8 @@ class RunRecord:
                 )
             case FailureEvent():
                 self.categories.append(str(event.category))
+            case PlanMade(candidate=int()):
+                pass  # one of a round's candidates; the chosen one is made again after
             case PlanMade(source="action"):
                 if self._actions is None:
                     self._actions = Plan()

@@ -142,10 +142,17 @@ def trace_node_step(node: Node, state: AgentState, command: Command[Any], second
     tracer = node.deps.tracer
     for event in _listed(update.get("failures")):
         tracer.failure(event)
-    plan = update.get("plan")
-    if isinstance(plan, Plan):
-        version = update.get("plan_version", state.get("plan_version", 0) + 1)
-        tracer.write(PlanMade(run_id=run_id, node=node.name, version=version, plan=plan))
+    if "plan_version" in update:  # a new plan (or a round of candidates) was made
+        version = update["plan_version"]
+        candidates = update.get("candidates") or []
+        for number, candidate in enumerate(candidates, 1):
+            made = PlanMade(
+                run_id=run_id, node=node.name, version=version, plan=candidate, candidate=number
+            )
+            tracer.write(made)
+        plan = update.get("plan")
+        if not candidates and isinstance(plan, Plan):
+            tracer.write(PlanMade(run_id=run_id, node=node.name, version=version, plan=plan))
     for reflection in _listed(update.get("reflections")):
         tracer.write(Reflected(run_id=run_id, node=node.name, reflection=reflection))
     tracer.write(_node_step(node.name, run_id, update, seconds, command.goto))

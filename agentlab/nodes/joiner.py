@@ -26,7 +26,7 @@ from langgraph.types import Command, Overwrite
 
 from agentlab import code_examples, prompts
 from agentlab.budget import replans_exhausted
-from agentlab.events import CandidateOutcome, Joined
+from agentlab.events import CandidateOutcome, Joined, PlanMade
 from agentlab.failures import FailureCategory
 from agentlab.joining import Decision, Judged, fill_template, judge, majority
 from agentlab.nodes.base import AgentDeps, Node, traced_node
@@ -57,7 +57,17 @@ class Joiner(Node):
             valid = state.get("valid_candidates") or [1]
             plan, results, outcomes = self._choose(candidates, valid, results)
             update |= {"plan": plan, "results": Overwrite(results), "candidates": []}
-        judged = judge(plan, results, self.deps.tools, self.deps.config.reflection)
+            # The chosen candidate is the round's plan (graders read the last plan made).
+            version = state.get("plan_version", 1)
+            self.deps.tracer.write(
+                PlanMade(run_id=state["run_id"], node=self.name, version=version, plan=plan)
+            )
+        policy = self.deps.config.reflection
+        judged = judge(plan, results, self.deps.tools, policy)
+        if self._code_task(plan) and judged.reason == "failed_steps" and policy != "always":
+            # Code that fails is fixed by the planner, shown the error (Reflexion's loop).
+            judged = Judged("plan", "failed_steps", None, judged.findings)
+            return self._route(state, judged, update, outcomes)
         code = self._code_answer(plan, results, judged)
         if code is not None:
             return self._test_code(state, plan, results, code, update, outcomes)
@@ -100,13 +110,18 @@ class Joiner(Node):
 
     # -- code answers
 
+    def _code_task(self, plan: Plan) -> bool:
+        """Whether the answer is code: the task says so, or the template names a step's code."""
+        names_code = any(arg == "code" for _, arg in plan.answer_references())
+        return self.deps.config.deliverable == "code" or names_code
+
     def _code_answer(
         self, plan: Plan, results: dict[str, StepResult], judged: Judged
     ) -> str | None:
         """The code the plan answers with, when the answer is code (else None)."""
-        names_code = any(arg == "code" for _, arg in plan.answer_references())
-        if self.deps.config.deliverable != "code" and not names_code:
+        if not self._code_task(plan):
             return None
+        names_code = any(arg == "code" for _, arg in plan.answer_references())
         if names_code and judged.answer is not None:
             return judged.answer
         # No usable template: the code of the plan's last python step that ran.
@@ -132,7 +147,8 @@ class Joiner(Node):
             update["code_attempts"] = [CodeAttempt(code=code, passed=0, failed=0)]
             return self._code_verdict(state, Judged("answer", "clean", code), update, outcomes)
         step_id = f"examples{state.get('plan_version', 1)}"
-        check = Step(id=step_id, tool=PYTHON, args={"code": code_examples.check_program(examples)})
+        program = code_examples.check_program(examples, f"the task's examples, plan {step_id}")
+        check = Step(id=step_id, tool=PYTHON, args={"code": program})
         wave = self.engine.run(state, [check], results)
         result = wave.results[step_id]
         outcome = code_examples.outcome_of(result.output) if result.status == "ok" else None
