@@ -9,6 +9,7 @@ only consulted when the plan's results do not already answer).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,10 +18,12 @@ from typing import Any, Literal
 from langchain_core.tools import BaseTool
 
 from agentlab.config import ReflectionPolicy
+from agentlab.errors import ToolError
 from agentlab.events import JoinReason
 from agentlab.schemas import REFERENCE, TEMPLATE_REFERENCE, Plan
 from agentlab.state import StepResult
 from agentlab.tools.base import tool_answers_directly
+from agentlab.tools.calculator import calculate
 from agentlab.tools.registry import ToolRegistry
 
 MAX_ANSWER_CHARS = 400
@@ -62,7 +65,27 @@ def fill_template(plan: Plan, results: dict[str, StepResult]) -> str | None:
         return value
 
     text = TEMPLATE_REFERENCE.sub(replace, plan.answer).strip()
-    return None if missing or not text else text
+    if missing or not text:
+        return None
+    # Arithmetic the plan wrote between its results (`${s1} + ${s2}`) is computed; an
+    # operator that came from a result's own text (a date, a range) is not.
+    skeleton = TEMPLATE_REFERENCE.sub("1", plan.answer)
+    return computed(text) if plan.answer_references() and _OPERATOR.search(skeleton) else text
+
+
+_ARITHMETIC = re.compile(r"^[\d\s.+\-*/()%^]+$")
+_OPERATOR = re.compile(r"\d\s*[-+*/%^]+\s*[\d(]")
+
+
+def computed(text: str) -> str:
+    """A filled template that is arithmetic over results (`${s1} + ${s2}`, what models write
+    when they mean the sum) computed by the calculator; any other text as it is."""
+    if not _ARITHMETIC.match(text) or not _OPERATOR.search(text):
+        return text
+    try:
+        return str(calculate(text).value)
+    except ToolError:
+        return text
 
 
 def usable(plan: Plan, results: dict[str, StepResult], tools: ToolRegistry) -> bool:

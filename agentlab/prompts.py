@@ -22,7 +22,7 @@ When asked to PLAN, reply with JSON {{"steps": [{{"id": "s1", "tool": "...", "ar
 - Each step calls one tool with the arguments it takes. Steps that do not refer to each other run in parallel.
 - To use an earlier step's result, write ${{id}} inside an argument, for example "${{s1}} * 2". Never write a bare s1.
 - "answer" is the final answer built from the results, for example "${{s2}}" or "${{s1}} km". Write "" when a value must be read from a result before you can finish: you will plan again with the results.
-- Write math with *, /, +, - and ** for powers.{code_rule}
+- Write math with *, /, +, - and ** for powers.{search_rule}{code_rule}
 {examples}
 
 When asked to REFLECT, reply with JSON {{"answer": ..., "decision": ..., "wrong": [...], "critique": ...}}:
@@ -71,13 +71,19 @@ SECTION_HISTORY = "Conversation so far:\n{items}"
 SECTION_FINDINGS = "Your previous plan was rejected. Fix these problems:\n{items}"
 SECTION_RESULTS = "Results of earlier steps (use the values directly):\n{items}"
 CONTINUE_NOTE = (
-    "Your previous plan gathered the results above but gave no answer. Plan what remains, "
-    'using the values directly, or give the answer with "steps": [].'
+    "Your previous plan gathered the results above but gave no answer. Read the values you "
+    "need from them and plan what remains with those values written out, or give the "
+    'answer with "steps": [].'
 )
 CODE_REQUEST = (
     "The answer is code. Write the complete code in one python step that only defines it "
     '(no tests, no prints), and set "answer" to "${s1.code}" (that step\'s code).'
 )
+SEARCH_RULE = (
+    "\n- Never guess a fact the task needs (a price, a rate, a name, a date): look it up "
+    "with search first."
+)
+"""In the system prompt when the search tool is in the inventory."""
 CODE_RULE = (
     "\n- When the task asks you to write code, put all of it in one python step that ends "
     'with a few assert lines checking it, and set "answer" to "${s1.code}" (that step\'s code).'
@@ -124,6 +130,7 @@ def system_prompt(tools: Iterable[BaseTool]) -> str:
     listed = list(tools)
     return SYSTEM.format(
         tools="\n".join(describe_tool(t) for t in listed) or "(none)",
+        search_rule=SEARCH_RULE if any(t.name == "search" for t in listed) else "",
         code_rule=CODE_RULE if any(t.name == "python" for t in listed) else "",
         examples=plan_examples(t.name for t in listed),
     )

@@ -165,3 +165,26 @@ def test_several_plans_drop_one_the_validator_rejects(tmp_path: Path) -> None:
     assert (first.valid, first.why) == (False, "the validator rejected it")
     assert second.chosen
     assert [f.detail.startswith("candidate 1:") for f in state["failures"]] == [True]
+
+
+def test_arithmetic_between_results_in_the_template_is_computed(tmp_path: Path) -> None:
+    parts = plan(
+        step("s1", "calculator", expression="12*24"),
+        step("s2", "calculator", expression="15*36"),
+        answer="${s1} + ${s2}",
+    )
+    state, sink, _ = run(tmp_path, parts)
+    assert state["answer"] == "828"
+    assert of_type(sink.events, Joined)[0].template_answer == "828"
+
+
+def test_an_operator_inside_a_result_is_not_arithmetic(tmp_path: Path) -> None:
+    @tool
+    def date(event: str) -> str:
+        """The date of an event."""
+        return "2024-1-5"
+
+    state, _, _ = run(
+        tmp_path, plan(step("s1", "date", event="launch"), answer="${s1}"), tools=[date]
+    )
+    assert state["answer"] == "2024-1-5"
