@@ -188,9 +188,7 @@ def test_schema_lists_each_tool_with_its_own_arguments_and_final_answer() -> Non
     assert schema["required"] == ["thought", "action"]  # the thought is written first
     model = react_step_model(tools[:1])
     sent = json_schema_response_format(model)["json_schema"]["schema"]
-    assert sent["properties"]["action"]["anyOf"][0]["properties"]["tool"] == {
-        "const": "calculator"
-    }
+    assert sent["properties"]["action"]["anyOf"][0]["properties"]["tool"] == {"const": "calculator"}
     # Parsing stays lenient: an unconstrained backend's hallucinated tool reaches the tool node.
     parsed = model.model_validate({"thought": "x", "action": {"tool": "abacus", "args": {}}})
     assert parsed.action.tool == "abacus"

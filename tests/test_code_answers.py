@@ -179,3 +179,28 @@ def test_a_truncated_reply_is_truncation_and_is_asked_again_with_room(tmp_path: 
     assert "cut off at its limit of 2048 tokens" in cut_failure.detail
     calls = of_type(sink.events, ModelCall)
     assert [c.finish_reason for c in calls] == ["length", None]
+
+
+def test_a_truncated_plan_is_asked_again_for_a_shorter_reply(tmp_path: Path) -> None:
+    loop = {
+        "reply": '{"steps": [{"id": "s1", "tool": "calculator", "args": {"expression": "1000000',
+        "finish_reason": "length",
+        "tokens_in": 50,
+        "tokens_out": 512,
+    }
+    cassette = tmp_path / "c.jsonl"
+    good = plan(step("s1", "calculator", expression="6*7"), answer="${s1}")
+    cassette.write_text(json.dumps(loop) + "\n" + json.dumps({"reply": good}) + "\n")
+    model = ReplayChatModel(path=str(cassette))
+    graph = build_agent(
+        AgentConfig(memory=False),
+        model=model,
+        tools=["calculator"],
+        trace=Tracer(MemoryTraceSink()),
+    )
+    state = graph.invoke({"task": "What is 6*7?"})
+    assert state["answer"] == "42"
+    [cut] = [f for f in state["failures"] if f.category == "model.output_truncated"]
+    assert "limit of 512 tokens" in cut.detail
+    retry = str(model.calls[1][-1].content)
+    assert "cut off at 512 tokens" in retry and "shorter" in retry

@@ -53,8 +53,10 @@ def ask_structured(
 
     `spent` is what the node already used (for the budget checks). `sampling` asks for a
     sampled reply at that temperature (seeded by `seed`) instead of the greedy one. A reply
-    cut off at its token limit is `model.output_truncated`, never parsed as if complete,
-    and is asked again with twice the room (up to `output_tokens_cap`).
+    cut off at its token limit is `model.output_truncated`, never parsed as if complete:
+    code is asked again with twice the room (up to `output_tokens_cap`); a plan or verdict,
+    whose room is ample, is asked again for a shorter reply (a small model that fills it
+    is repeating itself).
     """
     config = deps.config
     budgets = config.budgets
@@ -90,7 +92,16 @@ def ask_structured(
                     node=node,
                 )
             )
-            room = min(room * 2, max(config.output_tokens_cap, room))
+            if config.deliverable == "code":
+                # Code can need more room than a plan: ask again with twice as much.
+                room = min(room * 2, max(config.output_tokens_cap, room))
+            else:
+                # A plan or verdict that fills its room is a model repeating itself.
+                messages = [
+                    *messages,
+                    AIMessage(content=reply.text[:200]),
+                    HumanMessage(content=RETRY_TRUNCATED.format(room=room)),
+                ]
             continue
         try:
             asked.value = parse_structured(reply.text, schema)
@@ -114,7 +125,11 @@ def ask_structured(
 
 TRUNCATED = (
     "the {node}'s reply was cut off at its limit of {room} tokens ({tokens} generated); "
-    "asked again with more room"
+    "asked again"
+)
+RETRY_TRUNCATED = (
+    "That reply was cut off at {room} tokens before the JSON ended. Reply again with a much "
+    "shorter JSON object: no long numbers, no repeated text."
 )
 
 
