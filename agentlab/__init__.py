@@ -16,6 +16,7 @@ from agentlab.errors import (
     ReplayExhaustedError,
     SandboxUnavailableError,
     ToolError,
+    TraceError,
     UnsafePathError,
 )
 from agentlab.failures import FailureCategory, FailureEvent
@@ -52,6 +53,7 @@ __all__ = [
     "StepResult",
     "StopReason",
     "ToolError",
+    "TraceError",
     "UnsafePathError",
     "build_agent",
 ]

@@ -52,7 +52,7 @@ class AgentSpec:
         if self.folder is None or self.tasks_file is None:
             return []
         text = self.folder.joinpath(self.tasks_file).read_text(encoding="utf-8")
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return [json.loads(line) for line in text.split("\n") if line.strip()]
 
 
 def _examples() -> Traversable:

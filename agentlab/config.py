@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -143,9 +145,26 @@ class AgentConfig(BaseModel):
             return {"variant": data["architecture"], **data}
         return data
 
-    def with_variant(self, name: str) -> AgentConfig:
-        """This config with a named variant's switch flipped (see `VARIANTS` and `no-TOOL`)."""
-        return self.model_copy(update={**variant_overrides(name, self), "variant": name})
+    def with_variant(self, variant: str | Variant) -> AgentConfig:
+        """This config with a variant's switch flipped, labelled with the variant's name.
+
+        Raises `ConfigError` for an unknown name, or for `no-TOOL` when this config's
+        inventory is given and has no TOOL.
+        """
+        parsed = parse_variant(variant) if isinstance(variant, str) else variant
+        return self.model_copy(update={**parsed.overrides(self), "variant": parsed.name})
+
+    def with_variants(self, variants: Iterable[str | Variant]) -> AgentConfig:
+        """This config with several variants applied in order, labelled with their names joined
+        by `+` after this config's own label (unless that is `full`): `no-validator+no-memory`."""
+        config = self
+        labels = [] if self.variant == "full" else [self.variant]
+        for variant in variants:
+            parsed = parse_variant(variant) if isinstance(variant, str) else variant
+            config = config.with_variant(parsed)
+            if parsed.name not in labels and parsed.name != "full":
+                labels.append(parsed.name)
+        return config.model_copy(update={"variant": "+".join(labels) or "full"})
 
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -165,21 +184,56 @@ VARIANTS: dict[str, dict[str, Any]] = {
 `direct` swap agentlab's graph for a baseline with the same model, tools and budgets."""
 
 
-def variant_overrides(name: str, base: AgentConfig) -> dict[str, Any]:
-    """The fields a variant changes relative to `base`."""
-    if name in VARIANTS:
-        return dict(VARIANTS[name])
-    if name.startswith("no-") and len(name) > 3:
-        tool = name.removeprefix("no-")
-        if base.tools is not None and tool not in base.tools:
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """A named variant of `VARIANTS`: the fields it sets."""
+
+    name: str
+
+    def overrides(self, base: AgentConfig) -> dict[str, Any]:
+        """The fields this variant changes relative to `base`."""
+        return dict(VARIANTS[self.name])
+
+
+@dataclass(frozen=True, slots=True)
+class WithoutTool:
+    """`no-TOOL`: the inventory without one tool."""
+
+    tool: str
+
+    @property
+    def name(self) -> str:
+        return f"no-{self.tool}"
+
+    def overrides(self, base: AgentConfig) -> dict[str, Any]:
+        """`base`'s removed tools plus this one; refused when `base` names an inventory
+        without it."""
+        if base.tools is not None and self.tool not in base.tools:
             raise ConfigError(
-                f"variant {name!r} removes tool {tool!r}, which is not in the inventory "
-                f"{list(base.tools)}"
+                f"variant {self.name!r} removes tool {self.tool!r}, which is not in the "
+                f"inventory {list(base.tools)}"
             )
-        return {"without_tools": (*base.without_tools, tool)}
-    raise ConfigError(
-        f"unknown variant {name!r}; known: {', '.join(VARIANTS)}, or no-TOOL to remove a tool"
-    )
+        return {"without_tools": (*base.without_tools, self.tool)}
+
+
+Variant: TypeAlias = Switch | WithoutTool
+"""An ablation variant, parsed from its name by `parse_variant`."""
+
+UNKNOWN_VARIANT = "unknown variant {name!r}; known: {known}, or no-TOOL to remove a tool"
+
+
+def parse_variant(name: str) -> Variant:
+    """The variant a name stands for: an entry of `VARIANTS`, else `no-TOOL`.
+
+    The one place variant names are read (CLI flags, `agentlab eval -v`,
+    `AgentConfig.with_variant`, the report); raises `ConfigError` for anything else.
+    """
+    if name in VARIANTS:
+        return Switch(name)
+    tool = name.removeprefix("no-")
+    if name.startswith("no-") and tool and tool == tool.strip() and "+" not in tool:
+        return WithoutTool(tool)
+    raise ConfigError(UNKNOWN_VARIANT.format(name=name, known=", ".join(VARIANTS)))
 
 
 def resolve_inventory(config: AgentConfig, available: list[str]) -> list[str]:

@@ -25,6 +25,7 @@ __all__ = [
     "ReplayExhaustedError",
     "SandboxUnavailableError",
     "ToolError",
+    "TraceError",
     "UnsafePathError",
 ]
 
@@ -35,6 +36,11 @@ class AgentlabError(Exception):
 
 class ConfigError(AgentlabError):
     """The developer asked for something that cannot work (unknown tool, bad model spec...)."""
+
+
+class TraceError(ConfigError, ValueError):
+    """A trace file that cannot be read as typed events: a line that is not a valid event,
+    or a trace in an older format (the message names the command that converts it)."""
 
 
 class UnsafePathError(ConfigError):

@@ -54,16 +54,26 @@ class FailureEvent(BaseModel):
     The same object is the run's state entry and its trace event (`type` "failure").
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     type: Literal["failure"] = "failure"
     category: FailureCategory
+    """The dotted category (the taxonomy above)."""
     detail: str
+    """What happened, for a person."""
     node: str
+    """The node that detected it (`eval` for what grading found)."""
     step_id: str | None = None
+    """The step it concerns, if one."""
     tool: str | None = None
+    """The tool it concerns, if one."""
     args: dict[str, Any] | None = None
+    """The arguments of that call."""
     run_id: str | None = None
+    """The run's id."""
     task_id: str | None = None
+    """The task's id in a suite."""
     variant: str | None = None
+    """The variant's name."""
     time: str = Field(default_factory=utc_now)
+    """When it was detected."""

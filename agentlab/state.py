@@ -50,13 +50,18 @@ class CodeAttempt(BaseModel):
 class Counters(BaseModel):
     """Run totals; updates are deltas that the reducer adds up."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
 
     llm_calls: int = 0
+    """Model calls (retries of malformed replies included)."""
     tokens_in: int = 0
+    """Prompt tokens."""
     tokens_out: int = 0
+    """Completion tokens."""
     tool_calls: int = 0
+    """Tool calls made."""
     replans: int = 0
+    """Plans after the first."""
 
     def __add__(self, other: Counters) -> Counters:
         return Counters(

@@ -25,7 +25,7 @@ _BUDGET_TEXT: dict[BudgetName, str] = {
 
 
 class _Stop(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class Answered(_Stop):
@@ -39,6 +39,7 @@ class NoAnswer(_Stop):
 
     kind: Literal["no_answer"] = "no_answer"
     detail: str
+    """Why there is no answer."""
 
 
 class Budget(_Stop):
@@ -46,8 +47,11 @@ class Budget(_Stop):
 
     kind: Literal["budget_exhausted"] = "budget_exhausted"
     budget: BudgetName
+    """Which budget ran out."""
     used: float
+    """How much of it was used."""
     limit: float
+    """Its limit (`Budgets`)."""
 
     def describe(self) -> str:
         return _BUDGET_TEXT[self.budget].format(used=self.used, limit=self.limit)
@@ -58,7 +62,9 @@ class Errored(_Stop):
 
     kind: Literal["error"] = "error"
     detail: str
+    """What failed."""
     category: FailureCategory | None = None
+    """The failure's category (`model.*`), when known."""
 
 
 class Interrupted(_Stop):

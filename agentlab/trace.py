@@ -9,21 +9,23 @@ secret sits. Trace files are owner-only (0600, in 0700 folders agentlab makes).
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from pydantic import BaseModel
 
+from agentlab import settings
+from agentlab.errors import TraceError
 from agentlab.events import (
+    SCHEMA_VERSION,
     UPGRADE_HINT,
     Event,
     Footer,
     Header,
-    TraceError,
     TraceEvent,
     event_json,
+    header_version,
     parse_event,
 )
 from agentlab.failures import FailureEvent
@@ -38,23 +40,13 @@ __all__ = [
     "TraceError",
     "TraceSink",
     "Tracer",
-    "default_home",
-    "default_runs_dir",
+    "check_format",
     "json_ready",
     "read_ends",
     "read_trace",
     "redact",
     "serialise",
 ]
-
-
-def default_home() -> Path:
-    """`AGENTLAB_HOME`, else `./.agentlab`."""
-    return Path(os.environ.get("AGENTLAB_HOME") or ".agentlab")
-
-
-def default_runs_dir() -> Path:
-    return default_home() / "runs"
 
 
 def _json_default(value: Any) -> Any:
@@ -95,8 +87,9 @@ class JsonlTraceSink:
     """Appends each run's events to `<runs_dir>/<run_id>.jsonl`, flushing every line."""
 
     def __init__(self, runs_dir: Path | str | None = None) -> None:
-        self.runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+        self.runs_dir = Path(runs_dir) if runs_dir is not None else settings.runs_dir()
         self._files: dict[str, IO[str]] = {}
+        self._artifacts: dict[str, Path] = {}
         self._lock = threading.Lock()
 
     def path(self, run_id: str) -> Path:
@@ -108,10 +101,18 @@ class JsonlTraceSink:
         return str(self.path(run_id))
 
     def artifacts_dir(self, run_id: str) -> Path:
-        return contained(self.runs_dir, run_id)
+        """`<runs_dir>/<run_id>/`, checked once per run (resolving it costs syscalls on every
+        tool call otherwise); raises `UnsafePathError` like `path`."""
+        known = self._artifacts.get(run_id)
+        if known is None:
+            known = self._artifacts[run_id] = contained(self.runs_dir, run_id)
+        return known
 
     def write(self, run_id: str, event: dict[str, Any]) -> None:
-        line = json.dumps(event, default=_json_default, ensure_ascii=False)
+        self.write_line(run_id, json.dumps(event, default=_json_default, ensure_ascii=False))
+
+    def write_line(self, run_id: str, line: str) -> None:
+        """Append one event's JSON text (one line, no newline in it) to the run's trace."""
         with self._lock:
             handle = self._files.get(run_id)
             if handle is None:
@@ -123,6 +124,7 @@ class JsonlTraceSink:
     def close(self, run_id: str) -> None:
         with self._lock:
             handle = self._files.pop(run_id, None)
+            self._artifacts.pop(run_id, None)
         if handle is not None:
             handle.close()
 
@@ -166,21 +168,23 @@ class Tracer:
         run_id = event.run_id or "unknown"
         if isinstance(event, Header):
             self._headed.add(run_id)
-        self.sink.write(run_id, self.redacted(event))
+        data = event_json(event)
+        # The redactor reads the text as written (not ASCII-escaped: a secret with a
+        # non-ASCII letter must look the same as in the environment).
+        text = json.dumps(data, default=_json_default, ensure_ascii=False)
+        redacted: dict[str, Any] = self._redact.redact_serialised(data, text)
+        if redacted is data and isinstance(self.sink, JsonlTraceSink):
+            self.sink.write_line(run_id, text)  # nothing replaced: the text is the line
+        else:
+            self.sink.write(run_id, redacted)
 
     def began(self, run_id: str) -> bool:
         """Whether this tracer wrote the run's header (a trace without one is not written)."""
         return run_id in self._headed
 
-    def redacted(self, event: Event | FailureEvent) -> dict[str, Any]:
-        """The event as the line a trace holds: JSON-ready, `type` first, redacted."""
-        data = event_json(event)
-        redacted: dict[str, Any] = self._redact.redact_serialised(data, json.dumps(data))
-        return redacted
-
     def failure(self, event: FailureEvent) -> None:
         """Write a failure event (it is its own trace line)."""
-        self.sink.write(event.run_id or "unknown", self.redacted(event))
+        self.write(event)
 
     def artifacts_dir(self, run_id: str) -> Path | None:
         artifacts = getattr(self.sink, "artifacts_dir", None)
@@ -201,7 +205,8 @@ def read_trace(path: Path | str) -> list[TraceEvent]:
     """
     events: list[TraceEvent] = []
     with Path(path).open(encoding="utf-8", errors="replace") as handle:
-        lines = handle.read().splitlines()
+        # Only "\n" ends a line: JSON leaves U+2028, U+2029 and \x85 unescaped.
+        lines = handle.read().rstrip("\n").split("\n")
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -211,8 +216,8 @@ def read_trace(path: Path | str) -> list[TraceEvent]:
             if number == len(lines):
                 continue  # torn by a kill while it was written
             raise TraceError(f"{path}:{number}: not JSON") from None
-        if number == 1 and isinstance(raw, dict) and "schema_version" not in raw:
-            raise TraceError(UPGRADE_HINT.format(where=path, path=path))
+        if number == 1:
+            _check_version(raw, path)
         try:
             events.append(parse_event(raw))
         except TraceError as exc:
@@ -246,9 +251,25 @@ def _parsed(line: bytes, path: Path | str, *, first_line: bool = False) -> Trace
         raw = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None  # torn by a kill
-    if first_line and isinstance(raw, dict) and "schema_version" not in raw:
-        raise TraceError(UPGRADE_HINT.format(where=path, path=path))
+    if first_line:
+        _check_version(raw, path)
     try:
         return parse_event(raw)
     except TraceError:
         return None
+
+
+def check_format(first_line: bytes | str, path: Path | str) -> None:
+    """Raise `TraceError` (with the command that converts it) when a trace's first line is
+    the header of an older format; anything else passes (a torn or foreign line included)."""
+    try:
+        first = json.loads(first_line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return
+    _check_version(first, path)
+
+
+def _check_version(first: object, path: Path | str) -> None:
+    version = header_version(first)
+    if version is not None and version < SCHEMA_VERSION:
+        raise TraceError(UPGRADE_HINT.format(where=path, path=path))

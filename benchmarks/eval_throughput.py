@@ -8,6 +8,7 @@ measures the harness's own overhead and what threads buy; with a real model the
 time is the model's and workers overlap its waits.
 
     .venv/bin/python benchmarks/eval_throughput.py --rounds 3
+    .venv/bin/python benchmarks/eval_throughput.py --smoke    # 2 tasks, one round: does it run?
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+
+from smoke import add_smoke, check_traces
 
 from agentlab.eval import EvalSettings, Evaluation, cassette_path, load_suite
 
@@ -46,15 +49,18 @@ def write_cassettes(root: Path) -> None:
             path.write_text("".join(json.dumps({"reply": r}) + "\n" for r in replies))
 
 
-def run_once(cassettes: Path, out: Path, jobs: int) -> float:
-    settings = EvalSettings(variants=VARIANTS, out_dir=out, model=f"replay:{cassettes}", jobs=jobs)
+def run_once(cassettes: Path, out: Path, jobs: int, limit: int | None = None) -> tuple[float, int]:
+    """Seconds for the whole study, and how many runs it made."""
+    settings = EvalSettings(
+        variants=VARIANTS, out_dir=out, model=f"replay:{cassettes}", jobs=jobs, limit=limit
+    )
     evaluation = Evaluation(load_suite("math"), settings)
     started = time.perf_counter()
     results = evaluation.run()
     seconds = time.perf_counter() - started
-    if len(results) != 40 or any(r.outcome != "pass" for r in results):
+    if len(results) != len(evaluation.pairs()) or any(r.outcome != "pass" for r in results):
         raise SystemExit(f"unexpected results: {results}")
-    return seconds
+    return seconds, len(results)
 
 
 def main() -> None:
@@ -63,20 +69,26 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4])
+    add_smoke(parser)
     options = parser.parse_args()
+    limit = 2 if options.smoke else None
+    if options.smoke:
+        options.rounds, options.jobs = 1, [1, 2]
     scratch = Path(tempfile.mkdtemp(prefix="agentlab-eval-bench-"))
     try:
         cassettes = scratch / "cassettes"
         write_cassettes(cassettes)
-        run_once(cassettes, scratch / "warmup", 1)
+        run_once(cassettes, scratch / "warmup", 1, limit)
         print("| round | " + " | ".join(f"-j {j}" for j in options.jobs) + " |")
         print("|---|" + "---|" * len(options.jobs))
         for round_ in range(1, options.rounds + 1):
             cells = []
             for jobs in options.jobs:
-                seconds = run_once(cassettes, scratch / f"r{round_}-j{jobs}", jobs)
-                cells.append(f"{40 / seconds:.1f} runs/s ({seconds * 1000 / 40:.0f} ms/run)")
+                seconds, runs = run_once(cassettes, scratch / f"r{round_}-j{jobs}", jobs, limit)
+                cells.append(f"{runs / seconds:.1f} runs/s ({seconds * 1000 / runs:.0f} ms/run)")
             print(f"| {round_} | " + " | ".join(cells) + " |", flush=True)
+        if options.smoke:
+            check_traces(scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -11,6 +11,7 @@ run), then times, each in a fresh process:
 Peak memory is the child process's maximum resident set size.
 
     .venv/bin/python benchmarks/failures_report.py --events 1000000
+    .venv/bin/python benchmarks/failures_report.py --smoke    # 2,000 events, one round
 """
 
 from __future__ import annotations
@@ -27,6 +28,23 @@ import tempfile
 import time
 from pathlib import Path
 
+from smoke import add_smoke, check_traces
+
+from agentlab.events import (
+    Event,
+    Footer,
+    Graded,
+    Header,
+    ModelCall,
+    NodeStep,
+    ToolCall,
+    Verdict,
+    event_json,
+)
+from agentlab.failures import FailureCategory, FailureEvent
+from agentlab.state import Counters
+from agentlab.stops import Answered
+
 VARIANTS = ("full", "no-validator", "no-reflection", "no-calculator")
 CATEGORIES = (
     "planning.invalid_arguments",
@@ -39,135 +57,112 @@ CATEGORIES = (
 PROMPT = "You are agentlab, an agent that solves tasks by planning tool calls. " * 12
 
 
-def run_events(rng: random.Random, run: int, task: str, variant: str) -> list[dict[str, object]]:
+def run_events(rng: random.Random, run: int, task: str, variant: str) -> list[Event | FailureEvent]:
     """One run's events, about 60 of them, like a real trace's."""
     run_id = f"run{run:07d}"
     t = f"2026-01-01T00:00:{run % 60:02d}.000000+00:00"
     tools = ["python"] if variant == "no-calculator" else ["calculator", "python"]
-    events: list[dict[str, object]] = [
-        {
-            "type": "header",
-            "run_id": run_id,
-            "time": t,
-            "task": f"task {task}",
-            "task_id": task,
-            "variant": variant,
-            "model": "local:qwen2.5-coder-1.5b",
-            "tools": tools,
-            "config": {"variant": variant, "validator": variant != "no-validator"},
-        },
+    events: list[Event | FailureEvent] = [
+        Header(
+            run_id=run_id,
+            time=t,
+            task=f"task {task}",
+            task_id=task,
+            variant=variant,
+            model="local:qwen2.5-coder-1.5b",
+            tools=tools,
+            config={"variant": variant, "validator": variant != "no-validator"},
+        )
     ]
     passed = rng.random() < 0.6
     for step in range(rng.randint(9, 13)):
         events.append(
-            {
-                "type": "node",
-                "run_id": run_id,
-                "time": t,
-                "node": "planner",
-                "duration_s": 0.01,
-                "goto": "validator",
-            }
+            NodeStep(run_id=run_id, time=t, node="planner", duration_s=0.01, goto="validator")
         )
         events.append(
-            {
-                "type": "model_call",
-                "run_id": run_id,
-                "time": t,
-                "node": "planner",
-                "messages": [
+            ModelCall(
+                run_id=run_id,
+                time=t,
+                node="planner",
+                model="local:qwen2.5-coder-1.5b",
+                messages=[
                     {"role": "system", "content": PROMPT},
                     {"role": "human", "content": f"PLAN {task}"},
                 ],
-                "reply": '{"steps": []}',
-                "tokens_in": 600,
-                "tokens_out": 40,
-                "latency_s": 1.2,
-            }
+                reply='{"steps": []}',
+                tokens_in=600,
+                tokens_out=40,
+                latency_s=1.2,
+            )
         )
         tool = rng.choice(tools)
         ok = rng.random() < 0.85
         events.append(
-            {
-                "type": "tool_call",
-                "run_id": run_id,
-                "time": t,
-                "step_id": f"s{step}",
-                "tool": tool,
-                "args": {"expression": "17*23"},
-                "status": "ok" if ok else "error",
-                "output": "391" if ok else "error: bad expression",
-                "duration_s": 0.001,
-            }
+            ToolCall(
+                run_id=run_id,
+                time=t,
+                step_id=f"s{step}",
+                tool=tool,
+                args={"expression": "17*23"},
+                status="ok" if ok else "error",
+                output="391" if ok else "error: bad expression",
+                started=0.0,
+                ended=0.001,
+                duration_s=0.001,
+            )
         )
         events.append(
-            {
-                "type": "node",
-                "run_id": run_id,
-                "time": t,
-                "node": "executor",
-                "duration_s": 0.002,
-                "goto": "reflector",
-            }
+            NodeStep(run_id=run_id, time=t, node="executor", duration_s=0.002, goto="reflector")
         )
         if not ok:
             events.append(
-                {
-                    "type": "failure",
-                    "run_id": run_id,
-                    "time": t,
-                    "category": "execution.tool_error",
-                    "detail": "bad expression",
-                    "node": "executor",
-                    "step_id": f"s{step}",
-                    "tool": tool,
-                    "args": {"expression": "17*23"},
-                    "task_id": task,
-                    "variant": variant,
-                }
+                FailureEvent(
+                    run_id=run_id,
+                    time=t,
+                    category=FailureCategory.EXECUTION_TOOL_ERROR,
+                    detail="bad expression",
+                    node="executor",
+                    step_id=f"s{step}",
+                    tool=tool,
+                    args={"expression": "17*23"},
+                    task_id=task,
+                    variant=variant,
+                )
             )
     if not passed:
         for category in rng.sample(CATEGORIES, 2):
             events.append(
-                {
-                    "type": "failure",
-                    "run_id": run_id,
-                    "time": t,
-                    "category": category,
-                    "detail": "x",
-                    "node": "eval",
-                    "task_id": task,
-                    "variant": variant,
-                }
+                FailureEvent(
+                    run_id=run_id,
+                    time=t,
+                    category=FailureCategory(category),
+                    detail="x",
+                    node="eval",
+                    task_id=task,
+                    variant=variant,
+                )
             )
-    verdict = {
-        "outcome": "pass" if passed else "fail",
-        "check": "numeric",
-        "expected": "395",
-        "detail": "",
-        "suite": "bench",
-        "ref_steps": 2,
-    }
-    events.append({"type": "verdict", "run_id": run_id, "time": t, **verdict})
+    verdict = Verdict(
+        outcome="pass" if passed else "fail",
+        check="numeric",
+        expected="395",
+        suite="bench",
+        ref_steps=2,
+    )
+    events.append(Graded(run_id=run_id, time=t, **verdict.model_dump()))
     events.append(
-        {
-            "type": "footer",
-            "run_id": run_id,
-            "time": t,
-            "status": "answered",
-            "status_detail": "",
-            "answer": "395",
-            "counters": {
-                "llm_calls": 8,
-                "tokens_in": 4800,
-                "tokens_out": 320,
-                "tool_calls": 11,
-                "replans": 1,
-            },
-            "seconds": round(rng.uniform(5, 40), 3),
-            "failures": {},
-            "verdict": verdict,
-        }
+        Footer(
+            run_id=run_id,
+            time=t,
+            status="answered",
+            stop=Answered(),
+            answer="395",
+            counters=Counters(
+                llm_calls=8, tokens_in=4800, tokens_out=320, tool_calls=11, replans=1
+            ),
+            seconds=round(rng.uniform(5, 40), 3),
+            verdict=verdict,
+        )
     )
     return events
 
@@ -179,7 +174,7 @@ def generate(directory: Path, target: int, seed: int) -> tuple[int, int, int]:
     while events < target:
         task = f"t{runs // len(VARIANTS):05d}"
         variant = VARIANTS[runs % len(VARIANTS)]
-        lines = [json.dumps(e) for e in run_events(rng, runs, task, variant)]
+        lines = [json.dumps(event_json(e)) for e in run_events(rng, runs, task, variant)]
         text = "\n".join(lines) + "\n"
         (directory / f"run{runs:07d}.jsonl").write_text(text)
         events += len(lines)
@@ -223,7 +218,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="Generate into this directory and keep it.")
+    add_smoke(parser)
     options = parser.parse_args()
+    if options.smoke:
+        options.events, options.rounds = 2_000, 1
     directory = options.keep or Path(tempfile.mkdtemp(prefix="agentlab-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
     try:
@@ -234,6 +232,8 @@ def main() -> None:
             f"in {time.perf_counter() - started:.0f} s",
             flush=True,
         )
+        if options.smoke:
+            check_traces(directory)
         agentlab = [sys.executable, "-m", "agentlab"]
         html = directory.parent / f"{directory.name}-report.html"
         rows = []

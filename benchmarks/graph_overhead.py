@@ -5,7 +5,8 @@ calculator tool, without a checkpointer, interleaved in one process so the
 machine's noise hits both alike. agentlab also writes its JSON-lines trace,
 as it does in real use.
 
-    .venv/bin/python benchmarks/graph_overhead.py [--steps 8] [--rounds 30]
+    flock /tmp/agentlab-cpu.lock .venv/bin/python benchmarks/graph_overhead.py [--steps 8] [--rounds 30]
+    .venv/bin/python benchmarks/graph_overhead.py --smoke     # 2 steps, 2 rounds: does it run?
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
+from smoke import add_smoke, check_traces
 
 from agentlab import AgentConfig, build_agent
 from agentlab.llm import ReplayChatModel
@@ -93,16 +95,24 @@ def bare_loop_run(cassette: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=30)
+    add_smoke(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.steps, args.rounds = 2, 2
     steps = args.steps
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         agent_cassette = write(
             root / "agent.jsonl",
-            [chain_plan(steps), json.dumps({"decision": "finish", "answer": str(steps + 1)})],
+            [
+                chain_plan(steps),
+                json.dumps({"answer": str(steps + 1), "decision": "finish", "critique": ""}),
+            ],
         )
         loop_cassette = write(
             root / "loop.jsonl",
@@ -116,6 +126,8 @@ def main() -> None:
         for _ in range(args.rounds):
             ours.append(agentlab_run(agent_cassette, root / "runs") / steps)
             bare.append(bare_loop_run(loop_cassette) / steps)
+        if args.smoke:
+            check_traces(root / "runs")
     ours_ms, bare_ms = statistics.median(ours) * 1e3, statistics.median(bare) * 1e3
     print(f"steps per run: {steps}, rounds: {args.rounds}")
     print(

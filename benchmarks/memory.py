@@ -15,6 +15,7 @@ checkpointer against `SqliteSaver` on a file with `durability="sync"` (what
 `agentlab run --thread` uses), interleaved in one process.
 
     .venv/bin/python benchmarks/memory.py [--sizes 1000,10000,100000] [--queries 50] [--rounds 20]
+    .venv/bin/python benchmarks/memory.py --smoke    # 200 memories, 2 rounds: does it run?
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from smoke import add_smoke, check_traces
 
 from agentlab import AgentConfig, build_agent
 from agentlab.llm import ReplayChatModel
@@ -252,14 +254,18 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--steps", type=int, default=8)
+    add_smoke(parser)
     args = parser.parse_args()
+    base_texts = BASE_TEXTS
+    if args.smoke:
+        args.sizes, args.queries, args.rounds, args.steps, base_texts = "200", 5, 2, 2, 30
     sizes = [int(s) for s in args.sizes.split(",")]
     queries = [f"{q} ({i})" if i >= len(QUERIES) else q for i, q in enumerate(QUERIES * 10)]
     queries = queries[: args.queries]
     embedder = MiniLMEmbeddings()
     started = time.perf_counter()
-    base = embedder.encode([memory_text(i) for i in range(BASE_TEXTS)])
-    print(f"embedded {BASE_TEXTS} memory texts in {time.perf_counter() - started:.1f} s")
+    base = embedder.encode([memory_text(i) for i in range(base_texts)])
+    print(f"embedded {base_texts} memory texts in {time.perf_counter() - started:.1f} s")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         print(
@@ -280,6 +286,8 @@ def main() -> None:
                 flush=True,
             )
         c = checkpointer_figures(root, args.steps, args.rounds)
+        if args.smoke:
+            check_traces(root / "runs")
     print()
     print(f"checkpointer, {c['steps']}-step chain, {args.rounds} rounds, median per step:")
     print(f"| none | {c['none_ms']:.2f} ms |")

@@ -8,6 +8,7 @@ the same search in `AgentlabSqliteStore`'s in-process index for comparison.
 Starts a throwaway cluster (tests/postgres_server.py) unless `--db URL` is given.
 
     .venv/bin/python benchmarks/postgres_recall.py [--sizes 1000,10000] [--queries 30]
+    .venv/bin/python benchmarks/postgres_recall.py --smoke    # 100 memories, 3 queries
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from psycopg.types.json import Jsonb
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from machine import describe
 from postgres_server import PostgresServer
+from smoke import add_smoke
 
 from agentlab.memory import AgentlabSqliteStore, MiniLMEmbeddings
-from agentlab.memory.postgres import shared_pool
+from agentlab.memory.postgres import connection_pool
 from agentlab.memory.postgres_store import AgentlabPostgresStore
 
 NAMESPACE = ("memories", "bench", "agentlab")
@@ -77,11 +79,16 @@ def _p50_ms(store: Any, queries: list[str], rounds: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--db", default=None)
+    add_smoke(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.queries = "100", 3
     query_vectors = dict(zip(QUERIES, MiniLMEmbeddings().encode(QUERIES).tolist(), strict=True))
     server = None if args.db else PostgresServer()
     print(describe())
@@ -93,10 +100,10 @@ def main() -> None:
             texts, rows = _vectors(n)
             fixed = Fixed({**query_vectors, **dict(zip(texts, rows.tolist(), strict=True))})
             index: Any = {"dims": 384, "embed": fixed, "fields": ["text"]}
-            store = AgentlabPostgresStore(shared_pool(url), index=index)
+            store = AgentlabPostgresStore(connection_pool(url), index=index)
             store.setup()
             prefix = ".".join(NAMESPACE)
-            with shared_pool(url).connection() as conn, conn.cursor() as cur:
+            with connection_pool(url).connection() as conn, conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO store (prefix, key, value) VALUES (%s, %s, %s)",
                     [(prefix, f"k{i}", Jsonb({"text": t})) for i, t in enumerate(texts)],

@@ -13,6 +13,7 @@ The figures go into the "## Sandbox latency" section of docs/benchmarks.md
 (`--write`); nothing else in that file is touched.
 
     .venv/bin/python benchmarks/sandbox_latency.py [--warm 300] [--exec 30] [--run 15] [--starts 10] [--write]
+    .venv/bin/python benchmarks/sandbox_latency.py --smoke    # a few calls each: does it run?
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from machine import describe
+from smoke import add_smoke, refuse_write
 
 from agentlab.sandbox import SandboxPool, Session, connect, image_tag
 from agentlab.sandbox.limits import SANDBOX_UID
@@ -184,7 +186,11 @@ def main() -> None:
     parser.add_argument("--run", type=int, default=15, help="docker run calls to time")
     parser.add_argument("--starts", type=int, default=10, help="pool and cold starts to time")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    add_smoke(parser)
     args = parser.parse_args()
+    refuse_write(args, "--write")
+    if args.smoke:
+        args.warm, args.exec, args.run, args.starts = 3, 1, 1, 1
     command = ".venv/bin/python benchmarks/sandbox_latency.py " + " ".join(sys.argv[1:])
     text = report(run_benchmark(args), command.strip())
     print(text)

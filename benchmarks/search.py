@@ -6,6 +6,7 @@ and the same queries, in one process. Also: top-3 retrieval of the 20 shipped
 question -> document pairs for both engines.
 
     .venv/bin/python benchmarks/search.py [--docs 2000] [--queries 500] [--write-docs]
+    .venv/bin/python benchmarks/search.py --smoke    # 40 documents, 10 queries: does it run?
 
 The generated corpus: documents of 480 words drawn from a Zipf-distributed
 vocabulary of made-up words, which the default chunking (120 words, 30 overlap)
@@ -31,6 +32,7 @@ from typing import Any
 
 import numpy as np
 from machine import describe
+from smoke import add_smoke, refuse_write
 
 from agentlab.tools.search import LocalIndex, shipped_corpus
 from agentlab.tools.search.corpus import read_corpus_file, scan_corpus
@@ -294,7 +296,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=3, help="builds of each engine (median)")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
+    add_smoke(parser)
     args = parser.parse_args()
+    refuse_write(args, "--write-docs")
+    if args.smoke:
+        args.docs, args.queries, args.rounds = 40, 10, 1
     generated = measure_generated(args.docs, args.queries, args.seed, args.rounds)
     shipped = measure_shipped()
     command = ".venv/bin/python benchmarks/search.py" + (

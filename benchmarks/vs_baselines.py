@@ -16,6 +16,8 @@ docs/benchmarks.md with `--write`, between markers, so the analysis written
 under it stays.
 
     flock /tmp/agentlab-cpu.lock .venv/bin/python benchmarks/vs_baselines.py --write
+    .venv/bin/python benchmarks/vs_baselines.py --smoke    # 2 tasks a suite, replayed from
+                                                           # docs/baselines/cassettes
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from machine import describe
+from smoke import add_smoke, check_traces, refuse_write
 
 from agentlab.eval import EvalSettings, Evaluation, load_suite
 from agentlab.eval.harness import Pair
@@ -43,6 +47,8 @@ VARIANTS = ("full", "react", "direct")
 LABELS = {"full": "agentlab (full)", "react": "react", "direct": "direct"}
 SUITES = ("math", "multitool")
 TARGETS = {"seconds": 0.5, "llm_calls": 0.5}
+CASSETTES = ROOT / "docs" / "baselines" / "cassettes"
+"""The embedded model's runs of the published comparison, one folder per suite."""
 
 
 @dataclass(frozen=True)
@@ -240,15 +246,23 @@ def main() -> None:
     )
     parser.add_argument("--report-only", action="store_true", help="tabulate existing traces")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    add_smoke(parser)
     options = parser.parse_args()
+    refuse_write(options, "--write")
     suites = tuple(options.suite or SUITES)
+    scratch = tempfile.TemporaryDirectory(prefix="agentlab-vs-baselines-")
+    if options.smoke:
+        options.limit, options.out = 2, Path(scratch.name)
     root = options.out or ROOT / ".agentlab" / "bench" / "vs-baselines"
     if not options.report_only:
         warm_up(options.model)
         for suite in suites:
             record = options.record / suite if options.record else None
-            run_interleaved(suite, root / suite, options.model, options.limit, record)
+            model = f"replay:{CASSETTES / suite}" if options.smoke else options.model
+            run_interleaved(suite, root / suite, model, options.limit, record)
     runs = [r for s in suites for r in collect(s, root / s)]
+    if options.smoke:
+        check_traces(root)
     command = (
         "flock /tmp/agentlab-cpu.lock .venv/bin/python benchmarks/vs_baselines.py "
         + " ".join(a for a in sys.argv[1:] if a != "--report-only")
@@ -263,6 +277,7 @@ def main() -> None:
     print(block)
     if options.write:
         write_section(block)
+    scratch.cleanup()
 
 
 if __name__ == "__main__":

@@ -15,20 +15,20 @@ from agentlab.sandbox.limits import SandboxLimits
 from agentlab.sandbox.pool import SandboxPool, prune, shared_pool
 from agentlab.sandbox.results import (
     CodeError,
+    ExecResult,
+    ExecStatus,
     GradeOutcome,
     GradeResult,
-    RunResult,
-    RunStatus,
     SandboxFile,
 )
 from agentlab.sandbox.session import Session
 
 __all__ = [
     "CodeError",
+    "ExecResult",
+    "ExecStatus",
     "GradeOutcome",
     "GradeResult",
-    "RunResult",
-    "RunStatus",
     "SandboxBuildError",
     "SandboxError",
     "SandboxFile",

@@ -24,6 +24,7 @@ from typing import Any
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound
 
+from agentlab import settings
 from agentlab.errors import AgentlabError
 
 IMAGE_REPO = "agentlab-sandbox"
@@ -88,7 +89,7 @@ def inputs_hash() -> str:
 
 def image_tag() -> str:
     """The tag of the image for the current build inputs; AGENTLAB_SANDBOX_IMAGE overrides."""
-    return os.environ.get("AGENTLAB_SANDBOX_IMAGE") or f"{IMAGE_REPO}:{inputs_hash()}"
+    return settings.current().sandbox_image or f"{IMAGE_REPO}:{inputs_hash()}"
 
 
 def offline_base_tag() -> str:
@@ -184,7 +185,7 @@ def build_offline_base(client: docker.DockerClient, *, log: Log = lambda _: None
         log(f"offline base {tag} is present")
         return tag
     _require_debootstrap()
-    mirror = os.environ.get("AGENTLAB_DEBIAN_MIRROR", DEBIAN_MIRROR)
+    mirror = settings.current().debian_mirror or DEBIAN_MIRROR
     with tempfile.TemporaryDirectory(prefix="agentlab-debootstrap-") as tmp:
         root = Path(tmp, "root")
         log(f"debootstrap {DEBIAN_SUITE} from {mirror} (about a minute)")

@@ -90,7 +90,7 @@ Base64Data = Annotated[bytes, BeforeValidator(_decode_base64)]
 KernelRunStatus = Literal[
     "ok", "error", "timeout", "memory_limit", "pids_limit", "output_limit", "disk_limit", "crashed"
 ]
-"""What a kernel may report for a run (`RunStatus` also has the host's own outcomes)."""
+"""What a kernel may report for a run (`ExecStatus` also has the host's own outcomes)."""
 KernelGradeOutcome = Literal["passed", "failed", "code_failed", "timeout", "crashed"]
 
 

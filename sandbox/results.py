@@ -1,5 +1,8 @@
-"""What a sandbox run returns: a status naming the outcome, the output, the files; and
-what a grade returns: the judge's verdict."""
+"""What running code in the sandbox returns (`ExecResult`: a status naming the outcome, the
+output, the files) and what a grade returns (`GradeResult`: the judge's verdict).
+
+Named `Exec*` so as not to be mistaken for a whole agent run (`agentlab.runner.RunResult`,
+`agentlab.state.RunStatus`)."""
 
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ if TYPE_CHECKING:
     from agentlab.sandbox.protocol import ErrorInfo, FileEntry, GradeReply, RunReply
 
 
-class RunStatus(StrEnum):
-    """How a run ended. Everything but OK and ERROR means the sandbox stopped it."""
+class ExecStatus(StrEnum):
+    """How running a piece of code ended. Everything but OK and ERROR means the sandbox
+    stopped it."""
 
     OK = "ok"
     ERROR = "error"
@@ -60,10 +64,10 @@ class SandboxFile:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RunResult:
+class ExecResult:
     """The outcome of one `Session.run`."""
 
-    status: RunStatus
+    status: ExecStatus
     stdout: str = ""
     """Captured stdout (Python's and subprocesses'), capped with a marker."""
     stderr: str = ""
@@ -84,13 +88,13 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.status is RunStatus.OK
+        return self.status is ExecStatus.OK
 
     @classmethod
-    def from_reply(cls, reply: RunReply, timeout_s: float) -> RunResult:
+    def from_reply(cls, reply: RunReply, timeout_s: float) -> ExecResult:
         """The result of a run, from the kernel's validated reply."""
         return cls(
-            status=RunStatus(reply.status),
+            status=ExecStatus(reply.status),
             stdout=reply.stdout,
             stderr=reply.stderr,
             result=reply.result,

@@ -25,10 +25,10 @@ from agentlab.sandbox.limits import SandboxLimits
 from agentlab.sandbox.protocol import FilesReply, GradeReply, RunReply
 from agentlab.sandbox.results import (
     CodeError,
+    ExecResult,
+    ExecStatus,
     GradeOutcome,
     GradeResult,
-    RunResult,
-    RunStatus,
     SandboxFile,
     parse_files,
 )
@@ -84,7 +84,7 @@ class Session:
     def closed(self) -> bool:
         return self._closed
 
-    def run(self, code: str, *, timeout: float = DEFAULT_RUN_TIMEOUT_S) -> RunResult:
+    def run(self, code: str, *, timeout: float = DEFAULT_RUN_TIMEOUT_S) -> ExecResult:
         """Run `code` in the session's namespace; waits for earlier runs to finish first."""
         if timeout <= 0:
             raise ValueError("timeout must be positive")
@@ -108,7 +108,7 @@ class Session:
             except ChannelError as exc:
                 status, why = self._channel_failed(exc)
                 return self._lost(status, timeout, started, why)
-            return RunResult.from_reply(reply, timeout)
+            return ExecResult.from_reply(reply, timeout)
 
     def grade(
         self,
@@ -148,7 +148,7 @@ class Session:
             except ChannelError as exc:
                 status, why = self._channel_failed(exc)
                 outcome = (
-                    GradeOutcome.TIMEOUT if status is RunStatus.TIMEOUT else GradeOutcome.CRASHED
+                    GradeOutcome.TIMEOUT if status is ExecStatus.TIMEOUT else GradeOutcome.CRASHED
                 )
                 return GradeResult(
                     outcome=outcome,
@@ -196,17 +196,20 @@ class Session:
         if self._closed:
             raise SandboxError("this sandbox session is closed")
 
-    def _channel_failed(self, exc: ChannelError) -> tuple[RunStatus, str]:
+    def _channel_failed(self, exc: ChannelError) -> tuple[ExecStatus, str]:
         """Replace the kernel after its channel failed: the outcome, and why."""
         if isinstance(exc, ChannelTimeout):
             # The kernel should have stopped the run itself; it is wedged.
-            status, why = RunStatus.TIMEOUT, "the kernel stopped answering"
+            status, why = ExecStatus.TIMEOUT, "the kernel stopped answering"
         elif isinstance(exc, ProtocolViolation):
-            status, why = RunStatus.PROTOCOL_ERROR, f"the sandbox's reply broke the protocol: {exc}"
+            status, why = (
+                ExecStatus.PROTOCOL_ERROR,
+                f"the sandbox's reply broke the protocol: {exc}",
+            )
         elif isinstance(exc, ChannelClosed) and self._kernel.oom_killed():
-            status, why = RunStatus.MEMORY_LIMIT, f"the sandbox container died ({exc})"
+            status, why = ExecStatus.MEMORY_LIMIT, f"the sandbox container died ({exc})"
         else:
-            status, why = RunStatus.CRASHED, f"the sandbox container died ({exc})"
+            status, why = ExecStatus.CRASHED, f"the sandbox container died ({exc})"
         self._replace_kernel()
         return status, why
 
@@ -215,8 +218,8 @@ class Session:
         self._kernel = self._new_kernel()
 
     @staticmethod
-    def _lost(status: RunStatus, timeout: float, started: float, why: str) -> RunResult:
-        return RunResult(
+    def _lost(status: ExecStatus, timeout: float, started: float, why: str) -> ExecResult:
+        return ExecResult(
             status=status,
             error=CodeError(type="SandboxRestarted", message=why),
             state_lost=True,

@@ -7,10 +7,38 @@ from pathlib import Path
 
 import pytest
 from openai_fake import serve as serve  # the loopback OpenAI-compatible server fixture
+from trace_walk import TraceWalk, walk_traces
 
 from agentlab.trace import MemoryTraceSink, Tracer
 
 ROOT = Path(__file__).resolve().parents[1]
+WALK = pytest.StashKey[TraceWalk]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_trace_parses(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Once every test has run, every trace written under the session's temporary folders
+    must parse against the typed events (see `trace_walk`); the session fails otherwise."""
+    yield
+    walk = walk_traces(tmp_path_factory.getbasetemp())
+    request.config.stash[WALK] = walk
+    if walk.refused:
+        listed = "\n".join(f"  {path}: {why}" for path, why in walk.refused)
+        pytest.fail(
+            f"{len(walk.refused)} trace(s) the tests wrote do not parse as typed events:\n{listed}",
+            pytrace=False,
+        )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    walk = terminalreporter.config.stash.get(WALK, None)
+    if walk is not None:
+        terminalreporter.write_line(
+            f"traces written by the tests: {len(walk.parsed)} parsed as typed events, "
+            f"{len(walk.refused)} refused"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -115,6 +115,8 @@ def test_without_validator_executor_records_the_same_categories(tmp_path: Path) 
     assert events[-1].status == "answered"
     assert events[-1].answer == "395"
     assert not of_type(events, InternalError)
+    # The flag is the variant of that name: the trace says which variant ran.
+    assert events[0].type == "header" and events[0].variant == "no-validator"
 
 
 def test_budget_exhaustion_ends_with_status_and_exit_1(tmp_path: Path) -> None:

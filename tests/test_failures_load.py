@@ -5,61 +5,109 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import pytest
 
-from agentlab.errors import ConfigError
+from agentlab.errors import ConfigError, TraceError
 from agentlab.eval.report import build_report
 from agentlab.eval.report.load import select_lines
+from agentlab.events import (
+    Event,
+    Footer,
+    Header,
+    ModelCall,
+    NodeStep,
+    ToolCall,
+    Verdict,
+    event_json,
+)
+from agentlab.failures import FailureCategory, FailureEvent
+from agentlab.state import Counters
+from agentlab.stops import Answered
 
 
-def trace(path: Path, *events: dict[str, Any], torn: str = "") -> None:
-    path.write_text("".join(json.dumps(e) + "\n" for e in events) + torn, encoding="utf-8")
+def trace(path: Path, *events: Event | FailureEvent, torn: str = "") -> None:
+    lines = "".join(json.dumps(event_json(e)) + "\n" for e in events)
+    path.write_text(lines + torn, encoding="utf-8")
 
 
 def run(
-    run_id: str, task: str, variant: str, outcome: str | None, *, time: str = "t1"
-) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "run_id": run_id,
-            "time": "t0",
-            "task_id": task,
-            "variant": variant,
-            "tools": ["calculator"],
-        },
-        {"type": "node", "run_id": run_id, "node": "planner"},
-        {"type": "tool_call", "run_id": run_id, "tool": "calculator", "status": "ok"},
-        {"type": "model_call", "run_id": run_id, "messages": [{"content": '{"type": "footer"}'}]},
+    run_id: str,
+    task: str,
+    variant: str,
+    outcome: Literal["pass", "fail"] | None,
+    *,
+    time: str = "t1",
+) -> list[Event | FailureEvent]:
+    events: list[Event | FailureEvent] = [
+        Header(
+            run_id=run_id,
+            time="t0",
+            task="What is 17*23?",
+            task_id=task,
+            variant=variant,
+            config={},
+            model="replay:c.jsonl",
+            tools=["calculator"],
+        ),
+        NodeStep(run_id=run_id, node="planner", duration_s=0.1),
+        ToolCall(
+            run_id=run_id,
+            step_id="s1",
+            tool="calculator",
+            args={"expression": "17*23"},
+            status="ok",
+            output="391",
+            started=0.0,
+            ended=0.1,
+            duration_s=0.1,
+        ),
+        # A prompt quoting a footer must not be taken for one.
+        ModelCall(
+            run_id=run_id,
+            node="planner",
+            model="replay:c.jsonl",
+            messages=[{"content": '{"type": "footer"}'}],
+            reply="{}",
+            tokens_in=10,
+            tokens_out=5,
+            latency_s=0.1,
+        ),
     ]
     if outcome == "fail":
         events.append(
-            {"type": "failure", "run_id": run_id, "category": "goal.wrong_answer", "tool": None}
+            FailureEvent(
+                run_id=run_id,
+                category=FailureCategory.GOAL_WRONG_ANSWER,
+                detail="expected 391",
+                node="eval",
+            )
         )
     if outcome is not None:
+        verdict = Verdict(outcome=outcome, check="numeric", expected="391", ref_steps=2)
         events.append(
-            {
-                "type": "footer",
-                "run_id": run_id,
-                "time": time,
-                "status": "answered",
-                "counters": {"tool_calls": 1, "llm_calls": 2, "tokens_in": 10, "tokens_out": 5},
-                "seconds": 1.5,
-                "verdict": {"outcome": outcome, "check": "numeric", "ref_steps": 2},
-            }
+            Footer(
+                run_id=run_id,
+                time=time,
+                status="answered",
+                stop=Answered(),
+                counters=Counters(tool_calls=1, llm_calls=2, tokens_in=10, tokens_out=5),
+                seconds=1.5,
+                verdict=verdict,
+            )
         )
     return events
 
 
 def test_only_needed_events_are_selected_whatever_the_key_order(tmp_path: Path) -> None:
-    reordered = json.dumps({"run_id": "r", "type": "failure", "category": "x"}).encode()
+    header, node, _, _, failure, _ = run("r", "t1", "full", "fail")
+    reordered = {"run_id": "r", **event_json(failure)}  # `type` not first
     lines = [
-        b'{"type": "header", "run_id": "r"}',
-        b'{"type": "node", "run_id": "r"}',
-        reordered,
-        b'{"run_id": "r", "type": "node"}',
+        json.dumps(event_json(header)).encode(),
+        json.dumps(event_json(node)).encode(),
+        json.dumps(reordered).encode(),
+        json.dumps({"run_id": "r", **event_json(node)}).encode(),
         b"",
         b'{"type": "footer", "run_id": "r", "stat',
     ]
@@ -69,6 +117,16 @@ def test_only_needed_events_are_selected_whatever_the_key_order(tmp_path: Path) 
     assert select_lines([str(source)], out) == 3
     # The torn footer is copied; DuckDB skips it (ignore_errors).
     assert out.getvalue().splitlines() == [lines[0], lines[2], lines[5]]
+
+
+def test_a_trace_of_the_format_before_typed_events_is_refused(tmp_path: Path) -> None:
+    header = event_json(run("r", "t1", "full", None)[0])
+    del header["schema_version"]
+    trace_file = tmp_path / "old.jsonl"
+    trace_file.write_text(json.dumps(header) + "\n", encoding="utf-8")
+    with pytest.raises(TraceError, match="agentlab traces upgrade"):
+        build_report([tmp_path])
+    trace_file.unlink()
 
 
 def test_incomplete_superseded_and_torn_runs(tmp_path: Path) -> None:
@@ -100,9 +158,9 @@ def test_incomplete_superseded_and_torn_runs(tmp_path: Path) -> None:
 
 
 def test_runs_without_verdicts_are_ungraded(tmp_path: Path) -> None:
-    events = run("a", "t1", "full", "pass")
-    events[-1].pop("verdict")
-    trace(tmp_path / "a.jsonl", *events)
+    *events, footer = run("a", "t1", "full", "pass")
+    assert isinstance(footer, Footer)
+    trace(tmp_path / "a.jsonl", *events, footer.model_copy(update={"verdict": None}))
     [row] = build_report([tmp_path]).variants
     assert (row.runs, row.graded, row.rate, row.answered) == (1, 0, None, 1)
 

@@ -1,10 +1,9 @@
 """The shipped math suite × 3 variants, replayed from cassettes the embedded model recorded
 (docs/ablation/math-qwen2.5-coder-1.5b/cassettes): the report comes out the same twice, and
-its numbers match counts taken from the traces by plain JSON reading."""
+its numbers match counts taken from the traces read event by event (not through DuckDB)."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,9 @@ import pytest
 
 from agentlab.eval import EvalSettings, Evaluation, load_suite
 from agentlab.eval.report import FailureReport, Table, build_report
+from agentlab.events import Footer, Header, ToolCall
+from agentlab.failures import FailureEvent
+from agentlab.trace import read_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "docs" / "ablation" / "math-qwen2.5-coder-1.5b" / "cassettes"
@@ -49,7 +51,7 @@ def test_the_report_is_the_same_twice(runs: tuple[Path, FailureReport, FailureRe
 
 
 def independent_counts(directory: Path) -> dict[str, Any]:
-    """What the report should say, from the trace files by plain JSON reading."""
+    """What the report should say, from the trace files read event by event."""
     graded: Counter[str] = Counter()
     passed: Counter[str] = Counter()
     categories: Counter[tuple[str, str]] = Counter()
@@ -58,30 +60,32 @@ def independent_counts(directory: Path) -> dict[str, Any]:
     per_task: dict[tuple[str, str], tuple[str, int, int, int]] = {}
     by_inventory: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for path in directory.glob("*.jsonl"):
-        events = [json.loads(line) for line in path.read_text().splitlines()]
+        events = read_trace(path)
         header, footer = events[0], events[-1]
-        variant, task = header["variant"], header["task_id"]
-        outcome = footer["verdict"]["outcome"]
+        assert isinstance(header, Header) and isinstance(footer, Footer)
+        assert footer.verdict is not None and header.task_id is not None
+        variant, task = header.variant, header.task_id
+        outcome = footer.verdict.outcome
         graded[variant] += 1
         passed[variant] += outcome == "pass"
-        counters = footer["counters"]
+        counters = footer.counters
         per_task[(task, variant)] = (
             outcome,
-            counters["tool_calls"],
-            counters["llm_calls"],
-            counters["tokens_in"] + counters["tokens_out"],
+            counters.tool_calls,
+            counters.llm_calls,
+            counters.tokens_in + counters.tokens_out,
         )
-        inventory = ",".join(sorted(header["tools"]))
+        inventory = ",".join(sorted(header.tools))
         for event in events:
-            if event["type"] == "failure":
-                categories[(event["category"], variant)] += 1
-                by_inventory[(task, inventory)][event["category"]] += 1
-            elif event["type"] == "tool_call":
-                calls[event["tool"]] += 1
-                errors[event["tool"]] += event["status"] == "error"
+            if isinstance(event, FailureEvent):
+                categories[(str(event.category), variant)] += 1
+                by_inventory[(task, inventory)][str(event.category)] += 1
+            elif isinstance(event, ToolCall):
+                calls[event.tool] += 1
+                errors[event.tool] += event.status == "error"
         # The footer's failure counts agree with the failure events in the trace.
-        assert footer["failures"] == dict(
-            Counter(e["category"] for e in events if e["type"] == "failure")
+        assert footer.failures == dict(
+            Counter(str(e.category) for e in events if isinstance(e, FailureEvent))
         )
     return {
         "graded": graded,

@@ -26,7 +26,7 @@ from test_memory_threads import CHAIN, _env, _wait_for, agentlab
 from agentlab import AgentConfig
 from agentlab.events import Resumed
 from agentlab.memory import LongTermMemory, MemoryKind, open_backends, open_store
-from agentlab.memory.postgres import shared_pool
+from agentlab.memory.postgres import connection_pool
 from agentlab.memory.postgres_store import AgentlabPostgresStore
 from agentlab.runner import Runner
 from agentlab.trace import read_trace
@@ -173,7 +173,7 @@ def test_runs_in_threads_share_one_connection_pool(tmp_path: Path, database: str
     assert answers == {f"t{i}": "395" for i in range(WORKERS)}
     checkpointed = _rows(database, "SELECT count(DISTINCT thread_id) FROM checkpoints")[0][0]
     assert checkpointed == WORKERS
-    stats = shared_pool(database).get_stats()
+    stats = connection_pool(database).get_stats()
     assert 1 < stats["pool_size"] <= 10  # more than one connection, within the cap
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from agentlab.errors import ConfigError, UnsafePathError
 from agentlab.eval.harness import cassette_path, safe_name
+from agentlab.events import Header, event_json
 from agentlab.execution import save_artifacts
 from agentlab.paths import contained
 from agentlab.tools.base import Artifact, ToolOutput
@@ -126,7 +127,8 @@ def test_a_dot_dot_run_id_gets_no_artifact_folder(tmp_path: Path) -> None:
     sink = JsonlTraceSink(tmp_path / "runs")
     with pytest.raises(UnsafePathError):
         sink.artifacts_dir("..")
-    sink.write("..", {"type": "header"})  # "...jsonl" is a plain name inside the folder
+    header = Header(run_id="..", task="t", variant="full", config={}, model="m", tools=[])
+    sink.write("..", event_json(header))  # "...jsonl" is a plain name inside the folder
     sink.close("..")
     assert entries(tmp_path) == {"runs", "runs/...jsonl"}
 

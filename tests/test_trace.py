@@ -49,6 +49,28 @@ def test_each_line_is_flushed_as_written(tmp_path: Path) -> None:
     assert [e.type for e in events] == ["header", "node"]
 
 
+def test_text_with_unicode_line_separators_stays_on_its_line(tmp_path: Path) -> None:
+    # JSON leaves U+2028/U+2029 (and \x85) unescaped; only "\n" ends a trace line.
+    odd = "one\u2028two\u2029three\x85four\x1cfive"
+    tracer = Tracer(JsonlTraceSink(tmp_path))
+    tracer.write(HEADER)
+    tracer.write(NodeStep(run_id="r1", node="planner", duration_s=0.1, answer=odd))
+    tracer.write(NodeStep(run_id="r1", node="finalizer", duration_s=0.1))
+    events = read_trace(tmp_path / "r1.jsonl")
+    assert [e.type for e in events] == ["header", "node", "node"]
+    assert isinstance(events[1], NodeStep) and events[1].answer == odd
+
+
+def test_a_non_ascii_secret_of_the_environment_is_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERVICE_PASSWORD", "pässwörd-Ωmega-42")
+    tracer = Tracer(JsonlTraceSink(tmp_path))
+    tracer.write(HEADER.model_copy(update={"task": "log in with pässwörd-Ωmega-42 please"}))
+    text = (tmp_path / "r1.jsonl").read_text(encoding="utf-8")
+    assert "pässwörd" not in text and REDACTED in text
+
+
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 

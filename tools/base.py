@@ -104,6 +104,12 @@ def tool_answers_directly(tool: BaseTool) -> bool:
     return bool(_policy(tool, "direct_answer", True))
 
 
+def tool_is_declared(tool: BaseTool) -> bool:
+    """Whether a tool is a declared function only: a stub whose call, not its effect, is what
+    counts (BFCL's functions). A baseline without tools answers with calls to such functions."""
+    return bool(_policy(tool, "declared", False))
+
+
 def args_model(tool: BaseTool) -> type[BaseModel]:
     """The pydantic model a tool's arguments validate against."""
     return cast(type[BaseModel], tool.get_input_schema())

@@ -20,7 +20,7 @@ from agentlab.failures import FailureCategory
 from agentlab.sandbox.container import SandboxError
 from agentlab.sandbox.limits import MIB, SandboxLimits
 from agentlab.sandbox.pool import SandboxPool, shared_pool
-from agentlab.sandbox.results import RunResult, RunStatus
+from agentlab.sandbox.results import ExecResult, ExecStatus
 from agentlab.sandbox.session import Session
 from agentlab.tools.base import AgentTool, Artifact, ToolOutput, tool_run_context
 
@@ -111,7 +111,7 @@ class PythonRunError(ToolError):
         message: str,
         *,
         category: FailureCategory,
-        status: RunStatus,
+        status: ExecStatus,
         state_lost: bool,
     ) -> None:
         super().__init__(message, category=category, tool_name=TOOL_NAME)
@@ -193,7 +193,7 @@ class PythonTool(AgentTool):
         )
 
 
-def to_output(result: RunResult, limits: SandboxLimits) -> PythonOutput:
+def to_output(result: ExecResult, limits: SandboxLimits) -> PythonOutput:
     """The tool's result for a successful run; raises PythonRunError for any other."""
     if result.ok:
         return PythonOutput(
@@ -214,7 +214,7 @@ def to_output(result: RunResult, limits: SandboxLimits) -> PythonOutput:
     if result.container_replaced:
         notes.append(FILES_LOST)
     output = (result.stdout + result.stderr).strip()
-    if output and result.status is not RunStatus.OUTPUT_LIMIT:
+    if output and result.status is not ExecStatus.OUTPUT_LIMIT:
         notes.append(OUTPUT_BEFORE.format(output=elide(output, ERROR_OUTPUT_CHARS)))
     text = "\n".join([message.strip(), *notes])
     raise PythonRunError(
@@ -222,13 +222,13 @@ def to_output(result: RunResult, limits: SandboxLimits) -> PythonOutput:
     )
 
 
-def describe_failure(result: RunResult, limits: SandboxLimits) -> tuple[FailureCategory, str]:
+def describe_failure(result: ExecResult, limits: SandboxLimits) -> tuple[FailureCategory, str]:
     """The failure category and the model-facing message for a failed run."""
     error = result.error
     status = result.status
-    if status is RunStatus.OK:
+    if status is ExecStatus.OK:
         raise ValueError("a successful run is not a failure")
-    if status is RunStatus.ERROR:
+    if status is ExecStatus.ERROR:
         if error is not None and error.traceback:
             return FailureCategory.EXECUTION_TOOL_ERROR, CODE_RAISED.format(
                 traceback=error.traceback
@@ -237,27 +237,27 @@ def describe_failure(result: RunResult, limits: SandboxLimits) -> tuple[FailureC
             type=error.type if error else "Exception", message=error.message if error else ""
         )
         return FailureCategory.EXECUTION_TOOL_ERROR, text
-    if status is RunStatus.CRASHED:
+    if status is ExecStatus.CRASHED:
         return FailureCategory.EXECUTION_TOOL_ERROR, CRASHED.format(
             message=error.message if error else ""
         )
-    if status is RunStatus.PROTOCOL_ERROR:
+    if status is ExecStatus.PROTOCOL_ERROR:
         message = error.message if error else "no reply"
         return FailureCategory.EXECUTION_TOOL_ERROR, PROTOCOL_BROKEN.format(message=message)
-    if status is RunStatus.TIMEOUT:
+    if status is ExecStatus.TIMEOUT:
         text = TIMED_OUT.format(timeout=result.timeout_s, max=MAX_TIMEOUT_S)
         return FailureCategory.EXECUTION_TIMEOUT, text
-    if status is RunStatus.MEMORY_LIMIT:
+    if status is ExecStatus.MEMORY_LIMIT:
         return FailureCategory.EXECUTION_RESOURCE_LIMIT, OUT_OF_MEMORY.format(
             mib=limits.memory_bytes // MIB
         )
-    if status is RunStatus.PIDS_LIMIT:
+    if status is ExecStatus.PIDS_LIMIT:
         return FailureCategory.EXECUTION_RESOURCE_LIMIT, TOO_MANY_PROCESSES.format(pids=limits.pids)
-    if status is RunStatus.OUTPUT_LIMIT:
+    if status is ExecStatus.OUTPUT_LIMIT:
         return FailureCategory.EXECUTION_RESOURCE_LIMIT, TOO_MUCH_OUTPUT.format(
             limit=_size(limits.output_bytes)
         )
-    if status is RunStatus.DISK_LIMIT:
+    if status is ExecStatus.DISK_LIMIT:
         return FailureCategory.EXECUTION_RESOURCE_LIMIT, DISK_FULL.format(
             mib=limits.work_dir_bytes // MIB, tmp=limits.tmp_bytes // MIB
         )

@@ -27,6 +27,7 @@ from agentlab.context import RunContext
 from agentlab.errors import ConfigError
 from agentlab.nodes.base import AgentDeps, Node
 from agentlab.state import AgentInput, AgentState
+from agentlab.tools.base import tool_is_declared
 from agentlab.tools.registry import ToolRegistry
 
 BaselineGraph = CompiledStateGraph[BaselineState, RunContext, AgentInput, AgentState]
@@ -45,8 +46,10 @@ def compile_baseline(
     if architecture == "react":
         nodes = (Begin(deps), ReactAgent(deps), ReactTools(deps), End(deps))
     elif architecture == "direct":
-        # No tools: the trace header names none, and none are released.
-        bare = replace(deps, tools=ToolRegistry())
+        # No tools to run: only declared functions (BFCL's), which it answers with as text;
+        # the trace header names those, and nothing is released.
+        declared = ToolRegistry(tool for tool in deps.tools if tool_is_declared(tool))
+        bare = replace(deps, tools=declared)
         nodes = (Begin(bare), DirectAgent(bare), End(bare))
     else:
         raise ConfigError(f"{architecture!r} is not a baseline; use react or direct")

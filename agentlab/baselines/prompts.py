@@ -66,8 +66,26 @@ Reply with JSON {"reasoning": "...", "answer": "..."}:
 Example. Task: "A box holds 12 eggs. How many eggs are in 7 boxes plus 5 loose eggs?"
 {"reasoning": "7 boxes hold 12*7 = 84 eggs; with the 5 loose eggs that makes 84+5 = 89.", "answer": "89"}"""
 
+DIRECT_CALLS_SYSTEM = """You are an assistant that answers a request with the function calls that fulfil it, without running them.
+
+Functions:
+{functions}
+
+Reply with JSON {{"reasoning": "...", "answer": "..."}}:
+- "reasoning": work out which function(s) to call and with which arguments.
+- "answer": the calls only, in Python syntax, inside a list: [func_name(param=value, other=value)].
+- Name every argument; values are literals: numbers, "strings", True/False, lists, dicts.
+Example. Functions: - get_weather(city: string, unit?: string): Current weather of a city. Task: "How warm is it in Paris, in celsius?"
+{{"reasoning": "get_weather takes the city and the unit.", "answer": "[get_weather(city=\"Paris\", unit=\"celsius\")]"}}"""
+"""For a task of declared functions (BFCL): the answer is the calls, in BFCL's prompting
+format (`[func(param=value)]`), which `agentlab.baselines.calls` parses."""
+
 TASK = "Task: {task}"
 OBSERVATION = "Observation: {output}"
+
+
+def direct_calls_prompt(functions: Iterable[BaseTool]) -> str:
+    return DIRECT_CALLS_SYSTEM.format(functions="\n".join(describe_tool(f) for f in functions))
 
 
 def react_system_prompt(tools: Iterable[BaseTool]) -> str:

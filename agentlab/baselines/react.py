@@ -41,11 +41,12 @@ from agentlab.baselines.prompts import (
     react_system_prompt,
 )
 from agentlab.budget import budget_exhausted
+from agentlab.events import PlanMade
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import AgentDeps, Node, traced_node
 from agentlab.plan_schema import schema_model, step_schema
 from agentlab.prompts import clip
-from agentlab.schemas import Step
+from agentlab.schemas import Plan, Step
 from agentlab.state import AgentState, Counters
 from agentlab.step_engine import StepEngine
 from agentlab.stops import NoAnswer
@@ -129,6 +130,15 @@ class ReactAgent(Node):
             *react_example(),
         ]
         self.schema = react_step_model(list(deps.tools))
+
+    def plans_made(self, state: AgentState, update: dict[str, Any], run_id: str) -> list[PlanMade]:
+        """Each tool call the model asks for is an action; a run's actions form its plan."""
+        action = update.get("action")
+        if not isinstance(action, Step):
+            return []
+        number = len(state.get("results") or {}) + 1
+        plan = Plan(steps=[action])
+        return [PlanMade(run_id=run_id, node=self.name, source="action", version=number, plan=plan)]
 
     def messages(self, state: AgentState) -> list[BaseMessage]:
         return [

@@ -17,6 +17,7 @@ from agentlab.cli.run import run
 from agentlab.cli.sandbox import sandbox_app
 from agentlab.cli.search import index_app, search
 from agentlab.cli.tools import tools
+from agentlab.cli.traces import traces_app
 
 app = typer.Typer(
     name="agentlab",
@@ -59,6 +60,7 @@ app.command()(failures)
 app.add_typer(sandbox_app, name="sandbox")
 app.command()(search)
 app.add_typer(index_app, name="index")
+app.add_typer(traces_app, name="traces")
 
 
 def main() -> None:

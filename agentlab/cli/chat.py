@@ -12,13 +12,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from agentlab import settings
 from agentlab.cli.inputs import cassette_file, folder
 from agentlab.cli.render import RunRenderer
 from agentlab.cli.session import default_user, open_runner, usage_error
 from agentlab.config import AgentConfig
 from agentlab.errors import ConfigError
 from agentlab.runner import Runner
-from agentlab.trace import default_runs_dir
 
 EXIT_WORDS = frozenset({"/exit", "/quit", "exit", "quit"})
 
@@ -49,10 +49,9 @@ def chat(
     thread = thread or uuid.uuid4().hex[:12]
     console = Console()
     try:
-        config = AgentConfig().with_variant(variant) if variant else AgentConfig()
-        if no_memory:
-            config = config.model_copy(update={"memory": False})
-        folder(default_runs_dir(), "AGENTLAB_HOME/runs")
+        chosen = [variant] if variant else []
+        config = AgentConfig().with_variants([*chosen, *(["no-memory"] if no_memory else [])])
+        folder(settings.runs_dir(), "AGENTLAB_HOME/runs")
         if record is not None:
             cassette_file(record)
     except ConfigError as exc:

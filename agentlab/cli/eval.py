@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agentlab import settings
 from agentlab.cli.inputs import folder
 from agentlab.errors import ConfigError
 from agentlab.eval.harness import EvalSettings, Evaluation, Pair, PairResult, safe_name
@@ -19,7 +20,6 @@ from agentlab.eval.sources import open_suite
 from agentlab.llm.response_cache import ResponseCache
 from agentlab.llm.spec import default_model_spec
 from agentlab.paths import contained
-from agentlab.trace import default_home
 
 out = Console()
 err = Console(stderr=True)
@@ -35,7 +35,7 @@ def default_out_dir(suite: str, model: str | None) -> Path:
     spec = model or default_model_spec()
     if spec.startswith("replay:"):
         spec = "replay-" + Path(spec.removeprefix("replay:")).name
-    return contained(default_home() / "evals", safe_name(suite), safe_name(spec))
+    return contained(settings.home() / "evals", safe_name(suite), safe_name(spec))
 
 
 def _summary(results: list[PairResult], variants: tuple[str, ...]) -> Table:

@@ -12,13 +12,13 @@ from rich.table import Table
 from agentlab.llm.spec import DEFAULT_LOCAL_MODEL
 from agentlab.llm.weights import (
     LOCAL_MODELS,
-    MODELS_DIR_ENV,
     cached_files,
     installed,
     models_dir,
     prune,
     ready,
 )
+from agentlab.settings import MODELS_DIR_ENV
 
 models_app = typer.Typer(
     help="The local models: installed packages, size, readiness, and the shared cache.",

@@ -11,13 +11,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from agentlab import settings
 from agentlab.agents import load_agent
 from agentlab.cli.inputs import cassette_file, folder, task_text
 from agentlab.cli.render import RunRenderer
 from agentlab.cli.session import default_user, open_runner, usage_error
 from agentlab.config import AgentConfig
 from agentlab.errors import ConfigError
-from agentlab.trace import default_runs_dir
 
 _usage_error = usage_error
 
@@ -40,10 +40,13 @@ def run(
         str | None, typer.Option(help="Comma-separated tool inventory, e.g. calculator,python.")
     ] = None,
     no_validator: Annotated[
-        bool, typer.Option("--no-validator", help="Skip plan validation.")
+        bool, typer.Option("--no-validator", help="Skip plan validation (variant no-validator).")
     ] = False,
     no_reflection: Annotated[
-        bool, typer.Option("--no-reflection", help="Answer with the last step's result.")
+        bool,
+        typer.Option(
+            "--no-reflection", help="Answer with the last step's result (variant no-reflection)."
+        ),
     ] = False,
     variant: Annotated[
         str | None,
@@ -69,7 +72,9 @@ def run(
     ] = None,
     no_memory: Annotated[
         bool,
-        typer.Option("--no-memory", help="No long-term memory: recall nothing, store nothing."),
+        typer.Option(
+            "--no-memory", help="No long-term memory: recall nothing, store nothing (no-memory)."
+        ),
     ] = False,
     tool: Annotated[
         list[str] | None,
@@ -95,21 +100,20 @@ def run(
         task_text(task)
         spec = load_agent(agent) if agent else None
         config = spec.agent_config() if spec else AgentConfig()
-        if variant:
-            config = config.with_variant(variant)
-        updates: dict[str, object] = {}
+        # The switch flags are variants by another name, parsed like --variant.
+        flags = {
+            "no-validator": no_validator,
+            "no-reflection": no_reflection,
+            "no-memory": no_memory,
+        }
+        chosen = [variant] if variant else []
+        config = config.with_variants([*chosen, *(name for name, on in flags.items() if on)])
         if tools:
-            updates["tools"] = tuple(t.strip() for t in tools.split(",") if t.strip())
-        if no_validator:
-            updates["validator"] = False
-        if no_reflection:
-            updates["reflection"] = False
-        if no_memory:
-            updates["memory"] = False
-        if updates:
-            config = config.model_copy(update=updates)
+            config = config.model_copy(
+                update={"tools": tuple(t.strip() for t in tools.split(",") if t.strip())}
+            )
         folder(
-            trace_dir or default_runs_dir(), "--trace-dir" if trace_dir else "AGENTLAB_HOME/runs"
+            trace_dir or settings.runs_dir(), "--trace-dir" if trace_dir else "AGENTLAB_HOME/runs"
         )
         if record is not None:
             cassette_file(record)

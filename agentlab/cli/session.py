@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -11,14 +10,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from agentlab import settings
 from agentlab.cli.tool_specs import custom_tools
 from agentlab.config import AgentConfig
 from agentlab.memory import Backends, open_backends
 from agentlab.memory.settings import MemorySettings
 from agentlab.runner import Runner
 from agentlab.tools.registry import builtin_tool_names
-
-USER_ENV = "AGENTLAB_USER"
 
 
 def usage_error(message: str) -> typer.Exit:
@@ -28,7 +26,7 @@ def usage_error(message: str) -> typer.Exit:
 
 def default_user() -> str:
     """`AGENTLAB_USER`, else "default": whose long-term memories the CLI reads and writes."""
-    return os.environ.get(USER_ENV, "").strip() or "default"
+    return settings.current().user or "default"
 
 
 def open_runner(

@@ -8,14 +8,12 @@ PYTHONPATH).
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Iterable
 
 from langchain_core.tools import BaseTool
 
+from agentlab import settings
 from agentlab.errors import ConfigError
-
-TOOLS_ENV = "AGENTLAB_TOOLS"
 
 
 def _as_tools(spec: str, value: object) -> list[BaseTool]:
@@ -55,5 +53,4 @@ def load_tool(spec: str) -> list[BaseTool]:
 
 def custom_tools(specs: Iterable[str] = ()) -> list[BaseTool]:
     """Tools named by `specs` and by `AGENTLAB_TOOLS` (comma-separated), in that order."""
-    from_env = [s for s in os.environ.get(TOOLS_ENV, "").split(",") if s.strip()]
-    return [tool for spec in [*specs, *from_env] for tool in load_tool(spec)]
+    return [tool for spec in [*specs, *settings.current().tools] for tool in load_tool(spec)]

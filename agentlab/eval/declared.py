@@ -63,7 +63,7 @@ def declarable(function: dict[str, Any]) -> bool:
     return all(usable_name(p) for p in properties)
 
 
-def args_model(function: dict[str, Any]) -> type[BaseModel]:
+def declared_args_model(function: dict[str, Any]) -> type[BaseModel]:
     """A strict pydantic model for a declared function's parameters."""
     name = str(function.get("name") or "")
     params = function.get("parameters") or {}
@@ -85,6 +85,9 @@ def args_model(function: dict[str, Any]) -> type[BaseModel]:
 class DeclaredTool(BaseTool):
     """A stub tool: validates its arguments and echoes the call."""
 
+    declared: bool = True
+    """A declared function: its call is graded, not its effect (`tool_is_declared`)."""
+
     def _run(self, **kwargs: Any) -> str:
         given = {k: v for k, v in kwargs.items() if v is not None and k != "run_manager"}
         return f"called {self.name} with {json.dumps(given, sort_keys=True, default=str)}"
@@ -98,5 +101,5 @@ def declared_tool(function: dict[str, Any]) -> BaseTool:
     return DeclaredTool(
         name=name,
         description=str(function.get("description") or name),
-        args_schema=args_model(function),
+        args_schema=declared_args_model(function),
     )

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agentlab import paths
-from agentlab.config import VARIANTS, AgentConfig
+from agentlab.config import VARIANTS, AgentConfig, WithoutTool, parse_variant
 from agentlab.errors import ConfigError
 from agentlab.eval.checks import CodeRunner, SandboxCodeRunner
 from agentlab.eval.declared import declared_tool
@@ -125,15 +125,13 @@ def task_tool_names(task: Task) -> list[str]:
 
 
 def check_variants(variants: tuple[str, ...], tasks: list[Task]) -> None:
-    """Refuse unknown variant names before anything runs."""
+    """Refuse unknown variant names (and `no-TOOL` for a tool no task has) before anything runs."""
     if not variants:
         raise ConfigError("give at least one variant, e.g. --variant full")
     known_tools = set(builtin_tool_names()) | {n for t in tasks for n in task_tool_names(t)}
     for name in variants:
-        if name in VARIANTS:
-            continue
-        tool = name.removeprefix("no-")
-        if not name.startswith("no-") or tool not in known_tools:
+        parsed = parse_variant(name)
+        if isinstance(parsed, WithoutTool) and parsed.tool not in known_tools:
             raise ConfigError(
                 f"unknown variant {name!r}; known: {', '.join(VARIANTS)}, or no-TOOL with TOOL "
                 f"one of {', '.join(sorted(known_tools))}"
@@ -153,9 +151,10 @@ def pair_config(base: AgentConfig, task: Task, variant: str) -> AgentConfig:
     if isinstance(task.check, CodeTestsCheck):
         fields["deliverable"] = "code"
     config = AgentConfig.model_validate(fields)
-    if variant not in VARIANTS and variant.removeprefix("no-") not in tools:
-        return config.model_copy(update={"variant": variant})
-    return config.with_variant(variant)
+    parsed = parse_variant(variant)
+    if isinstance(parsed, WithoutTool) and parsed.tool not in tools:
+        return config.model_copy(update={"variant": parsed.name})
+    return config.with_variant(parsed)
 
 
 def pair_tools(task: Task, config: AgentConfig) -> ToolRegistry:

@@ -222,7 +222,7 @@ def _records(path: Path) -> list[tuple[str, Any]]:
             raise ConfigError(f'{path}: expected a list of tasks or {{"tasks": [...]}}')
         return [(f"{path} task {n}", item) for n, item in enumerate(items, 1)]
     records: list[tuple[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip() or line.lstrip().startswith("//"):
             continue
         try:

@@ -21,8 +21,8 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
+from agentlab import settings
 from agentlab.llm.structured import ChatModelLike, inner_chat_models, server_key
-from agentlab.trace import default_home
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS replies (
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS replies (
 
 def default_cache_path() -> Path:
     """`AGENTLAB_HOME/cache/model-replies.sqlite`."""
-    return default_home() / "cache" / "model-replies.sqlite"
+    return settings.home() / "cache" / "model-replies.sqlite"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
+from agentlab import settings
 from agentlab.errors import ConfigError
 from agentlab.llm.structured import (
     PREFERENCES,
@@ -42,8 +43,9 @@ class ResolvedModel:
 
 def default_model_spec() -> str:
     """`AGENTLAB_MODEL` if set, else `openai:` when `OPENAI_API_KEY` is set, else the local model."""
-    if os.environ.get("AGENTLAB_MODEL"):
-        return os.environ["AGENTLAB_MODEL"]
+    configured = settings.current().model
+    if configured:
+        return configured
     if os.environ.get("OPENAI_API_KEY"):
         return f"openai:{os.environ.get('OPENAI_MODEL', DEFAULT_OPENAI_MODEL)}"
     return DEFAULT_LOCAL_MODEL

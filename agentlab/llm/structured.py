@@ -20,6 +20,7 @@ process, per server and model.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Sequence
@@ -72,6 +73,12 @@ def schema_json(schema: type[BaseModel]) -> dict[str, Any]:
     return schema.model_json_schema()
 
 
+@functools.lru_cache(maxsize=128)
+def schema_text(schema: type[BaseModel]) -> str:
+    """A schema's JSON text, made once per model class (pydantic takes about a millisecond)."""
+    return json.dumps(schema_json(schema))
+
+
 def strict_compatible(schema: Any) -> bool:
     """Whether OpenAI's strict mode accepts `schema`: every object closed, every property
     required (pydantic models with `extra="forbid"` and no defaults)."""
@@ -121,7 +128,7 @@ def text_of(content: Any) -> str:
 
 def schema_in_prompt(messages: list[BaseMessage], schema: type[BaseModel]) -> list[BaseMessage]:
     """`messages` with the schema appended to the last user message (or as a new one)."""
-    hint = SCHEMA_IN_PROMPT.format(schema=json.dumps(schema_json(schema)))
+    hint = SCHEMA_IN_PROMPT.format(schema=schema_text(schema))
     if messages and isinstance(messages[-1], HumanMessage):
         last = messages[-1]
         return [*messages[:-1], HumanMessage(content=f"{text_of(last.content)}\n\n{hint}")]

@@ -25,12 +25,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentlab import settings
 from agentlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 _BLOCK = 1 << 22
-MODELS_DIR_ENV = "AGENTLAB_MODELS_DIR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +95,7 @@ LOCAL_MODELS: dict[str, LocalModelSpec] = {
 def models_dir() -> Path:
     """Where joined weights are cached, once per user: `AGENTLAB_MODELS_DIR`, else
     `$XDG_CACHE_HOME/agentlab/models` (`~/.cache/agentlab/models`)."""
-    configured = os.environ.get(MODELS_DIR_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    # The XDG spec: a relative path is invalid and is ignored.
-    cache = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return cache / "agentlab" / "models"
+    return settings.current().models_dir
 
 
 class WeightsError(ConfigError):

@@ -10,7 +10,6 @@ that ranks by LangGraph's pgvector index where the server has pgvector, else by
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterable
 from contextlib import ExitStack
@@ -21,6 +20,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.store.base import BaseStore, Op, Result
 
+from agentlab import settings
 from agentlab.errors import ConfigError
 from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.memory.embeddings import resolve_embedder
@@ -28,9 +28,7 @@ from agentlab.memory.sqlite_store import TEXT_FIELD, AgentlabSqliteStore, connec
 from agentlab.schemas import Plan, Reflection, Step
 from agentlab.state import CodeAttempt, Counters, StepResult
 from agentlab.stops import STOP_TYPES
-from agentlab.trace import default_home
 
-DB_ENV = "AGENTLAB_DB"
 THREADS_FILE = "threads.sqlite"
 MEMORY_FILE = "memory.sqlite"
 POSTGRES_HINT = (
@@ -62,14 +60,14 @@ def serializer() -> JsonPlusSerializer:
 
 def database_url() -> str | None:
     """`AGENTLAB_DB` when it names a Postgres database; None means SQLite files."""
-    url = os.environ.get(DB_ENV, "").strip()
+    url = settings.current().db
     if not url:
         return None
     if url.startswith(("postgres://", "postgresql://")):
         return url
     raise ConfigError(
-        f"{DB_ENV}={url!r} is not a postgresql:// URL; unset it to keep threads and memories "
-        f"in SQLite files under AGENTLAB_HOME ({default_home()})"
+        f"{settings.DB_ENV}={url!r} is not a postgresql:// URL; unset it to keep threads and memories "
+        f"in SQLite files under AGENTLAB_HOME ({settings.home()})"
     )
 
 
@@ -114,7 +112,7 @@ def open_checkpointer(stack: ExitStack, home: Path | None = None) -> BaseCheckpo
         return postgres_saver(url, serializer())
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    path = (home or default_home()) / THREADS_FILE
+    path = (home or settings.home()) / THREADS_FILE
     try:
         conn = connect(path)
         stack.callback(conn.close)
@@ -137,7 +135,7 @@ def open_store(
         except ImportError:
             raise ConfigError(POSTGRES_HINT) from None
         return postgres_store(url, embed, TEXT_FIELD)
-    path = (home or default_home()) / MEMORY_FILE
+    path = (home or settings.home()) / MEMORY_FILE
     try:
         store = AgentlabSqliteStore.open(path, embed=embed)
     except (sqlite3.Error, OSError) as exc:

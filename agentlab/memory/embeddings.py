@@ -14,15 +14,14 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
-import os
 from collections.abc import Sequence
 
 from langchain_core.embeddings import Embeddings
 
+from agentlab import settings
 from agentlab.errors import ConfigError
 from agentlab.memory.minilm import DIMS, MiniLM, Vectors, model_dir
 
-EMBEDDER_ENV = "AGENTLAB_EMBEDDER"
 EMBEDDERS = ("minilm", "lexical")
 RUNTIME_MODULES = ("tokenizers", "safetensors")
 """What MiniLM runs on besides numpy: the `agentlab[memory]` extra."""
@@ -79,7 +78,7 @@ def resolve_embedder(name: str | None = None) -> MiniLMEmbeddings | None:
     core install, with a warning naming the missing command when half of MiniLM is
     there (the `agentlab[memory]` extra without the weights, or the reverse).
     """
-    choice = (name or os.environ.get(EMBEDDER_ENV) or "").strip().lower()
+    choice = (name or settings.current().embedder or "").strip().lower()
     if choice == "lexical":
         return None
     if choice not in ("", "minilm"):

@@ -45,7 +45,7 @@ _set_up: set[tuple[str, str]] = set()
 _pools_lock = threading.Lock()
 
 
-def shared_pool(url: str) -> ConnectionPool[Any]:
+def connection_pool(url: str) -> ConnectionPool[Any]:
     """This process's connection pool for `url` (opened on first use, closed at exit), with
     the connection settings LangGraph's savers expect."""
     with _pools_lock:
@@ -112,7 +112,7 @@ def _setup_once(url: str, what: str, setup: Callable[[], None]) -> None:
     with _pools_lock:
         if (url, what) in _set_up:
             return
-    with setup_lock(shared_pool(url)):
+    with setup_lock(connection_pool(url)):
         setup()
     with _pools_lock:
         _set_up.add((url, what))
@@ -120,7 +120,7 @@ def _setup_once(url: str, what: str, setup: Callable[[], None]) -> None:
 
 def postgres_saver(url: str, serde: SerializerProtocol) -> BaseCheckpointSaver[str]:
     """LangGraph's `PostgresSaver` on this process's pool for `url`, set up."""
-    saver = PostgresSaver(shared_pool(url), serde=serde)
+    saver = PostgresSaver(connection_pool(url), serde=serde)
     _setup_once(url, "checkpoints", saver.setup)
     return saver
 
@@ -136,7 +136,7 @@ def postgres_store(url: str, embed: Embeddings | None, field: str) -> BaseStore:
     """The memory store on this process's pool for `url`, set up: LangGraph's pgvector index
     where the server has pgvector, `AgentlabPostgresStore` where not, no index without
     `embed` (`field` is the value field that is embedded)."""
-    pool = shared_pool(url)
+    pool = connection_pool(url)
     if embed is None:
         # No embedder: LongTermMemory ranks the rows by their words.
         plain = PostgresStore(pool)

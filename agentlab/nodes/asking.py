@@ -124,8 +124,7 @@ def ask_structured(
 
 
 TRUNCATED = (
-    "the {node}'s reply was cut off at its limit of {room} tokens ({tokens} generated); "
-    "asked again"
+    "the {node}'s reply was cut off at its limit of {room} tokens ({tokens} generated); asked again"
 )
 RETRY_TRUNCATED = (
     "That reply was cut off at {room} tokens before the JSON ended. Reply again with a much "

@@ -78,6 +78,24 @@ class Node:
     def __init__(self, deps: AgentDeps) -> None:
         self.deps = deps
 
+    def plans_made(self, state: AgentState, update: dict[str, Any], run_id: str) -> list[PlanMade]:
+        """The `plan` events of a step of this node (none when it made no plan).
+
+        By default, each candidate plan of a round of several, else the update's `plan`
+        (a planner's whole plan); a node whose plan takes another form (a tool loop's
+        action, a tool-less answer's calls) says so.
+        """
+        version = update.get("plan_version", state.get("plan_version", 0) + 1)
+        if candidates := update.get("candidates"):
+            return [
+                PlanMade(run_id=run_id, node=self.name, version=version, plan=plan, candidate=k)
+                for k, plan in enumerate(candidates, 1)
+            ]
+        plan = update.get("plan")
+        if not isinstance(plan, Plan):
+            return []
+        return [PlanMade(run_id=run_id, node=self.name, version=version, plan=plan)]
+
 
 N = TypeVar("N", bound=Node)
 NodeMethod = Callable[[N, AgentState, RunnableConfig], Command[Any]]
@@ -142,17 +160,8 @@ def trace_node_step(node: Node, state: AgentState, command: Command[Any], second
     tracer = node.deps.tracer
     for event in _listed(update.get("failures")):
         tracer.failure(event)
-    if "plan_version" in update:  # a new plan (or a round of candidates) was made
-        version = update["plan_version"]
-        candidates = update.get("candidates") or []
-        for number, candidate in enumerate(candidates, 1):
-            made = PlanMade(
-                run_id=run_id, node=node.name, version=version, plan=candidate, candidate=number
-            )
-            tracer.write(made)
-        plan = update.get("plan")
-        if not candidates and isinstance(plan, Plan):
-            tracer.write(PlanMade(run_id=run_id, node=node.name, version=version, plan=plan))
+    for made in node.plans_made(state, update, run_id):
+        tracer.write(made)
     for reflection in _listed(update.get("reflections")):
         tracer.write(Reflected(run_id=run_id, node=node.name, reflection=reflection))
     tracer.write(_node_step(node.name, run_id, update, seconds, command.goto))

@@ -26,7 +26,7 @@ from langgraph.types import Command, Overwrite
 
 from agentlab import code_examples, prompts
 from agentlab.budget import replans_exhausted
-from agentlab.events import CandidateOutcome, Joined, PlanMade
+from agentlab.events import CandidateOutcome, Joined
 from agentlab.failures import FailureCategory
 from agentlab.joining import Decision, Judged, fill_template, judge, majority
 from agentlab.nodes.base import AgentDeps, Node, traced_node
@@ -56,12 +56,15 @@ class Joiner(Node):
         if candidates := state.get("candidates"):
             valid = state.get("valid_candidates") or [1]
             plan, results, outcomes = self._choose(candidates, valid, results)
-            update |= {"plan": plan, "results": Overwrite(results), "candidates": []}
-            # The chosen candidate is the round's plan (graders read the last plan made).
+            # The chosen candidate is the round's plan (graders read the last plan made,
+            # which the node's step writes from this update).
             version = state.get("plan_version", 1)
-            self.deps.tracer.write(
-                PlanMade(run_id=state["run_id"], node=self.name, version=version, plan=plan)
-            )
+            update |= {
+                "plan": plan,
+                "plan_version": version,
+                "results": Overwrite(results),
+                "candidates": [],
+            }
         policy = self.deps.config.reflection
         judged = judge(plan, results, self.deps.tools, policy)
         if self._code_task(plan) and judged.reason == "failed_steps" and policy != "always":

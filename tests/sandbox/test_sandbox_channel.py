@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentlab.failures import FailureCategory
-from agentlab.sandbox import RunStatus, SandboxError, SandboxLimits, Session
+from agentlab.sandbox import ExecStatus, SandboxError, SandboxLimits, Session
 from agentlab.sandbox.channel import KernelChannel
 from agentlab.sandbox.protocol import max_reply_bytes
 from agentlab.tools.python import PythonRunError, to_output
@@ -289,13 +289,13 @@ def test_a_hostile_kernel_never_hangs_raises_or_misattributes(
                 assert result.result == repr(f"r{run_id}"), (result, script.answered)
             else:
                 assert result.status in (
-                    RunStatus.PROTOCOL_ERROR,
-                    RunStatus.TIMEOUT,
-                    RunStatus.CRASHED,
+                    ExecStatus.PROTOCOL_ERROR,
+                    ExecStatus.TIMEOUT,
+                    ExecStatus.CRASHED,
                 ), result
                 assert result.result is None and result.container_replaced
             kind = script.answered.get(run_id)
-            if kind in ("valid", "split") and result.status is RunStatus.PROTOCOL_ERROR:
+            if kind in ("valid", "split") and result.status is ExecStatus.PROTOCOL_ERROR:
                 # A clean answer is refused only for what an earlier one left behind.
                 assert result.error is not None and "outside a reply" in result.error.message
     finally:
@@ -329,7 +329,7 @@ def test_a_forged_frame_ahead_of_the_reply_is_a_protocol_error_and_nothing_shift
     with scripted(forged_first, behaviours_valid, behaviours_valid) as session:
         forged = session.run("code", timeout=1)
         later = [session.run("code", timeout=1) for _ in range(2)]
-    assert forged.status is RunStatus.PROTOCOL_ERROR and forged.container_replaced
+    assert forged.status is ExecStatus.PROTOCOL_ERROR and forged.container_replaced
     assert forged.result is None
     assert [r.result for r in later] == ["'r2'", "'r3'"]  # each its own, none shifted
     with pytest.raises(PythonRunError) as info:
@@ -355,7 +355,7 @@ def test_a_malformed_reply_is_a_protocol_error_not_a_traceback(behave: Behaviour
     with scripted(behave, behaviours_valid) as session:
         broken = session.run("code", timeout=1)
         after = session.run("code", timeout=1)
-    assert broken.status is RunStatus.PROTOCOL_ERROR
+    assert broken.status is ExecStatus.PROTOCOL_ERROR
     assert broken.error is not None and "malformed" in broken.error.message
     assert after.ok and after.result == "'r2'"
 
@@ -394,7 +394,7 @@ def test_a_huge_stream_never_grows_host_memory_past_the_cap(header: bytes) -> No
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert result.status is RunStatus.PROTOCOL_ERROR, result
+    assert result.status is ExecStatus.PROTOCOL_ERROR, result
     assert peak < 2 * cap, f"peak {peak:,} bytes for a cap of {cap:,}"
 
 

@@ -14,7 +14,7 @@ import ast
 
 import pytest
 
-from agentlab.sandbox import RunStatus, Session
+from agentlab.sandbox import ExecStatus, Session
 
 pytestmark = pytest.mark.docker
 
@@ -207,7 +207,7 @@ def test_a_worker_reply_forged_with_the_runs_binding_stays_in_its_own_run(
 def test_a_crash_keeps_its_exit_status_with_the_supervisor_as_pid_1(session: Session) -> None:
     # PID 1 reaps orphans by pid: the worker's own exit status must survive for Popen.
     crashed = session.run("import os\nos._exit(7)")
-    assert crashed.status is RunStatus.CRASHED and crashed.error is not None
+    assert crashed.status is ExecStatus.CRASHED and crashed.error is not None
     assert "exit code 7" in crashed.error.message
     assert session.run("'back'").result == "'back'"
 
@@ -258,7 +258,7 @@ def test_orphans_are_reaped_and_kill_others_leaves_only_the_kernel(session: Sess
     zombies = [pid for pid, (state, _) in processes.items() if state == "Z"]
     assert zombies == [], processes
     bomb = session.run(STUBBORN_FORK_BOMB, timeout=3)
-    assert bomb.status is RunStatus.PIDS_LIMIT
+    assert bomb.status is ExecStatus.PIDS_LIMIT
     left = dict(ast.literal_eval(session.run(COUNT_PROCESSES).result or "[]"))
     # PID 1 (the supervisor) and the worker that ran the probe: nothing else, no zombie.
     others = set(left) - {1}
@@ -289,7 +289,7 @@ def test_garbage_on_the_reply_pipe_costs_the_worker_not_the_session(
     if broken.ok:  # stale frames are dropped: the run's own reply still counts
         assert broken.result == "'real'"
     else:
-        assert broken.status is RunStatus.CRASHED and broken.state_lost, broken
+        assert broken.status is ExecStatus.CRASHED and broken.state_lost, broken
         assert broken.error is not None and "protocol" in broken.error.message
     for n in range(2):
         later = session.run(f"'result {n}'")

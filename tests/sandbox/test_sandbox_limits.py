@@ -9,7 +9,7 @@ import docker
 import pytest
 
 from agentlab.failures import FailureCategory
-from agentlab.sandbox import RunStatus, SandboxLimits, SandboxPool, Session
+from agentlab.sandbox import ExecStatus, SandboxLimits, SandboxPool, Session
 from agentlab.sandbox.limits import MIB
 from agentlab.tools.python import describe_failure
 
@@ -47,11 +47,11 @@ HUGE_PRINT = "print('x' * 100_000_000)"
 # name -> (code, timeout, expected outcome). The stubborn fork bomb never ends by
 # itself: it is stopped at its timeout, and reported as the pids limit it hit.
 CASES = {
-    "memory bomb": (MEMORY_BOMB, 10, RunStatus.MEMORY_LIMIT),
-    "fork bomb": (FORK_BOMB, 10, RunStatus.PIDS_LIMIT),
-    "fork bomb that ignores errors": (STUBBORN_FORK_BOMB, 3, RunStatus.PIDS_LIMIT),
-    "disk fill": (DISK_FILL, 10, RunStatus.DISK_LIMIT),
-    "100 MB print": (HUGE_PRINT, 10, RunStatus.OUTPUT_LIMIT),
+    "memory bomb": (MEMORY_BOMB, 10, ExecStatus.MEMORY_LIMIT),
+    "fork bomb": (FORK_BOMB, 10, ExecStatus.PIDS_LIMIT),
+    "fork bomb that ignores errors": (STUBBORN_FORK_BOMB, 3, ExecStatus.PIDS_LIMIT),
+    "disk fill": (DISK_FILL, 10, ExecStatus.DISK_LIMIT),
+    "100 MB print": (HUGE_PRINT, 10, ExecStatus.OUTPUT_LIMIT),
 }
 
 
@@ -85,7 +85,7 @@ def test_bomb_is_contained(
 
 def test_memory_bomb_stays_under_the_limit(session: Session) -> None:
     result = session.run(MEMORY_BOMB, timeout=20)
-    assert result.status is RunStatus.MEMORY_LIMIT
+    assert result.status is ExecStatus.MEMORY_LIMIT
     assert result.state_lost  # the worker was OOM-killed; the kernel restarted it
     counts = [int(line) for line in result.stdout.split()]
     assert counts, "the bomb printed its progress"
@@ -95,7 +95,7 @@ def test_memory_bomb_stays_under_the_limit(session: Session) -> None:
 
 def test_disk_fill_stops_at_the_work_dir_cap(session: Session) -> None:
     result = session.run(DISK_FILL, timeout=20)
-    assert result.status is RunStatus.DISK_LIMIT and not result.state_lost
+    assert result.status is ExecStatus.DISK_LIMIT and not result.state_lost
     size = session.run("import os\nos.path.getsize('fill.bin')")
     assert int(size.result or 0) <= session.limits.work_dir_bytes
     assert session.run("import os\nos.remove('fill.bin')\nopen('ok.txt', 'w').write('fine')").ok
@@ -104,11 +104,11 @@ def test_disk_fill_stops_at_the_work_dir_cap(session: Session) -> None:
 def test_output_is_capped_with_a_marker(session: Session) -> None:
     limits = session.limits
     result = session.run(HUGE_PRINT)
-    assert result.status is RunStatus.OUTPUT_LIMIT
+    assert result.status is ExecStatus.OUTPUT_LIMIT
     assert len(result.stdout.encode()) < limits.output_bytes + 500
     assert "stopped at the limit" in result.stdout
     flood = session.run("import subprocess\nsubprocess.run(['sh', '-c', 'yes | head -c 3000000'])")
-    assert flood.status is RunStatus.OUTPUT_LIMIT
+    assert flood.status is ExecStatus.OUTPUT_LIMIT
     assert flood.stdout_dropped == 3_000_000 - limits.output_bytes
     assert "more bytes of stdout dropped" in flood.stdout
 
@@ -119,4 +119,4 @@ def test_limits_are_configurable(pool: SandboxPool, docker_client: docker.Docker
         host_config = docker_client.api.inspect_container(s.container_id)["HostConfig"]
         assert host_config["Memory"] == 128 * MIB
         assert host_config["PidsLimit"] == 32
-        assert s.run("print('y' * 2000)").status is RunStatus.OUTPUT_LIMIT
+        assert s.run("print('y' * 2000)").status is ExecStatus.OUTPUT_LIMIT

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from agentlab.sandbox import RunStatus, SandboxError, Session
+from agentlab.sandbox import ExecStatus, SandboxError, Session
 
 pytestmark = pytest.mark.docker
 
@@ -49,17 +49,17 @@ def test_last_expression_streams_and_subprocess_output(session: Session) -> None
 def test_an_exception_keeps_the_namespace(session: Session) -> None:
     session.run("kept = 'yes'")
     failed = session.run("print('before')\nx = 1\nx / 0")
-    assert failed.status is RunStatus.ERROR and not failed.state_lost
+    assert failed.status is ExecStatus.ERROR and not failed.state_lost
     assert failed.error is not None and failed.error.type == "ZeroDivisionError"
     assert "x / 0" in failed.error.traceback  # the offending line is shown
     assert "kernel.py" not in failed.error.traceback  # the kernel's frames are not
     assert failed.stdout == "before\n"
     assert session.run("kept").result == "'yes'"
     syntax = session.run("def broken(:")
-    assert syntax.status is RunStatus.ERROR and syntax.error is not None
+    assert syntax.status is ExecStatus.ERROR and syntax.error is not None
     assert syntax.error.type == "SyntaxError"
     exited = session.run("import sys; sys.exit(3)")
-    assert exited.status is RunStatus.ERROR and exited.error is not None
+    assert exited.status is ExecStatus.ERROR and exited.error is not None
     assert exited.error.type == "SystemExit"
     assert session.run("kept").result == "'yes'"
 
@@ -70,13 +70,13 @@ def test_timeout_stops_the_run_and_the_session_recovers(session: Session) -> Non
     result = session.run("while True: pass", timeout=2)
     elapsed = time.monotonic() - started
     assert elapsed < 30, "the run was not stopped"  # generous: only catches a hang
-    assert result.status is RunStatus.TIMEOUT
+    assert result.status is ExecStatus.TIMEOUT
     assert result.state_lost and not result.container_replaced
     assert 2 <= result.duration_s < 10
     after = session.run("print('next run works')")
     assert after.ok and after.stdout == "next run works\n"
     lost = session.run("before")
-    assert lost.status is RunStatus.ERROR and lost.error is not None
+    assert lost.status is ExecStatus.ERROR and lost.error is not None
     assert lost.error.type == "NameError"  # the result said so: variables are gone
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentlab import settings
 from agentlab.errors import ConfigError
 from agentlab.tools.search.corpus import (
     SUFFIXES,
@@ -47,7 +48,6 @@ from agentlab.tools.search.corpus import (
 )
 from agentlab.tools.search.documents import Chunk, chunk_document, parse_document
 from agentlab.tools.search.results import SNIPPET_CHARS, DocHit, clip_snippet
-from agentlab.trace import default_home
 
 if TYPE_CHECKING:
     import bm25s
@@ -128,7 +128,7 @@ def index_location(corpus: Path) -> Path:
     if not _inside_installed_packages(corpus) and _writable(corpus / INDEX_DIR_NAME):
         return corpus / INDEX_DIR_NAME
     digest = hashlib.sha256(str(corpus).encode()).hexdigest()[:16]
-    return default_home() / "index" / f"{corpus.name}-{digest}"
+    return settings.home() / "index" / f"{corpus.name}-{digest}"
 
 
 def _inside_installed_packages(path: Path) -> bool:

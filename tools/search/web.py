@@ -18,10 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from agentlab import settings
 from agentlab.errors import ToolError
 from agentlab.failures import FailureCategory
 from agentlab.tools.search.results import SearchResults, WebHit, clip_snippet
-from agentlab.trace import default_home
 
 DEFAULT_REGION = "us-en"
 DEFAULT_DEADLINE_S = 12.0
@@ -86,7 +86,7 @@ class WebSearch:
     @property
     def cache_folder(self) -> Path:
         # Resolved per call, not at construction, so AGENTLAB_HOME set later still counts.
-        return self.cache_dir or default_home() / "cache" / "web-search"
+        return self.cache_dir or settings.home() / "cache" / "web-search"
 
     def search(
         self, query: str, *, max_results: int = 5, region: str | None = None

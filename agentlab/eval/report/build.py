@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from agentlab.config import VARIANTS
-from agentlab.eval.report.load import LoadStats, connect
+from agentlab.config import WithoutTool, parse_variant
+from agentlab.errors import ConfigError
+from agentlab.eval.report.load import LoadStats, load_events
 from agentlab.eval.report.stats import (
     Interval,
     PairedTable,
@@ -92,9 +93,11 @@ class Comparison:
 
     @property
     def removed_tool(self) -> str | None:
-        if self.variant in VARIANTS or not self.variant.startswith("no-"):
+        try:
+            parsed = parse_variant(self.variant)
+        except ConfigError:  # a label of several variants (`no-x+no-y`), or an older one
             return None
-        return self.variant.removeprefix("no-")
+        return parsed.tool if isinstance(parsed, WithoutTool) else None
 
     @property
     def verdict(self) -> str:
@@ -427,7 +430,7 @@ def _variant_order(runs: list[RunRow], baseline: str) -> list[str]:
 
 def build_report(paths: Sequence[Path | str], *, baseline: str = DEFAULT_BASELINE) -> FailureReport:
     """Read the traces under `paths` and compute the report."""
-    con, stats = connect([Path(p) for p in paths])
+    con, stats = load_events([Path(p) for p in paths])
     try:
         runs = [
             RunRow(

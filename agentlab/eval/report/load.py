@@ -7,8 +7,9 @@ without parsing, into one scratch JSON-lines file that DuckDB reads in one
 `read_json` call with typed columns. (DuckDB alone was slower here: `read_json`
 pays a fixed cost per file, and with one small file per run that dominated;
 splitting lines in SQL cost more than in Python.) A line that does not start
-with `{"type": ` is parsed to find its type; a torn last line (a killed run) is
-skipped.
+with `{"type": ` is parsed into its event to find its type; a torn last line (a
+killed run) is skipped. A trace in the format before typed events is refused
+with the command that converts it (`agentlab traces upgrade`).
 
 One run per (task, variant) is kept: the latest one that finished; runs
 without a footer are incomplete, and footers of interrupted runs do not count
@@ -17,7 +18,6 @@ as finished.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -29,11 +29,14 @@ from typing import IO, Any, Literal, Union, get_args, get_origin
 import duckdb
 from pydantic import BaseModel
 
-from agentlab.errors import ConfigError
-from agentlab.events import Footer, Header
+from agentlab.errors import ConfigError, TraceError
+from agentlab.events import Footer, Header, ToolCall, parse_event
 from agentlab.failures import FailureEvent
+from agentlab.trace import check_format
 
-EVENT_TYPES = ("header", "footer", "failure", "tool_call")
+WANTED: tuple[type[BaseModel], ...] = (Header, Footer, FailureEvent, ToolCall)
+"""The events the report reads."""
+EVENT_TYPES = tuple(str(model.model_fields["type"].default) for model in WANTED)
 READ: dict[type[BaseModel], tuple[str, ...]] = {
     Header: ("type", "run_id", "time", "task_id", "variant", "model", "tools"),
     Footer: ("status", "status_detail", "counters", "seconds", "verdict"),
@@ -127,18 +130,21 @@ _TYPED = b'{"type": "'
 def _untyped_but_wanted(line: bytes) -> bool:
     """A line another writer produced (`type` not first): parse it to see."""
     try:
-        event = json.loads(line)
-    except ValueError:
+        return isinstance(parse_event(line), WANTED)
+    except TraceError:
         return False
-    return isinstance(event, dict) and event.get("type") in EVENT_TYPES
 
 
 def select_lines(files: list[str], target: IO[bytes]) -> int:
-    """Copy the lines of the needed event types into `target`; returns how many."""
+    """Copy the lines of the needed event types into `target`; returns how many.
+
+    Raises `TraceError` (a `ConfigError`) for a trace in an older format, saying how to
+    convert it."""
     count = 0
     for path in files:
         with open(path, "rb") as handle:
             data = handle.read()
+        check_format(data.split(b"\n", 1)[0], path)
         lines = [
             line
             for line in data.split(b"\n")
@@ -151,7 +157,7 @@ def select_lines(files: list[str], target: IO[bytes]) -> int:
     return count
 
 
-def connect(paths: list[Path]) -> tuple[duckdb.DuckDBPyConnection, LoadStats]:
+def load_events(paths: list[Path]) -> tuple[duckdb.DuckDBPyConnection, LoadStats]:
     """A DuckDB connection holding `events` (the needed columns) and `runs` (one per pair)."""
     files = trace_files(paths)
     con = duckdb.connect(config={"autoinstall_known_extensions": False})
