@@ -81,11 +81,13 @@ class Node:
     def plans_made(self, state: AgentState, update: dict[str, Any], run_id: str) -> list[PlanMade]:
         """The `plan` events of a step of this node (none when it made no plan).
 
-        By default, each candidate plan of a round of several, else the update's `plan`
-        (a planner's whole plan); a node whose plan takes another form (a tool loop's
+        By default, when the update sets `plan_version`: each candidate plan of a round
+        of several, else the update's `plan` (a planner's whole plan); a node whose plan takes another form (a tool loop's
         action, a tool-less answer's calls) says so.
         """
-        version = update.get("plan_version", state.get("plan_version", 0) + 1)
+        if "plan_version" not in update:  # no new plan (or round of candidates) was made
+            return []
+        version = update["plan_version"]
         if candidates := update.get("candidates"):
             return [
                 PlanMade(run_id=run_id, node=self.name, version=version, plan=plan, candidate=k)
