@@ -53,6 +53,16 @@ def defined_functions(code: str) -> list[str]:
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
 
 
+def own_asserts(code: str) -> int:
+    """How many top-level `assert` statements `code` makes: the quick checks a plan writes
+    after its function (they ran when the step ran; a failing one fails the step)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return 0
+    return sum(1 for node in tree.body if isinstance(node, ast.Assert))
+
+
 _FENCED = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)```", re.S | re.I)
 
 

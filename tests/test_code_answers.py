@@ -14,6 +14,7 @@ from agentlab.code_examples import (
     check_program,
     defined_functions,
     outcome_of,
+    own_asserts,
     task_examples,
 )
 from agentlab.events import Joined, ModelCall, ToolCall
@@ -42,7 +43,7 @@ def run(
     model = ReplayChatModel(path=str(write_cassette(tmp_path / "c.jsonl", *replies)))
     sink = MemoryTraceSink()
     graph = build_agent(
-        AgentConfig(memory=False, deliverable="code", **config),
+        AgentConfig(**{"memory": False, "deliverable": "code", **config}),
         model=model,
         tools=["python"],
         trace=Tracer(sink),
@@ -204,3 +205,37 @@ def test_a_truncated_plan_is_asked_again_for_a_shorter_reply(tmp_path: Path) -> 
     assert "limit of 512 tokens" in cut.detail
     retry = str(model.calls[1][-1].content)
     assert "cut off at 512 tokens" in retry and "shorter" in retry
+
+
+def test_the_plans_own_asserts_are_counted_only_at_the_top_level() -> None:
+    code = "def f(x):\n    assert x\n    return x\nassert f(1) == 1\nassert f(2) == 2\n"
+    assert own_asserts(code) == 2
+    assert own_asserts("def broken(:") == 0
+
+
+@pytest.mark.docker
+def test_without_examples_in_the_task_the_plans_asserts_are_its_examples(tmp_path: Path) -> None:
+    task = "Write a Python function is_palindrome(s) that ignores case and spaces"
+    code = (
+        "def is_palindrome(s):\n    t = s.replace(' ', '').lower()\n    return t == t[::-1]\n"
+        "assert is_palindrome('Never odd or even')\nassert not is_palindrome('abc')\n"
+    )
+    state, sink, _ = run(tmp_path, code_plan(code), task=task, deliverable="auto")
+    assert state["answer"] == code.strip()
+    assert len(of_type(sink.events, ModelCall)) == 1
+    (joined,) = of_type(sink.events, Joined)
+    assert (joined.decision, joined.reason) == ("answer", "examples_passed")
+    assert "own 2 asserts passed" in joined.detail
+
+
+@pytest.mark.docker
+def test_a_failing_assert_of_the_plan_fails_its_step_and_goes_back(tmp_path: Path) -> None:
+    task = "Write a Python function is_palindrome(s) that ignores case and spaces"
+    wrong = "def is_palindrome(s):\n    return s == s[::-1]\nassert is_palindrome('Aba')\n"
+    right = "def is_palindrome(s):\n    t = s.lower()\n    return t == t[::-1]\nassert is_palindrome('Aba')\n"
+    state, sink, _ = run(tmp_path, code_plan(wrong), code_plan(right), task=task)
+    assert state["answer"] == right.strip()
+    decisions = [(j.decision, j.reason) for j in of_type(sink.events, Joined)]
+    assert decisions == [("plan", "failed_steps"), ("answer", "examples_passed")]
+    second = of_type(sink.events, ModelCall)[1]
+    assert "AssertionError" in json.dumps(second.messages)

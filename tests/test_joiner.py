@@ -188,3 +188,12 @@ def test_an_operator_inside_a_result_is_not_arithmetic(tmp_path: Path) -> None:
         tmp_path, plan(step("s1", "date", event="launch"), answer="${s1}"), tools=[date]
     )
     assert state["answer"] == "2024-1-5"
+
+
+def test_the_cli_has_words_for_every_join_reason() -> None:
+    from typing import get_args
+
+    from agentlab.cli.render import JOIN_WORDS
+    from agentlab.events import JoinReason
+
+    assert set(JOIN_WORDS) == set(get_args(JoinReason))

@@ -20,6 +20,18 @@ from agentlab.schemas import Plan, Reflection
 from agentlab.state import StepResult
 
 STATUS_STYLE = {"ok": "green", "error": "red", "skipped": "yellow"}
+JOIN_WORDS = {
+    "clean": "the plan's answer stands (no reflection needed)",
+    "always": "the reflector judges every plan",
+    "failed_steps": "a step failed",
+    "unresolved_answer": "the plan's answer did not resolve",
+    "no_template": "the plan wrote no answer",
+    "not_usable": "a result is not an answer as it is",
+    "examples_failed": "the code fails its examples",
+    "examples_passed": "the code passed its examples",
+    "budget": "replans spent",
+}
+"""What the joiner's reasons (`agentlab.events.JoinReason`) say to a person."""
 
 
 def _args(args: dict[str, Any]) -> str:
@@ -61,6 +73,13 @@ class RunRenderer:
         elif event.get("event") == "step_finished":
             result = StepResult.model_validate({k: v for k, v in event.items() if k != "event"})
             self.step(result)
+        elif event.get("event") == "joined":
+            said = JOIN_WORDS.get(str(event.get("reason")), str(event.get("reason")))
+            detail = str(event.get("detail") or "")
+            self.console.print(
+                f"[bold]join[/bold] {escape(said)}" + (f": {escape(detail)}" if detail else ""),
+                highlight=False,
+            )
 
     def step(self, result: StepResult) -> None:
         style = STATUS_STYLE[result.status]

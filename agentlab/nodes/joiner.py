@@ -22,6 +22,7 @@ import re
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
 from langgraph.types import Command, Overwrite
 
 from agentlab import code_examples, prompts
@@ -99,15 +100,17 @@ class Joiner(Node):
             update["findings"] = list(judged.findings)
             if judged.reason == "no_template":
                 update["round_note"] = prompts.CONTINUE_NOTE
-        self.deps.tracer.write(
-            Joined(
-                run_id=state.get("run_id") or "unknown",
-                decision=decision,
-                reason=judged.reason,
-                template_answer=judged.answer,
-                detail=detail,
-                candidates=outcomes,
-            )
+        joined = Joined(
+            run_id=state.get("run_id") or "unknown",
+            decision=decision,
+            reason=judged.reason,
+            template_answer=judged.answer,
+            detail=detail,
+            candidates=outcomes,
+        )
+        self.deps.tracer.write(joined)
+        get_stream_writer()(
+            {"event": "joined", **joined.model_dump(include={"decision", "reason", "detail"})}
         )
         return Command(update=update, goto=goto)
 
@@ -147,7 +150,13 @@ class Joiner(Node):
         functions = code_examples.defined_functions(code)
         examples = code_examples.task_examples(state.get("task", ""), functions)
         if not examples or PYTHON not in self.deps.tools:
-            update["code_attempts"] = [CodeAttempt(code=code, passed=0, failed=0)]
+            # The plan's own asserts ran with its step (a failing one failed the step).
+            asserts = code_examples.own_asserts(code)
+            update["code_attempts"] = [CodeAttempt(code=code, passed=asserts, failed=0)]
+            if asserts:
+                judged = Judged("answer", "examples_passed", code)
+                detail = f"the task gives no examples; the plan's own {asserts} asserts passed"
+                return self._code_verdict(state, judged, update, outcomes, detail=detail)
             return self._code_verdict(state, Judged("answer", "clean", code), update, outcomes)
         step_id = f"examples{state.get('plan_version', 1)}"
         program = code_examples.check_program(examples, f"the task's examples, plan {step_id}")
