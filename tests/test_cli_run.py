@@ -27,6 +27,7 @@ def test_run_answers_from_shipped_cassette(tmp_path: Path) -> None:
     done = agentlab("run", "What is 17*23+4?", "--model", f"replay:{DEMO_CASSETTE}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "answer: 395" in done.stdout
+    assert "join the plan's answer stands (no reflection needed)" in done.stdout
     events = only_trace(tmp_path / "agentlab-home" / "runs")
     footer = events[-1]
     assert footer.type == "footer"
