@@ -118,7 +118,9 @@ def judge(
             "reflect" if policy == "on_failure" else "plan", "failed_steps", answer, findings
         )
     if not plan.answer.strip():
-        return Judged("plan", "no_template", None)
+        # Facts gathered without an answer: the reflector reads the answer off the results
+        # (or asks for the rest of the plan); without a reflector the planner goes again.
+        return Judged("reflect" if policy == "on_failure" else "plan", "no_template", None)
     if answer is None:
         missing = [f"${{{i}}}" for i, _ in plan.answer_references() if i not in results]
         finding = f"the answer template refers to {', '.join(missing) or 'a step'} without a result"

@@ -107,10 +107,20 @@ def test_a_template_naming_a_missing_step_is_a_bad_reference_before_anything_run
     assert "which is not a step of the plan" in str(model.calls[1][-1].content)
 
 
-def test_a_plan_without_an_answer_gets_a_second_round_with_its_results(tmp_path: Path) -> None:
+def test_a_plan_without_an_answer_is_read_by_the_reflector(tmp_path: Path) -> None:
+    gather = plan(step("s1", "lookup", topic="leave"), step("s2", "lookup", topic="home"))
+    state, sink, model = run(tmp_path, gather, finish("20 weeks"), tools=[lookup])
+    assert state["answer"] == "20 weeks" and state["counters"].llm_calls == 2
+    assert joined(sink) == [("reflect", "no_template")]
+    assert "20 weeks of paid parental leave" in str(model.calls[1])  # the results, read
+
+
+def test_without_reflection_a_plan_without_an_answer_gets_a_second_round(tmp_path: Path) -> None:
     gather = plan(step("s1", "lookup", topic="leave"), step("s2", "lookup", topic="home"))
     compute = plan(step("s1", "calculator", expression="20+3"), answer="${s1}")
-    state, sink, model = run(tmp_path, gather, compute, tools=[lookup, "calculator"])
+    state, sink, model = run(
+        tmp_path, gather, compute, tools=[lookup, "calculator"], reflection="never"
+    )
     assert state["answer"] == "23" and state["counters"].llm_calls == 2
     assert joined(sink) == [("plan", "no_template"), ("answer", "clean")]
     second_prompt = str(model.calls[1][-1].content)
