@@ -1,8 +1,8 @@
 """Eval throughput with N workers: runs per second of `Evaluation` on replayed cassettes.
 
-The shipped math suite under 4 variants (40 runs), each run a two-step calculator
-plan and a reflection, replayed from hand-written cassettes, traces written as in
-real use. The same study runs with 1, 2 and 4 workers, interleaved over rounds.
+The shipped math suite under 4 variants (100 runs), each run a two-step calculator
+plan answering from its template (and, under `reflection-always`, a reflection),
+replayed from hand-written cassettes, traces written as in real use. The same study runs with 1, 2 and 4 workers, interleaved over rounds.
 With a replayed model the work is Python on 2 cores under the GIL, so this
 measures the harness's own overhead and what threads buy; with a real model the
 time is the model's and workers overlap its waits.
@@ -24,7 +24,7 @@ from smoke import add_smoke, check_traces
 
 from agentlab.eval import EvalSettings, Evaluation, cassette_path, load_suite
 
-VARIANTS = ("full", "no-validator", "no-reflection", "critique")
+VARIANTS = ("full", "no-validator", "reflection-always", "reflection-never")
 
 
 def write_cassettes(root: Path) -> None:
@@ -35,14 +35,11 @@ def write_cassettes(root: Path) -> None:
             {"id": "s1", "tool": "calculator", "args": {"expression": f"{answer}*2"}, "why": ""},
             {"id": "s2", "tool": "calculator", "args": {"expression": "${s1}/2"}, "why": ""},
         ]
-        plan = json.dumps({"steps": steps})
+        plan = json.dumps({"steps": steps, "answer": "${s2}"})
         finish = json.dumps({"decision": "finish", "answer": answer, "critique": ""})
-        critique = json.dumps({"verdict": "ok", "issues": []})
         for variant in VARIANTS:
             replies = [plan]
-            if variant == "critique":
-                replies.append(critique)
-            if variant != "no-reflection":
+            if variant == "reflection-always":
                 replies.append(finish)
             path = cassette_path(root, variant, task.id)
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,12 +17,17 @@ ENVIRONMENT_GETTERS = ("os.environ.get", "os.getenv")
 
 
 def test_read_at_call_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("AGENTLAB_MODELS_DIR", raising=False)
     monkeypatch.setenv("AGENTLAB_HOME", str(tmp_path / "one"))
     assert settings.home() == tmp_path / "one"
     monkeypatch.setenv("AGENTLAB_HOME", str(tmp_path / "two"))
     assert settings.runs_dir() == tmp_path / "two" / "runs"
-    assert settings.current().models_dir == tmp_path / "two" / "models"
-    assert models_dir() == tmp_path / "two" / "models"
+    # Model weights are cached once per user, not per project home.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert settings.current().models_dir == tmp_path / "cache" / "agentlab" / "models"
+    assert models_dir() == tmp_path / "cache" / "agentlab" / "models"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/is/ignored")
+    assert models_dir() == Path.home() / ".cache" / "agentlab" / "models"
     monkeypatch.setenv("AGENTLAB_MODEL", "replay:x.jsonl")
     assert default_model_spec() == "replay:x.jsonl"
 
