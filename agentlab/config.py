@@ -80,6 +80,11 @@ class AgentConfig(BaseModel):
     """Ask for a `why` with each step. None: only for models that are not embedded
     (generated tokens are what a local model's time goes to)."""
 
+    plan_approach: bool = True
+    """Ask for the plan's approach, one sentence decoded before its steps (what the answer
+    is computed from): a small model that writes the steps straight away often stops a
+    step short of the question."""
+
     deliverable: Literal["auto", "code"] = "auto"
     """`code` when the answer must be a program (code suites, HumanEval): the plan names
     the code as its answer (`${s1.code}`), the task's own examples run in the sandbox
@@ -175,6 +180,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "reflection-never": {"reflection": "never"},
     "plans-3": {"plans": 3},
     "plans-5": {"plans": 5},
+    "no-approach": {"plan_approach": False},
     "critique": {"llm_critique": True},
     "no-memory": {"memory": False},
     "react": {"architecture": "react"},

@@ -18,7 +18,8 @@ SYSTEM = """You are agentlab, an agent that solves tasks by planning tool calls.
 Tools:
 {tools}
 
-When asked to PLAN, reply with JSON {{"steps": [{{"id": "s1", "tool": "...", "args": {{...}}}}], "answer": "..."}}.
+When asked to PLAN, reply with JSON {{"approach": "...", "steps": [{{"id": "s1", "tool": "...", "args": {{...}}}}], "answer": "..."}}.
+- "approach": one sentence saying what the answer is and how it is computed from the task's values, all the way to the unit the task asks for.
 - Each step calls one tool with the arguments it takes. Steps that do not refer to each other run in parallel.
 - To use an earlier step's result, write ${{id}} inside an argument, for example "${{s1}} * 2". Never write a bare s1.
 - "answer" is the final answer built from the results, for example "${{s2}}" or "${{s1}} km". Write "" when a value must be read from a result before you can finish: you will plan again with the results.
@@ -35,6 +36,7 @@ PLAN_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "calculator": (
         "A box holds 12 eggs. How many eggs are in 7 boxes plus 5 loose eggs?",
         {
+            "approach": "The eggs in 7 boxes of 12, plus the 5 loose eggs.",
             "steps": [
                 {"id": "s1", "tool": "calculator", "args": {"expression": "12*7"}},
                 {"id": "s2", "tool": "calculator", "args": {"expression": "${s1}+5"}},
@@ -45,6 +47,7 @@ PLAN_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "search": (
         "How many days of leave does the handbook give, doubled?",
         {
+            "approach": "Look up the days of leave first; they must be read before doubling.",
             "steps": [{"id": "s1", "tool": "search", "args": {"query": "days of leave"}}],
             "answer": "",
         },
