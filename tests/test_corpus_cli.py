@@ -26,7 +26,8 @@ ANSWER = "The forestay holds the mast forward (boats/rigging.md)."
 
 
 def documents(folder: Path) -> Path:
-    """A small folder of a user's documents, with a binary file and a broken PDF in it."""
+    """A small folder of a user's documents, with a binary file, a broken PDF and a file
+    over the size cap in it."""
     (folder / "boats").mkdir(parents=True)
     (folder / "boats" / "rigging.md").write_text(
         "# Boat care\n\nHow we look after the fleet.\n\n"
@@ -36,6 +37,8 @@ def documents(folder: Path) -> Path:
     (folder / "harbour.txt").write_text("The harbour closes at dusk.\n", encoding="utf-8")
     (folder / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    with (folder / "huge.txt").open("wb") as huge:
+        huge.truncate(21 << 20)  # sparse: over the 20 MiB cap without writing it
     return folder
 
 
@@ -78,11 +81,12 @@ def test_run_researcher_on_a_folder_cites_it(tmp_path: Path) -> None:
     assert "checking" not in done.stderr and "indexing " not in done.stderr
     assert "skipped photo.txt: binary data" in done.stderr
     assert "skipped broken.pdf: PDF:" in done.stderr
+    assert "skipped huge.txt: larger than 20 MiB" in done.stderr
     # The next run reuses it and shows the sources under the answer.
     again = agentlab(*args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert f"index of {docs} is current: 2 files" in again.stdout
-    assert "2 skipped" in again.stdout
+    assert "3 skipped" in again.stdout
     assert f"sources:\n  {docs}/boats/rigging.md — Standing rigging" in again.stdout
     [trace] = [line for line in again.stdout.splitlines() if line.startswith("trace: ")]
     calls = of_type(read_trace(Path(trace.removeprefix("trace: "))), ToolCall)
@@ -202,6 +206,8 @@ def test_corpus_usage_errors_exit_2(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "does not exist or is not a folder" in missing.stderr
     web = cli("run", "--corpus", str(docs), "--backend", "web", "x")
     assert web.exit_code == 2 and "--corpus is for the local backend" in web.stderr
+    math = cli("run", "--agent", "math", "--corpus", str(docs), "x")
+    assert math.exit_code == 2 and "which this agent does not have" in math.stderr
     bad = cli("chat", "--backend", "bing")
     assert bad.exit_code == 2 and "unknown backend 'bing'" in bad.stderr
     (tmp_path / "empty").mkdir()

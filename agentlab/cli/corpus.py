@@ -56,6 +56,11 @@ def with_corpus(
     if corpus:
         if backend == "web":
             raise ConfigError("--corpus is for the local backend; drop it or use --backend local")
+        if not _searches(config):
+            raise ConfigError(
+                "--corpus is for the search tool, which this agent does not have; "
+                "add it with --tools search or run --agent researcher"
+            )
         for folder in corpus:
             if not folder.expanduser().is_dir():
                 raise ConfigError(f"--corpus {folder} does not exist or is not a folder")
