@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,13 @@ def test_blank_is_unset_and_lists_split() -> None:
     assert read.tools == ("a:b", "c:d")
     assert read.models_dir == Path("/m")
     assert read.db is None and read.embedder is None and read.sandbox_image is None
+    assert read.corpus == ()
+
+
+def test_corpus_folders_split_on_the_path_separator() -> None:
+    folders = f" docs {os.pathsep}{os.pathsep} ~/wiki{os.pathsep}"
+    read = settings.current({"AGENTLAB_CORPUS": folders})
+    assert read.corpus == (Path("docs"), Path.home() / "wiki")
 
 
 def _environment_reads(tree: ast.AST) -> list[tuple[int, str]]:

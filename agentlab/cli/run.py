@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from agentlab import settings
 from agentlab.agents import load_agent
+from agentlab.cli.corpus import BackendOption, CorpusOption, prepare_indexes, with_corpus
 from agentlab.cli.inputs import cassette_file, folder, task_text
 from agentlab.cli.render import RunRenderer
 from agentlab.cli.session import default_user, open_runner, usage_error
@@ -94,6 +95,8 @@ def run(
         str | None,
         typer.Option(help="Whose long-term memories to use (default AGENTLAB_USER or 'default')."),
     ] = None,
+    corpus: CorpusOption = None,
+    backend: BackendOption = None,
 ) -> None:
     """Run TASK. Exit code 0 when answered, 1 when not, 2 on a usage error."""
     try:
@@ -112,6 +115,7 @@ def run(
             config = config.model_copy(
                 update={"tools": tuple(t.strip() for t in tools.split(",") if t.strip())}
             )
+        config = with_corpus(config, corpus, backend)
         folder(
             trace_dir or settings.runs_dir(), "--trace-dir" if trace_dir else "AGENTLAB_HOME/runs"
         )
@@ -132,6 +136,8 @@ def run(
                 agent=spec.name if spec else "agentlab",
             )
             unfinished = runner.unfinished(thread) if thread is not None else None
+            # --json prints one result on stdout: what the index did goes to stderr.
+            prepare_indexes(config, Console(stderr=True) if as_json else Console())
         except ConfigError as exc:
             raise _usage_error(str(exc)) from None
         if task is None and unfinished is None:
