@@ -2,7 +2,8 @@
 
 Each step is prepared (its id, tool, `${id}` references and arguments
 checked), the repeated-action rule applied, and the calls made concurrently
-on the agent's tool threads, each waited on up to its tool's deadline;
+(a tool thread each, or the background loop for a coroutine-only tool), each
+waited on up to its tool's deadline;
 results, failure events and `tool_call` trace events are recorded the same
 way whether the steps come from agentlab's plan (the executor node) or one
 at a time from a loop (the `react` baseline's tool node).
@@ -225,7 +226,7 @@ class StepEngine:
             tool = self.deps.tools.get(item.step.tool)
             writer({"event": "step_started", "step_id": item.step.id, "tool": tool.name})
             started = time.time()
-            future = pool.submit(execution.invoke_tool, tool, item.args, config)
+            future = execution.start_call(tool, item.args, config, pool)
             futures[future] = (item, started, started + tool_timeout(tool))
         pending = set(futures)
         while pending:
