@@ -40,6 +40,14 @@ class AgentSpec:
     config: dict[str, Any] = field(default_factory=dict)
     tasks_file: str | None = None
     folder: Traversable | None = None
+    mcp: str | None = None
+    """An `mcpServers` JSON file beside agent.yaml whose servers' tools the agent gets."""
+
+    def mcp_file(self) -> Path | None:
+        """The agent's `mcpServers` file as a path, when it has one."""
+        if self.folder is None or self.mcp is None:
+            return None
+        return Path(str(self.folder.joinpath(self.mcp)))
 
     def agent_config(self, base: AgentConfig | None = None) -> AgentConfig:
         """`base` (or the default config) with this agent's tools and overrides."""
@@ -106,12 +114,15 @@ def _read_agent(name: str, folder: Traversable, definition: Traversable) -> Agen
     except ValueError as exc:
         raise ConfigError(f"{definition}: bad config: {exc}") from None
     tasks_file = data.get("tasks")
-    if tasks_file is not None:
+    mcp_file = data.get("mcp")
+    for key, value in (("tasks", tasks_file), ("mcp", mcp_file)):
+        if value is None:
+            continue
         try:
-            check_name(str(tasks_file))
+            check_name(str(value))
         except UnsafePathError as exc:
             raise ConfigError(
-                f"{definition}: tasks: {exc.message}; name a file beside agent.yaml"
+                f"{definition}: {key}: {exc.message}; name a file beside agent.yaml"
             ) from None
     return AgentSpec(
         name=name,
@@ -120,4 +131,5 @@ def _read_agent(name: str, folder: Traversable, definition: Traversable) -> Agen
         config=dict(data.get("config") or {}),
         tasks_file=None if tasks_file is None else str(tasks_file),
         folder=folder,
+        mcp=None if mcp_file is None else str(mcp_file),
     )

@@ -49,13 +49,14 @@ class Finding:
     args: dict[str, Any] | None = None
 
 
-def _has_reference(value: Any) -> bool:
+def has_reference(value: Any) -> bool:
+    """Whether `value` (a string, or any value nested in lists and dicts) holds a `${id}`."""
     if isinstance(value, str):
         return bool(REFERENCE.search(value))
     if isinstance(value, dict):
-        return any(_has_reference(v) for v in value.values())
+        return any(has_reference(v) for v in value.values())
     if isinstance(value, list):
-        return any(_has_reference(v) for v in value)
+        return any(has_reference(v) for v in value)
     return False
 
 
@@ -95,7 +96,7 @@ def argument_findings(step: Step, tool: BaseTool, args: dict[str, Any]) -> list[
             findings.append(finding(UNEXPECTED_ARGUMENT, arg=problem.arg, known=known))
         elif problem.kind == "missing":
             findings.append(finding(MISSING_ARGUMENT, arg=problem.arg))
-        elif not _has_reference(_value_at(args, problem.arg, problem.path)):
+        elif not has_reference(_value_at(args, problem.arg, problem.path)):
             shown = problem.arg or "(arguments)"
             findings.append(finding(WRONG_ARGUMENT, arg=shown, problem=problem_text(problem)))
     return findings

@@ -95,7 +95,7 @@ JUDGED_WRONG = "The reflector judged these results wrong; do not repeat these ca
 MAX_RESULT_CHARS = 600
 
 
-def _type_of(spec: Any) -> str:
+def describe_type(spec: Any) -> str:
     """A short type for the prompt: `string`, `'km'|'mi'`, `list[number]`, `object`."""
     if not isinstance(spec, dict):
         return "any"
@@ -107,12 +107,12 @@ def _type_of(spec: Any) -> str:
     if isinstance(kind, list):
         return "|".join(str(k) for k in kind if k != "null") or "null"
     if kind == "array":
-        return f"list[{_type_of(spec.get('items'))}]" if spec.get("items") else "list"
+        return f"list[{describe_type(spec.get('items'))}]" if spec.get("items") else "list"
     if kind is not None:
         return str(kind)
     for union in ("anyOf", "oneOf"):
         if isinstance(spec.get(union), list):
-            kinds = [_type_of(s) for s in spec[union] if not _is_null(s)]
+            kinds = [describe_type(s) for s in spec[union] if not _is_null(s)]
             return "|".join(kinds) or "null"
     return "any"
 
@@ -127,7 +127,7 @@ def describe_tool(tool: BaseTool) -> str:
     schema = argument_schema(tool)
     required = set(schema.required)
     params = ", ".join(
-        f"{name}{'' if name in required else '?'}: {_type_of(spec)}"
+        f"{name}{'' if name in required else '?'}: {describe_type(spec)}"
         for name, spec in schema.properties.items()
     )
     description = " ".join((tool.description or "").split())

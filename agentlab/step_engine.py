@@ -27,11 +27,13 @@ from agentlab.plan_checks import (
     REPEATS_REJECTED,
     Finding,
     argument_findings,
+    has_reference,
     id_finding,
     tool_finding,
 )
 from agentlab.schemas import Step
 from agentlab.state import AgentState, StepResult
+from agentlab.tools.arguments import argument_schema
 from agentlab.tools.base import output_data, output_text, tool_is_idempotent, tool_timeout
 
 if TYPE_CHECKING:
@@ -116,7 +118,11 @@ class StepEngine:
                 state, step, [Finding(FailureCategory.PLANNING_BAD_REFERENCE, detail)], wave
             )
             return None
-        problems = argument_findings(step, self.deps.tools.get(step.tool), args)
+        tool = self.deps.tools.get(step.tool)
+        # A result's text where a JSON-schema tool wants a number (or a list) is read as one.
+        filled = [name for name, value in step.args.items() if has_reference(value)]
+        args = argument_schema(tool).read_results(args, filled)
+        problems = argument_findings(step, tool, args)
         if problems:
             self.refuse(state, step, problems, wave, args)
             return None

@@ -14,7 +14,8 @@ the tool will run with); JSON schemas by the JSON Schema standard's validator
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -89,6 +90,33 @@ class ArgumentSchema:
         does not open itself to others (`additionalProperties` true or a schema)."""
         extra = self.json.get("additionalProperties", False)
         return "properties" in self.json and (extra is False or extra is None)
+
+    def read_results(self, args: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+        """`args` with each of `names` (arguments a `${id}` filled with a result's text) read
+        as JSON when the schema wants another type and the parsed value fits: `"15"` for a
+        number is 15. A pydantic model converts such text itself; a JSON-schema tool gets its
+        arguments as they are, so the types must be right before the call."""
+        if self._validator is None:
+            return dict(args)
+        typed = dict(args)
+        for name in names:
+            value, spec = typed.get(name), self.properties.get(name)
+            if not isinstance(value, str) or not isinstance(spec, Mapping):
+                continue
+            if self._fits(spec, value):
+                continue
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                continue
+            if self._fits(spec, parsed):
+                typed[name] = parsed
+        return typed
+
+    def _fits(self, spec: Mapping[str, Any], value: Any) -> bool:
+        # The argument's schema with the root's definitions, so its `$ref`s resolve.
+        scoped = {**spec, **{k: self.json[k] for k in ("$defs", "definitions") if k in self.json}}
+        return bool(type(self._validator)(scoped).is_valid(value))
 
     def problems(self, args: Mapping[str, Any]) -> list[ArgumentProblem]:
         """Every problem of `args`: unexpected names first, then per-argument problems."""

@@ -94,6 +94,13 @@ def run(
         str | None,
         typer.Option(help="Whose long-term memories to use (default AGENTLAB_USER or 'default')."),
     ] = None,
+    mcp: Annotated[
+        Path | None,
+        typer.Option(
+            help='Attach MCP servers: a JSON file {"mcpServers": {...}} as other MCP clients '
+            "read it (started for the run, stopped at its end)."
+        ),
+    ] = None,
 ) -> None:
     """Run TASK. Exit code 0 when answered, 1 when not, 2 on a usage error."""
     try:
@@ -130,6 +137,7 @@ def run(
                 record=record,
                 threads=thread is not None,
                 agent=spec.name if spec else "agentlab",
+                mcp=mcp or (spec.mcp_file() if spec else None),
             )
             unfinished = runner.unfinished(thread) if thread is not None else None
         except ConfigError as exc:
