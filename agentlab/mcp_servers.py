@@ -150,7 +150,13 @@ class McpServers:
 
     @classmethod
     def from_file(cls, path: str | Path) -> McpServers:
+        """The servers a `mcpServers` JSON file names (not started yet)."""
         return cls(read_servers(path))
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any]) -> McpServers:
+        """The servers of a `{"mcpServers": {...}}` mapping (not started yet)."""
+        return cls(parse_servers(data))
 
     def start(self) -> list[BaseTool]:
         """Start every server and list its tools; `ConfigError` when one cannot start."""

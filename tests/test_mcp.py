@@ -234,3 +234,38 @@ def test_cli_runs_the_units_agent_and_lists_the_server_tools(tmp_path: Path) -> 
     assert json.loads(by_flag.stdout)["answer"] == "9.32057 mi"
     bad = agentlab("run", "--mcp", str(tmp_path / "missing.json"), TASK, cwd=tmp_path)
     assert bad.returncode == 2 and "cannot read the MCP servers" in bad.stderr
+
+
+def readme_block() -> str:
+    """The code of the README's "Bring your own tools" section."""
+    text = (UNITS.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Bring your own tools", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_example_runs_as_pasted(tmp_path: Path) -> None:
+    code = readme_block()
+    assert 'MODEL = "local:qwen2.5-coder-1.5b"' in code
+    reply = plan(
+        step("s1", "area", width=120, height=80),
+        step("s2", "convert", value=120, source="m", target="ft"),
+        step("s3", "word_count", text="a field"),
+        answer="${s1} m2, ${s2} ft",
+    )
+    cassette = write_cassette(tmp_path / "c.jsonl", reply)
+    # Only the model changes: a cassette instead of the embedded model.
+    code = code.replace('"local:qwen2.5-coder-1.5b"', repr(f"replay:{cassette}"), 1)
+    script = tmp_path / "example.py"
+    script.write_text(code, encoding="utf-8")
+    env = {**os.environ, "AGENTLAB_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=UNITS.parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "9600 m2, 393.701 ft []"
