@@ -269,3 +269,25 @@ def test_the_readme_example_runs_as_pasted(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "9600 m2, 393.701 ft []"
+
+
+def test_chat_keeps_the_servers_for_the_whole_conversation(tmp_path: Path) -> None:
+    from test_memory_threads import agentlab as chat_agentlab
+
+    cassette = write_cassette(
+        tmp_path / "c.jsonl",
+        plan(step("s1", "convert", value=10, source="km", target="mi"), answer="${s1}"),
+        plan(step("s1", "convert", value=100, source="c", target="f"), answer="${s1}"),
+    )
+    done = chat_agentlab(
+        tmp_path,
+        "chat",
+        "--no-memory",
+        "--model",
+        f"replay:{cassette}",
+        "--mcp",
+        str(servers_file(tmp_path)),
+        stdin="10 km in miles?\n100 C in F?\n/exit\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "answer: 6.21371" in done.stdout and "answer: 212.0" in done.stdout

@@ -44,6 +44,12 @@ def chat(
     record: Annotated[
         Path | None, typer.Option(help="Write every model exchange to this cassette.")
     ] = None,
+    mcp: Annotated[
+        Path | None,
+        typer.Option(
+            help='Attach MCP servers ({"mcpServers": {...}}), started once for the conversation.'
+        ),
+    ] = None,
 ) -> None:
     """Talk to the agent turn by turn; the conversation is kept on a thread. /exit or Ctrl-D ends."""
     thread = thread or uuid.uuid4().hex[:12]
@@ -59,7 +65,13 @@ def chat(
     with ExitStack() as stack:
         try:
             runner = open_runner(
-                config, stack=stack, model=model, tool_specs=tool or (), record=record, threads=True
+                config,
+                stack=stack,
+                model=model,
+                tool_specs=tool or (),
+                record=record,
+                threads=True,
+                mcp=mcp,
             )
             unfinished = runner.unfinished(thread)
         except ConfigError as exc:
