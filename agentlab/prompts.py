@@ -93,6 +93,8 @@ EXAMPLES_FAILED = "The code fails the task's own examples:\n{report}\nFix the co
 JUDGED_WRONG = "The reflector judged these results wrong; do not repeat these calls: {items}"
 
 MAX_RESULT_CHARS = 600
+MAX_DESCRIPTION_CHARS = 1000
+"""A tool's description in the prompt is cut here: an MCP server writes its own, of any size."""
 
 
 def describe_type(spec: Any) -> str:
@@ -130,7 +132,7 @@ def describe_tool(tool: BaseTool) -> str:
         f"{name}{'' if name in required else '?'}: {describe_type(spec)}"
         for name, spec in schema.properties.items()
     )
-    description = " ".join((tool.description or "").split())
+    description = clip(" ".join((tool.description or "").split()), MAX_DESCRIPTION_CHARS)
     return f"- {tool.name}({params}): {description}"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.tools import StructuredTool, ToolException
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from support import of_type, plan, step, write_cassette
 
 from agentlab import AgentConfig, build_agent
@@ -164,3 +164,24 @@ def test_content_blocks_are_read_as_text(tmp_path: Path) -> None:
     assert state["answer"] == "42"
     [call] = of_type(sink.events, ToolCall)
     assert (call.output, call.data) == ("42", {"result": 42})
+
+
+class OnlyAsync(BaseTool):
+    """A tool class that implements `_arun` only (its `_run` refuses)."""
+
+    name: str = "only_async"
+    description: str = "Say hello, asynchronously."
+
+    def _run(self, who: str) -> str:
+        raise NotImplementedError("use ainvoke")
+
+    async def _arun(self, who: str) -> str:
+        await asyncio.sleep(0)
+        return f"hello {who}"
+
+
+def test_a_tool_class_with_only_arun_runs(tmp_path: Path) -> None:
+    reply = plan(step("s1", "only_async", who="you"), answer="${s1}")
+    graph, _ = agent(tmp_path, reply, tools=[OnlyAsync()])
+    state = graph.invoke({"task": "t"})
+    assert state["answer"] == "hello you" and state["failures"] == []

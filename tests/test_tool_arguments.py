@@ -193,3 +193,11 @@ def test_the_executor_passes_json_tool_arguments_through_unchanged(tmp_path: Pat
     assert calls == [GOOD]
     [call] = of_type(sink.events, ToolCall)
     assert json.dumps(call.args, sort_keys=True) == json.dumps(GOOD, sort_keys=True)
+
+
+def test_a_long_description_is_cut_in_the_prompt() -> None:
+    chatty = StructuredTool.from_function(
+        func=_convert, name="chatty", description="word " * 5000, args_schema={"type": "object"}
+    )
+    line = describe_tool(chatty)
+    assert len(line) < 1100 and line.endswith("more chars]")
