@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentlab import background_loop
 from agentlab.errors import ConfigError, ToolError
@@ -66,9 +66,10 @@ class McpServerConfig(BaseModel):
     headers: dict[str, str] | None = None
     """Headers sent to an HTTP server (an API key)."""
     type: Literal["stdio", "http", "streamable-http", "streamable_http", "sse"] | None = Field(
-        default=None, alias="transport"
+        default=None, validation_alias=AliasChoices("type", "transport")
     )
-    """The transport, when the `command` / `url` rule is not enough (`sse`)."""
+    """The transport (`type`, or `transport` as some clients write it), when the `command` /
+    `url` rule is not enough (`sse`)."""
     timeout: float | None = Field(default=None, gt=0)
     """Seconds each tool call of this server may take (agentlab's key; default 30)."""
 
@@ -265,10 +266,3 @@ def _never_ready(ready: Future[list[BaseTool]], serving: Future[None]) -> None:
     error = None if serving.cancelled() else serving.exception()
     with contextlib.suppress(Exception):  # the start may have been settled meanwhile
         ready.set_exception(ConfigError(f"MCP servers stopped before starting: {error!r}"))
-
-
-@contextlib.contextmanager
-def mcp_tools(path: str | Path) -> Any:
-    """The tools of the servers a `mcpServers` file names, for the `with` block's duration."""
-    with McpServers.from_file(path) as servers:
-        yield servers.tools

@@ -179,6 +179,12 @@ def test_bad_config_files_say_what_is_wrong(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(ConfigError, match="cannot read the MCP servers"):
         read_servers(path)
+    sse = parse_servers({"mcpServers": {"x": {"url": "http://b/sse", "type": "sse"}}})["x"]
+    assert sse.connection() == {"transport": "sse", "url": "http://b/sse"}
+    http = parse_servers({"mcpServers": {"x": {"url": "http://b/mcp", "transport": "http"}}})
+    assert http["x"].connection()["transport"] == "streamable_http"
+    stdio = parse_servers({"mcpServers": {"x": {"command": "python", "disabled": False}}})
+    assert stdio["x"].connection() == {"transport": "stdio", "command": sys.executable, "args": []}
     relative = servers_file(tmp_path, cwd="sub")
     assert read_servers(relative)["units"].cwd == str(tmp_path.resolve() / "sub")
 
