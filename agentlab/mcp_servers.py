@@ -170,7 +170,9 @@ class McpServers:
         try:
             self.tools = ready.result(self.start_timeout_s)
         except FutureTimeout:
-            self.close()
+            # Still starting (a program that never answers): cancel it rather than ask it to stop.
+            self._serving.cancel()
+            self._serving = None
             raise ConfigError(
                 f"MCP servers {', '.join(self.servers)} did not start within "
                 f"{self.start_timeout_s:g} s"
@@ -200,7 +202,10 @@ class McpServers:
                         session, server_name=name, handle_tool_errors=False
                     )
                 except Exception as exc:
-                    ready.set_exception(ConfigError(f"MCP server {name!r} did not start: {exc}"))
+                    cause = _innermost(exc)
+                    ready.set_exception(
+                        ConfigError(f"MCP server {name!r} did not start: {_described(cause)}")
+                    )
                     return
                 for tool in loaded:
                     _guard(tool, name)
@@ -253,10 +258,21 @@ def _guard(tool: BaseTool, server: str) -> None:
         except (ToolException, asyncio.CancelledError):
             raise
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            error = _described(_innermost(exc))
             raise ToolError(SERVER_GONE.format(server=server, error=error)) from exc
 
     tool.coroutine = guarded
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The first error inside task-group wrappers (anyio raises `ExceptionGroup`s)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _described(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _never_ready(ready: Future[list[BaseTool]], serving: Future[None]) -> None:

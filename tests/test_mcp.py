@@ -46,8 +46,9 @@ def servers_file(tmp_path: Path, **extra: Any) -> Path:
     return path
 
 
-def server_pids() -> list[int]:
-    """The example server processes this test process started (its children)."""
+def server_pids(marker: bytes = str(SERVER).encode()) -> list[int]:
+    """The processes this test process started (its children) whose command holds `marker`:
+    the example server by default."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -57,7 +58,7 @@ def server_pids() -> list[int]:
             parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if parent == os.getpid() and str(SERVER).encode() in command:
+        if parent == os.getpid() and marker in command:
             found.append(int(entry.name))
     return found
 
@@ -166,8 +167,21 @@ def test_servers_stop_when_closed(tmp_path: Path) -> None:
 def test_a_server_that_cannot_start_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "servers.json"
     path.write_text(json.dumps({"mcpServers": {"gone": {"command": str(tmp_path / "nope")}}}))
-    with pytest.raises(ConfigError, match="MCP server 'gone' did not start"):
+    with pytest.raises(ConfigError, match="MCP server 'gone' did not start: FileNotFoundError"):
         McpServers.from_file(path).start()
+
+
+def test_a_server_that_never_answers_is_a_config_error_and_is_stopped() -> None:
+    silent = McpServers.from_config({"mcpServers": {"mute": {"command": "sleep", "args": ["321"]}}})
+    silent.start_timeout_s = 1
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match="did not start within 1 s"):
+        silent.start()
+    assert time.monotonic() - started < 5
+    deadline = time.monotonic() + 10
+    while server_pids(b"321") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server_pids(b"321") == []
 
 
 def test_bad_config_files_say_what_is_wrong(tmp_path: Path) -> None:
