@@ -252,6 +252,8 @@ def test_cli_runs_the_units_agent_and_lists_the_server_tools(tmp_path: Path) -> 
     )  # fmt: skip
     assert by_flag.returncode == 0, by_flag.stderr
     assert json.loads(by_flag.stdout)["answer"] == "9.32057 mi"
+    listed_agents = agentlab("agents", cwd=tmp_path)
+    assert "calculator + the MCP servers of servers.json" in listed_agents.stdout
     bad = agentlab("run", "--mcp", str(tmp_path / "missing.json"), TASK, cwd=tmp_path)
     assert bad.returncode == 2 and "cannot read the MCP servers" in bad.stderr
 

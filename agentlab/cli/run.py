@@ -85,7 +85,7 @@ def run(
     agent: Annotated[
         str | None,
         typer.Option(
-            help="Example agent to run by name: math, coder, researcher; a baseline: react, "
+            help="Example agent to run by name: math, coder, researcher, units; a baseline: react, "
             "direct (see `agentlab agents`); or your own agent.yaml, given as a path "
             "(./my-agent/agent.yaml)."
         ),
