@@ -43,6 +43,14 @@ class AgentSpec:
     corpus: tuple[Path, ...] = ()
     """The folders its `search` reads (`corpus:` in agent.yaml, resolved against the file's
     folder); empty: `AGENTLAB_CORPUS`, else the shipped handbook."""
+    mcp: str | None = None
+    """An `mcpServers` JSON file beside agent.yaml whose servers' tools the agent gets."""
+
+    def mcp_file(self) -> Path | None:
+        """The agent's `mcpServers` file as a path, when it has one."""
+        if self.folder is None or self.mcp is None:
+            return None
+        return Path(str(self.folder.joinpath(self.mcp)))
 
     def agent_config(self, base: AgentConfig | None = None) -> AgentConfig:
         """`base` (or the default config) with this agent's tools, corpus and overrides."""
@@ -116,12 +124,15 @@ def _read_agent(name: str, folder: Traversable, definition: Traversable) -> Agen
             "(a folder, or a list of folders, relative to the file's folder), not in config"
         )
     tasks_file = data.get("tasks")
-    if tasks_file is not None:
+    mcp_file = data.get("mcp")
+    for key, value in (("tasks", tasks_file), ("mcp", mcp_file)):
+        if value is None:
+            continue
         try:
-            check_name(str(tasks_file))
+            check_name(str(value))
         except UnsafePathError as exc:
             raise ConfigError(
-                f"{definition}: tasks: {exc.message}; name a file beside agent.yaml"
+                f"{definition}: {key}: {exc.message}; name a file beside agent.yaml"
             ) from None
     return AgentSpec(
         name=name,
@@ -131,6 +142,7 @@ def _read_agent(name: str, folder: Traversable, definition: Traversable) -> Agen
         tasks_file=None if tasks_file is None else str(tasks_file),
         folder=folder,
         corpus=_corpus(definition, folder, data.get("corpus")),
+        mcp=None if mcp_file is None else str(mcp_file),
     )
 
 

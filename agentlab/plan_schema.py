@@ -11,7 +11,6 @@ everything.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -20,7 +19,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict
 
 from agentlab.schemas import STEP_ID_PATTERN, Plan
-from agentlab.tools.base import args_model
+from agentlab.tools.arguments import args_json_schema
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,10 +28,11 @@ OPEN_ARGS: dict[str, Any] = {"type": "object"}
 
 
 def tool_args_schema(tool: BaseTool, defs: dict[str, Any]) -> dict[str, Any]:
-    """The JSON schema of `tool`'s arguments, extra keys refused; nested definitions move
+    """The JSON schema of `tool`'s arguments (`ArgumentSchema`: the one the validator checks),
+    extra keys refused; nested definitions move
     into `defs` under names prefixed with the tool's, so tools cannot clash."""
     try:
-        schema = copy.deepcopy(args_model(tool).model_json_schema())
+        schema = args_json_schema(tool)
     except Exception:  # a tool whose schema pydantic cannot render
         return dict(OPEN_ARGS)
     prefix = f"{tool.name}__"
@@ -40,8 +40,8 @@ def tool_args_schema(tool: BaseTool, defs: dict[str, Any]) -> dict[str, Any]:
         defs[prefix + name] = definition
     text = json.dumps(schema).replace('"#/$defs/', f'"#/$defs/{prefix}')
     schema = dict(json.loads(text))
-    schema.pop("title", None)
-    schema.pop("description", None)
+    for key in ("title", "description", "$schema", "$id"):
+        schema.pop(key, None)
     if schema.get("type") == "object":
         schema.setdefault("additionalProperties", False)
     return schema

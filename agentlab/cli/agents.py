@@ -25,8 +25,8 @@ def agents(
     example tasks each ships.
 
     `agentlab run --agent NAME` runs one of them by its name here. An agent of your own is
-    an agent.yaml file (description, tools, config, corpus: folders of documents, tasks: a
-    file beside it), given as a path: `--agent ./my-agent/agent.yaml`. Any other value is
+    an agent.yaml file (description, tools, config, corpus: folders of documents, tasks and
+    mcp: files beside it), given as a path: `--agent ./my-agent/agent.yaml`. Any other value is
     refused. The `searches` column says which documents (or the web) the agent's search
     tool reads; `--corpus DIR` on `run`, `chat` and `eval` points it at a folder of yours."""
     table = Table()
@@ -37,7 +37,8 @@ def agents(
             spec = load_agent(name)
             cells = (
                 spec.name,
-                "all" if spec.tools is None else ", ".join(spec.tools) or "none",
+                ("all" if spec.tools is None else ", ".join(spec.tools) or "none")
+                + (f" + the MCP servers of {spec.mcp}" if spec.mcp is not None else ""),
                 describe_search(spec.agent_config()),
                 str(len(spec.tasks())),
                 spec.description,

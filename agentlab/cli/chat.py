@@ -47,6 +47,12 @@ def chat(
     ] = None,
     corpus: CorpusOption = None,
     backend: BackendOption = None,
+    mcp: Annotated[
+        Path | None,
+        typer.Option(
+            help='Attach MCP servers ({"mcpServers": {...}}), started once for the conversation.'
+        ),
+    ] = None,
 ) -> None:
     """Talk to the agent turn by turn; the conversation is kept on a thread. /exit or Ctrl-D ends."""
     thread = thread or uuid.uuid4().hex[:12]
@@ -63,7 +69,13 @@ def chat(
     with ExitStack() as stack:
         try:
             runner = open_runner(
-                config, stack=stack, model=model, tool_specs=tool or (), record=record, threads=True
+                config,
+                stack=stack,
+                model=model,
+                tool_specs=tool or (),
+                record=record,
+                threads=True,
+                mcp=mcp,
             )
             unfinished = runner.unfinished(thread)
             prepare_indexes(config, console)

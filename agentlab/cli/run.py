@@ -86,7 +86,7 @@ def run(
     agent: Annotated[
         str | None,
         typer.Option(
-            help="Example agent to run by name: math, coder, researcher; a baseline: react, "
+            help="Example agent to run by name: math, coder, researcher, units; a baseline: react, "
             "direct (see `agentlab agents`); or your own agent.yaml, given as a path "
             "(./my-agent/agent.yaml)."
         ),
@@ -97,6 +97,13 @@ def run(
     ] = None,
     corpus: CorpusOption = None,
     backend: BackendOption = None,
+    mcp: Annotated[
+        Path | None,
+        typer.Option(
+            help='Attach MCP servers: a JSON file {"mcpServers": {...}} as other MCP clients '
+            "read it (started for the run, stopped at its end)."
+        ),
+    ] = None,
 ) -> None:
     """Run TASK. Exit code 0 when answered, 1 when not, 2 on a usage error."""
     try:
@@ -134,6 +141,7 @@ def run(
                 record=record,
                 threads=thread is not None,
                 agent=spec.name if spec else "agentlab",
+                mcp=mcp or (spec.mcp_file() if spec else None),
             )
             unfinished = runner.unfinished(thread) if thread is not None else None
             # --json prints one result on stdout: what the index did goes to stderr.
