@@ -20,10 +20,11 @@ from opentelemetry.trace import StatusCode
 from support import agentlab, of_type, plan, replan, step, write_cassette
 
 from agentlab import AgentConfig, settings
-from agentlab.events import Header, ModelCall, NodeStep, ToolCall
+from agentlab.events import Footer, Header, ModelCall, NodeStep, Resumed, ToolCall
 from agentlab.failures import FailureEvent
 from agentlab.otel import FAILURE_CATEGORIES, RUN_ID, SpanRecorder
 from agentlab.runner import Runner
+from agentlab.stops import Errored
 from agentlab.trace import JsonlTraceSink, Tracer, read_trace
 
 KIND = "openinference.span.kind"
@@ -287,3 +288,58 @@ def test_without_the_extra_the_run_says_so_once_and_keeps_its_trace(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("pip install 'agentlab[otel]'") == 1
     assert len(list((tmp_path / "agentlab-home" / "runs").glob("*.jsonl"))) == 1
+
+
+def _spans(exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:
+    return {s.name: s for s in exporter.get_finished_spans()}
+
+
+def test_a_run_resumed_elsewhere_and_a_node_cut_short_still_nest(
+    exported: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = exported
+    recorder = SpanRecorder(provider)
+    # Resumed in this process: no header; the executor's tool call ran, then the run crashed
+    # before the executor's node event.
+    recorder.observe(Resumed(run_id="r1", next=["executor"], completed_steps=["s1"]))
+    recorder.observe(
+        ToolCall(
+            run_id="r1",
+            step_id="s2",
+            tool="calculator",
+            args={"expression": "1+1"},
+            status="ok",
+            output="2",
+            started=1_000.0,
+            ended=1_000.5,
+            duration_s=0.5,
+        )
+    )
+    recorder.observe(
+        Footer(
+            run_id="r1",
+            status="error",
+            stop=Errored(detail="internal error: boom"),
+            status_detail="internal error: boom",
+        )
+    )
+    spans = _spans(exporter)
+    run, tool = spans["agentlab"], spans["calculator"]
+    assert run.attributes is not None and run.attributes["agentlab.resumed"] is True
+    assert run.status.status_code is StatusCode.ERROR
+    assert [e.name for e in run.events] == ["resumed"]
+    assert tool.parent is not None and tool.parent.span_id == run.context.span_id
+
+
+def test_runs_that_never_end_are_closed_past_the_bound(
+    exported: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = exported
+    recorder = SpanRecorder(provider, max_open_runs=2)
+    for run_id in ("a", "b", "c"):
+        recorder.observe(
+            Header(run_id=run_id, task="t", variant="full", config={}, model="m", tools=[])
+        )
+    (closed,) = exporter.get_finished_spans()
+    assert closed.attributes is not None
+    assert (closed.attributes[RUN_ID], closed.attributes["agentlab.incomplete"]) == ("a", True)

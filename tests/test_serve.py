@@ -63,6 +63,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
         plan(step("s1", "calculator", expression="391+4"), answer="${s1}"),
         plan(step("s1", "calculator", expression="6*7"), answer="${s1}"),
         plan(step("s1", "calculator", expression="2+3"), answer="${s1}"),
+        plan(step("s1", "calculator", expression="9*9"), answer="${s1}"),
     )
     home, port = tmp_path / "server-home", _free_port()
     env = {
@@ -156,10 +157,28 @@ def test_threads_streaming_chat_input_and_memory_through_the_server(server: Serv
         ("ai", "5"),
     ]
 
+    # An assistant configured with a variant runs that variant.
+    assistant = client.assistants.create(
+        GRAPH_ID, config={"configurable": {"variant": "no-validator"}}
+    )
+    ablated = client.threads.create()["thread_id"]
+    parts = list(
+        client.runs.stream(
+            ablated,
+            assistant["assistant_id"],
+            input={"task": "What is 9*9?"},
+            stream_mode="updates",
+        )
+    )
+    ran = [next(iter(p.data)) for p in parts if p.event == "updates"]
+    assert ran == [n for n in NODES if n != "validator"]
+    assert of_type(server.traces()["What is 9*9?"], Header)[0].variant == "no-validator"
+
     # Every run wrote its JSONL trace, header to footer, under the server's AGENTLAB_HOME.
     traces = server.traces()
-    assert len(traces) == 4
+    assert len(traces) == 5
     for events in traces.values():
         assert isinstance(events[0], Header) and isinstance(events[-1], Footer)
         assert events[-1].status == "answered"
-    assert {of_type(t, Header)[0].thread_id for t in traces.values()} == {first, other, chat}
+    threads = {first, other, chat, ablated}
+    assert {of_type(t, Header)[0].thread_id for t in traces.values()} == threads
