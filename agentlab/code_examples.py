@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import doctest
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 MARKER = "EXAMPLES passed={passed} failed={failed}"
@@ -51,6 +52,32 @@ def defined_functions(code: str) -> list[str]:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+_ASKS_FOR_CODE = re.compile(
+    r"\b(?:write|implement|create|define|code)\b[^.?!\n]{0,80}?"
+    r"\b(?:function|class|method|program|script)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_code(task: str) -> bool:
+    """Whether the task asks for a program ("write a Python function ...", a `def` to
+    complete): its answer is then the code, not what the code prints."""
+    return bool(_ASKS_FOR_CODE.search(task)) or bool(re.search(r"^\s*def \w+\(", task, re.M))
+
+
+def delivers_code(deliverable: str, task: str, tools: Iterable[str]) -> bool:
+    """Whether a run's answer is code: `deliverable="code"`, or `auto` with the python tool
+    and a task that asks for a program."""
+    if deliverable == "code":
+        return True
+    return deliverable == "auto" and "python" in set(tools) and asks_for_code(task)
+
+
+def gives_examples(task: str) -> bool:
+    """Whether the task shows examples of the code's use (doctests, `f(x) == y`, `➞`)."""
+    return bool(task_examples(task, re.findall(r"def (\w+)\(", task)))
 
 
 def own_asserts(code: str) -> int:

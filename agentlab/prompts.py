@@ -82,6 +82,11 @@ CODE_REQUEST = (
     "The answer is code. Write the complete code in one python step that only defines it "
     '(no tests, no prints), and set "answer" to "${s1.code}" (that step\'s code).'
 )
+CODE_WITH_ASSERTS_REQUEST = (
+    "The answer is code. Write the complete code in one python step: the code, then a few "
+    "assert lines checking it on examples you choose (they run in the sandbox), and set "
+    '"answer" to "${s1.code}" (that step\'s code).'
+)
 SEARCH_RULE = (
     "\n- Never guess a fact the task needs (a price, a rate, a name, a date): look it up "
     "with search first."

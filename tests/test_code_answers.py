@@ -11,8 +11,11 @@ from support import finish, of_type, plan, step, write_cassette
 
 from agentlab import AgentConfig, build_agent
 from agentlab.code_examples import (
+    asks_for_code,
     check_program,
     defined_functions,
+    delivers_code,
+    gives_examples,
     outcome_of,
     own_asserts,
     task_examples,
@@ -220,8 +223,10 @@ def test_without_examples_in_the_task_the_plans_asserts_are_its_examples(tmp_pat
         "def is_palindrome(s):\n    t = s.replace(' ', '').lower()\n    return t == t[::-1]\n"
         "assert is_palindrome('Never odd or even')\nassert not is_palindrome('abc')\n"
     )
-    state, sink, _ = run(tmp_path, code_plan(code), task=task, deliverable="auto")
+    state, sink, model = run(tmp_path, code_plan(code), task=task, deliverable="auto")
     assert state["answer"] == code.strip()
+    # The request was recognised as one for code, without examples: asserts were asked for.
+    assert "a few assert lines" in str(model.calls[0][-1].content)
     assert len(of_type(sink.events, ModelCall)) == 1
     (joined,) = of_type(sink.events, Joined)
     assert (joined.decision, joined.reason) == ("answer", "examples_passed")
@@ -239,3 +244,16 @@ def test_a_failing_assert_of_the_plan_fails_its_step_and_goes_back(tmp_path: Pat
     assert decisions == [("plan", "failed_steps"), ("answer", "examples_passed")]
     second = of_type(sink.events, ModelCall)[1]
     assert "AssertionError" in json.dumps(second.messages)
+
+
+def test_a_request_for_code_is_told_from_other_tasks() -> None:
+    assert asks_for_code("Write a Python function is_palindrome(s) that ignores case and spaces")
+    assert asks_for_code("Implement a class Stack with push and pop")
+    assert asks_for_code(TASK)  # a function to complete
+    assert not asks_for_code("What is 17*23+4?")
+    assert not asks_for_code("Compute the mean of 3, 4 and 5 with Python")
+    # Only with the python tool, unless the deliverable says so.
+    assert delivers_code("auto", "Write a function f", ["python"])
+    assert not delivers_code("auto", "Write a function f", ["calculator"])
+    assert delivers_code("code", "What is 2+2?", [])
+    assert gives_examples(TASK) and not gives_examples("Write a function f(x)")

@@ -92,7 +92,7 @@ def ask_structured(
                     node=node,
                 )
             )
-            if config.deliverable == "code":
+            if deps.delivers_code(state):
                 # Code can need more room than a plan: ask again with twice as much.
                 room = min(room * 2, max(config.output_tokens_cap, room))
             else:

@@ -13,6 +13,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.types import Command, Overwrite
 
+from agentlab.code_examples import delivers_code
 from agentlab.config import AgentConfig
 from agentlab.events import NodeStep, PlanMade, Reflected
 from agentlab.failures import FailureCategory, FailureEvent
@@ -68,6 +69,10 @@ class AgentDeps:
 
     def tool(self, name: str) -> BaseTool | None:
         return self.tools.get(name) if name in self.tools else None
+
+    def delivers_code(self, state: AgentState) -> bool:
+        """Whether this run's answer is code (`code_examples.delivers_code`)."""
+        return delivers_code(self.config.deliverable, state.get("task") or "", self.tools.names())
 
 
 class Node:

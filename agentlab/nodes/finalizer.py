@@ -50,7 +50,7 @@ class Finalizer(Node):
     @traced_node
     def __call__(self, state: AgentState, config: RunnableConfig) -> Command[Literal["remember"]]:
         lifecycle.release_tools(self.deps.tools, state.get("run_id"))
-        code = self.deps.config.deliverable == "code" or bool(state.get("code_attempts"))
+        code = self.deps.delivers_code(state) or bool(state.get("code_attempts"))
         fallback = last_code_answer(state) if code else last_result_answer(state)
         answer = state.get("answer") or fallback
         return Command(

@@ -68,11 +68,11 @@ class Joiner(Node):
             }
         policy = self.deps.config.reflection
         judged = judge(plan, results, self.deps.tools, policy)
-        if self._code_task(plan) and judged.reason == "failed_steps" and policy != "always":
+        if self._code_task(state, plan) and judged.reason == "failed_steps" and policy != "always":
             # Code that fails is fixed by the planner, shown the error (Reflexion's loop).
             judged = Judged("plan", "failed_steps", None, judged.findings)
             return self._route(state, judged, update, outcomes)
-        code = self._code_answer(plan, results, judged)
+        code = self._code_answer(state, plan, results, judged)
         if code is not None:
             return self._test_code(state, plan, results, code, update, outcomes)
         return self._route(state, judged, update, outcomes)
@@ -116,16 +116,16 @@ class Joiner(Node):
 
     # -- code answers
 
-    def _code_task(self, plan: Plan) -> bool:
+    def _code_task(self, state: AgentState, plan: Plan) -> bool:
         """Whether the answer is code: the task says so, or the template names a step's code."""
         names_code = any(arg == "code" for _, arg in plan.answer_references())
-        return self.deps.config.deliverable == "code" or names_code
+        return self.deps.delivers_code(state) or names_code
 
     def _code_answer(
-        self, plan: Plan, results: dict[str, StepResult], judged: Judged
+        self, state: AgentState, plan: Plan, results: dict[str, StepResult], judged: Judged
     ) -> str | None:
         """The code the plan answers with, when the answer is code (else None)."""
-        if not self._code_task(plan):
+        if not self._code_task(state, plan):
             return None
         names_code = any(arg == "code" for _, arg in plan.answer_references())
         if names_code and judged.answer is not None:

@@ -8,7 +8,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Overwrite
 
-from agentlab import lifecycle, prompts
+from agentlab import code_examples, lifecycle, prompts
 from agentlab.budget import replans_exhausted
 from agentlab.joining import combine_candidates
 from agentlab.nodes.asking import Sampled, ask_structured
@@ -28,12 +28,14 @@ def conversation_history(state: AgentState) -> list[str]:
     return [f"{m.type}: {prompts.clip(str(m.content), 300)}" for m in earlier[-HISTORY_MESSAGES:]]
 
 
-def planner_messages(system: str, state: AgentState, *, code: bool = False) -> list[BaseMessage]:
+def planner_messages(
+    system: str, state: AgentState, *, code_request: str | None = None
+) -> list[BaseMessage]:
     """The planner's prompt: the shared system prompt, then the task and what it must take
-    into account (`code`: the answer must be the code a step writes)."""
+    into account (`code_request`: the answer must be the code a step writes)."""
     sections = [prompts.PLAN_REQUEST.format(task=state["task"])]
-    if code:
-        sections.append(prompts.CODE_REQUEST)
+    if code_request:
+        sections.append(code_request)
     if memories := state.get("memories"):
         sections.append(prompts.fenced_memories(memories))
     if history := conversation_history(state):
@@ -64,6 +66,17 @@ class Planner(Node):
             approach=config.plan_approach,
         )
 
+    def _code_request(self, state: AgentState) -> str | None:
+        """What the planner is told when the answer is code. A task that shows examples (and
+        a benchmark, whose hidden tests grade the code as it is) gets code only; a user's
+        request without examples gets the code followed by asserts it chose, which run with
+        the step and are the code's check."""
+        if not self.deps.delivers_code(state):
+            return None
+        if self.deps.config.deliverable == "code" or code_examples.gives_examples(state["task"]):
+            return prompts.CODE_REQUEST
+        return prompts.CODE_WITH_ASSERTS_REQUEST
+
     @traced_node
     def __call__(
         self, state: AgentState, config: RunnableConfig
@@ -74,8 +87,9 @@ class Planner(Node):
             return Command(
                 update=lifecycle.stop(deps, state, over, node=self.name), goto="finalizer"
             )
-        code = deps.config.deliverable == "code"
-        messages = planner_messages(deps.system_prompt, state, code=code)
+        messages = planner_messages(
+            deps.system_prompt, state, code_request=self._code_request(state)
+        )
         asked = self._ask(state, messages)
         update: dict[str, Any] = {
             "failures": asked.failures,

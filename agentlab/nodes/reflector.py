@@ -71,7 +71,7 @@ class Reflector(Node):
         decision = decision_of(reflection)
         match decision:
             case Finish(answer=answer):
-                if deps.config.deliverable != "code" and not state.get("code_attempts"):
+                if not deps.delivers_code(state) and not state.get("code_attempts"):
                     # A code answer stays the code the plan wrote, never prose about it.
                     update["answer"] = answer or None
                 return Command(update=update, goto="finalizer")
