@@ -35,6 +35,7 @@ JoinReason: TypeAlias = Literal[
     "not_usable",
     "examples_failed",
     "examples_passed",
+    "untested",
     "budget",
 ]
 """Why the joiner decided as it did (see `Joined`)."""

@@ -97,6 +97,10 @@ CODE_RULE = (
     'with a few assert lines checking it, and set "answer" to "${s1.code}" (that step\'s code).'
 )
 """In the system prompt when the python tool is in the inventory."""
+ADD_ASSERTS = (
+    "The code ran, but nothing checked it. Plan the same python step again with a few assert "
+    "lines after the code that check it on examples you choose."
+)
 EXAMPLES_FAILED = "The code fails the task's own examples:\n{report}\nFix the code."
 JUDGED_WRONG = "The reflector judged these results wrong; do not repeat these calls: {items}"
 

@@ -257,3 +257,23 @@ def test_a_request_for_code_is_told_from_other_tasks() -> None:
     assert not delivers_code("auto", "Write a function f", ["calculator"])
     assert delivers_code("code", "What is 2+2?", [])
     assert gives_examples(TASK) and not gives_examples("Write a function f(x)")
+
+
+@pytest.mark.docker
+def test_code_that_only_ran_is_asked_once_for_asserts(tmp_path: Path) -> None:
+    task = "Write a Python function is_palindrome(s) that ignores case and spaces"
+    bare = "def is_palindrome(s):\n    t = s.replace(' ', '').lower()\n    return t == t[::-1]"
+    checked = bare + "\nassert is_palindrome('Never odd or even')\nassert not is_palindrome('ab')"
+    state, sink, model = run(
+        tmp_path, code_plan(bare), code_plan(checked), task=task, deliverable="auto"
+    )
+    assert state["answer"] == checked
+    decisions = [(j.decision, j.reason) for j in of_type(sink.events, Joined)]
+    assert decisions == [("plan", "untested"), ("answer", "examples_passed")]
+    assert "nothing checked it" in str(model.calls[1][-1].content)
+    # Code the task's own examples check is never sent back for asserts.
+    (tmp_path / "b").mkdir()
+    state, sink, _ = run(tmp_path / "b", code_plan(RIGHT), deliverable="auto")
+    assert [(j.decision, j.reason) for j in of_type(sink.events, Joined)] == [
+        ("answer", "examples_passed")
+    ]

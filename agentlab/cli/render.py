@@ -32,6 +32,7 @@ JOIN_WORDS = {
     "not_usable": "a result is not an answer as it is",
     "examples_failed": "the code fails its examples",
     "examples_passed": "the code passed its examples",
+    "untested": "the code ran but nothing checked it: asking for asserts",
     "budget": "replans spent",
 }
 """What the joiner's reasons (`agentlab.events.JoinReason`) say to a person."""

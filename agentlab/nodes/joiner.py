@@ -157,6 +157,13 @@ class Joiner(Node):
                 judged = Judged("answer", "examples_passed", code)
                 detail = f"the task gives no examples; the plan's own {asserts} asserts passed"
                 return self._code_verdict(state, judged, update, outcomes, detail=detail)
+            first_try = not state.get("code_attempts")
+            asked_for_code = self.deps.config.deliverable == "auto"  # a user's request
+            if first_try and asked_for_code and PYTHON in self.deps.tools:
+                # Code that only ran checks nothing: once, ask for the same code with asserts.
+                judged = Judged("plan", "untested", code, (prompts.ADD_ASSERTS,))
+                detail = "the code ran, but nothing checked it"
+                return self._code_verdict(state, judged, update, outcomes, detail=detail)
             return self._code_verdict(state, Judged("answer", "clean", code), update, outcomes)
         step_id = f"examples{state.get('plan_version', 1)}"
         program = code_examples.check_program(examples, f"the task's examples, plan {step_id}")
