@@ -63,7 +63,9 @@ class Planner(Node):
             list(deps.tools),
             max_steps=config.budgets.max_plan_steps,
             rationale=rationale,
-            approach=config.plan_approach,
+            # Code is its own plan: an approach sentence before it turned HumanEval plans into
+            # a first line of code (`numbers = sorted(numbers)`) instead of the function.
+            approach=config.plan_approach and config.deliverable != "code",
         )
 
     def _code_request(self, state: AgentState) -> str | None:
