@@ -8,10 +8,10 @@ evaluator.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,9 +40,7 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(params=["files", "postgres"])
-def stores(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Callable[..., ClaimStore]]:
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., ClaimStore]]:
     """Makes claim stores that share one study: files in one folder, or one Postgres table."""
     made: list[ClaimStore] = []
     url = request.getfixturevalue("postgres").database() if request.param == "postgres" else ""
@@ -99,26 +97,50 @@ def test_a_claim_whose_holder_died_on_this_host_is_taken_over_at_once(
     assert taken is not None and taken.generation == 1
 
 
-def test_many_claimers_at_once_get_each_pair_exactly_once(
-    stores: Callable[..., ClaimStore],
+CLAIMER = """
+import json, sys, time
+from pathlib import Path
+from agentlab.eval.claims import FileClaims, PostgresClaims
+
+target, go = sys.argv[1], Path(sys.argv[2])
+store = PostgresClaims(target, "study") if "://" in target else FileClaims(Path(target))
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.005)
+for i in range(40):
+    if store.claim((f"t{i}", "full")) is not None:
+        print(json.dumps(f"t{i}"), flush=True)
+store.close()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["files", "postgres"])
+def test_eight_evaluators_at_once_claim_each_pair_exactly_once(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    claimers = [stores() for _ in range(8)]
-    keys = [(f"t{i}", "full") for i in range(25)]
-    won: list[tuple[int, tuple[str, str]]] = []
-    start = threading.Barrier(len(claimers))
-
-    def claim_all(index: int) -> None:
-        start.wait()
-        for key in keys:
-            if claimers[index].claim(key) is not None:
-                won.append((index, key))
-
-    threads = [threading.Thread(target=claim_all, args=(i,)) for i in range(len(claimers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(key for _, key in won) == sorted(keys)
+    """Eight processes claim the same 40 pairs, started together."""
+    target = request.getfixturevalue("postgres").database() if kind == "postgres" else ""
+    target = target or str(tmp_path / "runs")
+    go = tmp_path / "go"
+    claimers = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, target, str(go)],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    for claimer in claimers:
+        assert claimer.stdout is not None and claimer.stdout.readline() == "ready\n"
+    go.touch()
+    claimed = []
+    for claimer in claimers:
+        out, _ = claimer.communicate(timeout=120)
+        assert claimer.returncode == 0
+        claimed += [json.loads(line) for line in out.splitlines()]
+    assert sorted(claimed) == sorted(f"t{i}" for i in range(40))
 
 
 def test_a_done_claim_holds_while_its_trace_says_graded(tmp_path: Path) -> None:
