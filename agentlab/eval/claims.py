@@ -157,13 +157,14 @@ class FileClaims:
     def _free(self, path: Path) -> bool:
         """May the claim in `path` be taken over?"""
         try:
-            info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
             age = time.time() - path.stat().st_mtime
+            info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return True
         except (ValueError, UnicodeDecodeError):
-            # Created but not yet written: the holder is between O_EXCL and its write.
-            return False
+            # Created but not yet written: the holder is between O_EXCL and its write
+            # (or died there, which the lease tells).
+            return age > self.lease_s
         state = info.get("state")
         if state == "released":
             return True
