@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path, PurePath
 from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -80,6 +81,11 @@ class AgentConfig(BaseModel):
     """Ask for a `why` with each step. None: only for models that are not embedded
     (generated tokens are what a local model's time goes to)."""
 
+    plan_approach: bool = True
+    """Ask for the plan's approach, one sentence decoded before its steps (what the answer
+    is computed from): a small model that writes the steps straight away often stops a
+    step short of the question."""
+
     deliverable: Literal["auto", "code"] = "auto"
     """`code` when the answer must be a program (code suites, HumanEval): the plan names
     the code as its answer (`${s1.code}`), the task's own examples run in the sandbox
@@ -121,9 +127,21 @@ class AgentConfig(BaseModel):
     output_tokens_cap: int = Field(default=4096, ge=16)
     """The most room a truncated reply is given when it is asked again."""
 
-    search_backend: Literal["auto", "web", "local"] = "auto"
+    search_backend: Literal["auto", "web", "local"] | None = None
     """Where the `search` tool looks: the web (ddgs), the local document index, or `auto`
-    (the web when it can be reached, else local)."""
+    (the web when it can be reached, else local). None: `local` when a corpus is named
+    (`search_corpus` or `AGENTLAB_CORPUS`), else `auto`."""
+
+    search_corpus: tuple[Path, ...] = ()
+    """The folders of documents the local `search` backend reads (one path is read as a
+    one-folder tuple). Empty: `AGENTLAB_CORPUS`, else the handbook shipped with agentlab.
+    Relative paths are relative to the working directory."""
+
+    @field_validator("search_corpus", mode="before")
+    @classmethod
+    def _one_folder(cls, value: Any) -> Any:
+        # A single folder is the common case; a str must not be read as a tuple of characters.
+        return (value,) if isinstance(value, str | PurePath) else value
 
     @field_validator("reflection", mode="before")
     @classmethod
@@ -175,6 +193,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "reflection-never": {"reflection": "never"},
     "plans-3": {"plans": 3},
     "plans-5": {"plans": 5},
+    "no-approach": {"plan_approach": False},
     "critique": {"llm_critique": True},
     "no-memory": {"memory": False},
     "react": {"architecture": "react"},

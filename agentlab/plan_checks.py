@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.tools import BaseTool
-from pydantic import ValidationError
 
 from agentlab.config import Budgets
 from agentlab.execution import call_key
 from agentlab.failures import FailureCategory
 from agentlab.schemas import REFERENCE, Plan, Step, is_step_id
-from agentlab.tools.base import args_model
+from agentlab.tools.arguments import argument_schema, problem_text
 from agentlab.tools.registry import ToolRegistry
 
 UNKNOWN_TOOL = "step {step}: unknown tool {tool!r}; use one of: {known}"
@@ -50,20 +49,36 @@ class Finding:
     args: dict[str, Any] | None = None
 
 
-def _has_reference(value: Any) -> bool:
+def has_reference(value: Any) -> bool:
+    """Whether `value` (a string, or any value nested in lists and dicts) holds a `${id}`."""
     if isinstance(value, str):
         return bool(REFERENCE.search(value))
     if isinstance(value, dict):
-        return any(_has_reference(v) for v in value.values())
+        return any(has_reference(v) for v in value.values())
     if isinstance(value, list):
-        return any(_has_reference(v) for v in value)
+        return any(has_reference(v) for v in value)
     return False
 
 
+def _value_at(args: dict[str, Any], arg: str, path: tuple[str | int, ...]) -> Any:
+    """The value a problem points at (the argument, or a value inside it)."""
+    value: Any = args.get(arg)
+    for part in path:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+            continue
+        if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+            continue
+        break
+    return value
+
+
 def argument_findings(step: Step, tool: BaseTool, args: dict[str, Any]) -> list[Finding]:
-    """Problems of `args` against the tool's schema; fields holding a `${id}` are not type-checked."""
-    schema = args_model(tool)
-    fields = schema.model_fields
+    """Problems of `args` against the tool's argument schema (`ArgumentSchema`, however the
+    tool declared it); a value holding a `${id}` is not type-checked: it is only known once
+    the reference resolves."""
+    schema = argument_schema(tool)
     findings: list[Finding] = []
 
     def finding(template: str, **values: Any) -> Finding:
@@ -75,22 +90,15 @@ def argument_findings(step: Step, tool: BaseTool, args: dict[str, Any]) -> list[
             args,
         )
 
-    known = ", ".join(fields) or "no arguments"
-    for name in args:
-        if name not in fields:
-            findings.append(finding(UNEXPECTED_ARGUMENT, arg=name, known=known))
-    try:
-        schema.model_validate({k: v for k, v in args.items() if k in fields})
-    except ValidationError as exc:
-        for error in exc.errors():
-            loc = error["loc"]
-            arg = str(loc[0]) if loc else "?"
-            if arg in args and _has_reference(args[arg]):
-                continue
-            if error["type"] == "missing":
-                findings.append(finding(MISSING_ARGUMENT, arg=arg))
-            else:
-                findings.append(finding(WRONG_ARGUMENT, arg=arg, problem=error["msg"]))
+    known = ", ".join(schema.properties) or "no arguments"
+    for problem in schema.problems(args):
+        if problem.kind == "unexpected":
+            findings.append(finding(UNEXPECTED_ARGUMENT, arg=problem.arg, known=known))
+        elif problem.kind == "missing":
+            findings.append(finding(MISSING_ARGUMENT, arg=problem.arg))
+        elif not has_reference(_value_at(args, problem.arg, problem.path)):
+            shown = problem.arg or "(arguments)"
+            findings.append(finding(WRONG_ARGUMENT, arg=shown, problem=problem_text(problem)))
     return findings
 
 

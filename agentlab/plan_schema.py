@@ -11,7 +11,6 @@ everything.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -20,7 +19,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict
 
 from agentlab.schemas import STEP_ID_PATTERN, Plan
-from agentlab.tools.base import args_model
+from agentlab.tools.arguments import args_json_schema
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,10 +28,11 @@ OPEN_ARGS: dict[str, Any] = {"type": "object"}
 
 
 def tool_args_schema(tool: BaseTool, defs: dict[str, Any]) -> dict[str, Any]:
-    """The JSON schema of `tool`'s arguments, extra keys refused; nested definitions move
+    """The JSON schema of `tool`'s arguments (`ArgumentSchema`: the one the validator checks),
+    extra keys refused; nested definitions move
     into `defs` under names prefixed with the tool's, so tools cannot clash."""
     try:
-        schema = copy.deepcopy(args_model(tool).model_json_schema())
+        schema = args_json_schema(tool)
     except Exception:  # a tool whose schema pydantic cannot render
         return dict(OPEN_ARGS)
     prefix = f"{tool.name}__"
@@ -40,8 +40,8 @@ def tool_args_schema(tool: BaseTool, defs: dict[str, Any]) -> dict[str, Any]:
         defs[prefix + name] = definition
     text = json.dumps(schema).replace('"#/$defs/', f'"#/$defs/{prefix}')
     schema = dict(json.loads(text))
-    schema.pop("title", None)
-    schema.pop("description", None)
+    for key in ("title", "description", "$schema", "$id"):
+        schema.pop(key, None)
     if schema.get("type") == "object":
         schema.setdefault("additionalProperties", False)
     return schema
@@ -66,22 +66,30 @@ def step_schema(
     }
 
 
+APPROACH_CHARS = 200
+"""Room for the plan's approach: one sentence, not an essay."""
+
+
 def plan_json_schema(
-    tools: Sequence[BaseTool], *, max_steps: int, rationale: bool = False
+    tools: Sequence[BaseTool], *, max_steps: int, rationale: bool = False, approach: bool = True
 ) -> dict[str, Any]:
-    """The plan as the model decodes it: at most `max_steps` steps, each a call of one of
-    `tools` with that tool's arguments, then the answer template."""
+    """The plan as the model decodes it: with `approach`, one sentence on what the answer
+    is computed from (decoded first, so the steps follow a whole thought); at most
+    `max_steps` steps, each a call of one of `tools` with that tool's arguments; then the
+    answer template."""
     defs: dict[str, Any] = {}
     variants = [step_schema(t, defs, rationale=rationale) for t in tools]
     items: dict[str, Any] = {"anyOf": variants} if variants else {"not": {}}
+    properties: dict[str, Any] = {}
+    if approach:
+        properties["approach"] = {"type": "string", "maxLength": APPROACH_CHARS}
+    properties["steps"] = {"type": "array", "items": items, "maxItems": max_steps}
+    properties["answer"] = {"type": "string"}
     schema: dict[str, Any] = {
         "title": "Plan",
         "type": "object",
-        "properties": {
-            "steps": {"type": "array", "items": items, "maxItems": max_steps},
-            "answer": {"type": "string"},
-        },
-        "required": ["steps", "answer"],
+        "properties": properties,
+        "required": list(properties),
         "additionalProperties": False,
     }
     if not variants:
@@ -105,6 +113,9 @@ def schema_model(base: type[M], schema: dict[str, Any]) -> type[M]:
     return type(base.__name__, (base,), {"model_config": config, "__module__": base.__module__})
 
 
-def plan_model(tools: Sequence[BaseTool], *, max_steps: int, rationale: bool = False) -> type[Plan]:
+def plan_model(
+    tools: Sequence[BaseTool], *, max_steps: int, rationale: bool = False, approach: bool = True
+) -> type[Plan]:
     """`Plan`, presenting the inventory's union schema (see the module docstring)."""
-    return schema_model(Plan, plan_json_schema(tools, max_steps=max_steps, rationale=rationale))
+    schema = plan_json_schema(tools, max_steps=max_steps, rationale=rationale, approach=approach)
+    return schema_model(Plan, schema)

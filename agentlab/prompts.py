@@ -11,14 +11,15 @@ from typing import Any
 from langchain_core.tools import BaseTool
 
 from agentlab.state import StepResult
-from agentlab.tools.base import args_model
+from agentlab.tools.arguments import argument_schema
 
 SYSTEM = """You are agentlab, an agent that solves tasks by planning tool calls.
 
 Tools:
 {tools}
 
-When asked to PLAN, reply with JSON {{"steps": [{{"id": "s1", "tool": "...", "args": {{...}}}}], "answer": "..."}}.
+When asked to PLAN, reply with JSON {{"approach": "...", "steps": [{{"id": "s1", "tool": "...", "args": {{...}}}}], "answer": "..."}}.
+- "approach": one sentence saying what the answer is and how it is computed from the task's values, all the way to the unit the task asks for.
 - Each step calls one tool with the arguments it takes. Steps that do not refer to each other run in parallel.
 - To use an earlier step's result, write ${{id}} inside an argument, for example "${{s1}} * 2". Never write a bare s1.
 - "answer" is the final answer built from the results, for example "${{s2}}" or "${{s1}} km". Write "" when a value must be read from a result before you can finish: you will plan again with the results.
@@ -35,6 +36,7 @@ PLAN_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "calculator": (
         "A box holds 12 eggs. How many eggs are in 7 boxes plus 5 loose eggs?",
         {
+            "approach": "The eggs in 7 boxes of 12, plus the 5 loose eggs.",
             "steps": [
                 {"id": "s1", "tool": "calculator", "args": {"expression": "12*7"}},
                 {"id": "s2", "tool": "calculator", "args": {"expression": "${s1}+5"}},
@@ -45,6 +47,7 @@ PLAN_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "search": (
         "How many days of leave does the handbook give, doubled?",
         {
+            "approach": "Look up the days of leave first; they must be read before doubling.",
             "steps": [{"id": "s1", "tool": "search", "args": {"query": "days of leave"}}],
             "answer": "",
         },
@@ -93,25 +96,46 @@ EXAMPLES_FAILED = "The code fails the task's own examples:\n{report}\nFix the co
 JUDGED_WRONG = "The reflector judged these results wrong; do not repeat these calls: {items}"
 
 MAX_RESULT_CHARS = 600
+MAX_DESCRIPTION_CHARS = 1000
+"""A tool's description in the prompt is cut here: an MCP server writes its own, of any size."""
 
 
-def _type_of(spec: dict[str, Any]) -> str:
-    if "type" in spec:
-        return str(spec["type"])
-    if "anyOf" in spec:
-        return "|".join(_type_of(s) for s in spec["anyOf"] if s.get("type") != "null")
+def describe_type(spec: Any) -> str:
+    """A short type for the prompt: `string`, `'km'|'mi'`, `list[number]`, `object`."""
+    if not isinstance(spec, dict):
+        return "any"
+    if "enum" in spec and isinstance(spec["enum"], list):
+        return "|".join(json.dumps(v, ensure_ascii=False) for v in spec["enum"])
+    if "const" in spec:
+        return json.dumps(spec["const"], ensure_ascii=False)
+    kind = spec.get("type")
+    if isinstance(kind, list):
+        return "|".join(str(k) for k in kind if k != "null") or "null"
+    if kind == "array":
+        return f"list[{describe_type(spec.get('items'))}]" if spec.get("items") else "list"
+    if kind is not None:
+        return str(kind)
+    for union in ("anyOf", "oneOf"):
+        if isinstance(spec.get(union), list):
+            kinds = [describe_type(s) for s in spec[union] if not _is_null(s)]
+            return "|".join(kinds) or "null"
     return "any"
 
 
+def _is_null(spec: Any) -> bool:
+    return isinstance(spec, dict) and spec.get("type") == "null"
+
+
 def describe_tool(tool: BaseTool) -> str:
-    """One line: `name(arg: type, optional?: type): description`."""
-    schema = args_model(tool).model_json_schema()
-    required = set(schema.get("required", []))
+    """One line: `name(arg: type, optional?: type): description`, from the tool's argument
+    schema however it was declared (pydantic, `@tool` signature, JSON Schema)."""
+    schema = argument_schema(tool)
+    required = set(schema.required)
     params = ", ".join(
-        f"{name}{'' if name in required else '?'}: {_type_of(spec)}"
-        for name, spec in schema.get("properties", {}).items()
+        f"{name}{'' if name in required else '?'}: {describe_type(spec)}"
+        for name, spec in schema.properties.items()
     )
-    description = " ".join((tool.description or "").split())
+    description = clip(" ".join((tool.description or "").split()), MAX_DESCRIPTION_CHARS)
     return f"- {tool.name}({params}): {description}"
 
 

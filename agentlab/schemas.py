@@ -80,6 +80,10 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
+    approach: str = Field(
+        default="",
+        description="One sentence, written before the steps: what the answer is computed from",
+    )
     steps: list[Step] = Field(default_factory=list)
     answer: str = Field(
         default="",

@@ -21,6 +21,7 @@ EMBEDDER_ENV = "AGENTLAB_EMBEDDER"
 MODELS_DIR_ENV = "AGENTLAB_MODELS_DIR"
 SANDBOX_IMAGE_ENV = "AGENTLAB_SANDBOX_IMAGE"
 DEBIAN_MIRROR_ENV = "AGENTLAB_DEBIAN_MIRROR"
+CORPUS_ENV = "AGENTLAB_CORPUS"
 
 DEFAULT_HOME = Path(".agentlab")
 
@@ -48,6 +49,10 @@ class Settings:
     """`AGENTLAB_SANDBOX_IMAGE`: run this image tag instead of the one built from the sources."""
     debian_mirror: str | None
     """`AGENTLAB_DEBIAN_MIRROR`: the Debian archive `sandbox build --offline` bootstraps from."""
+    corpus: tuple[Path, ...]
+    """`AGENTLAB_CORPUS`: the folders of documents the local `search` backend reads when an
+    agent names none, separated by `os.pathsep` (`:`; `;` on Windows); relative to the
+    working directory."""
 
     @property
     def runs_dir(self) -> Path:
@@ -78,6 +83,11 @@ def current(environ: Mapping[str, str] | None = None) -> Settings:
         models_dir=Path(models_dir).expanduser() if models_dir else cache / "agentlab" / "models",
         sandbox_image=value(SANDBOX_IMAGE_ENV),
         debian_mirror=value(DEBIAN_MIRROR_ENV),
+        corpus=tuple(
+            Path(part.strip()).expanduser()
+            for part in (value(CORPUS_ENV) or "").split(os.pathsep)
+            if part.strip()
+        ),
     )
 
 

@@ -2,7 +2,8 @@
 
 Each step is prepared (its id, tool, `${id}` references and arguments
 checked), the repeated-action rule applied, and the calls made concurrently
-on the agent's tool threads, each waited on up to its tool's deadline;
+(a tool thread each, or the background loop for a coroutine-only tool), each
+waited on up to its tool's deadline;
 results, failure events and `tool_call` trace events are recorded the same
 way whether the steps come from agentlab's plan (the executor node) or one
 at a time from a loop (the `react` baseline's tool node).
@@ -26,11 +27,13 @@ from agentlab.plan_checks import (
     REPEATS_REJECTED,
     Finding,
     argument_findings,
+    has_reference,
     id_finding,
     tool_finding,
 )
 from agentlab.schemas import Step
 from agentlab.state import AgentState, StepResult
+from agentlab.tools.arguments import argument_schema
 from agentlab.tools.base import output_data, output_text, tool_is_idempotent, tool_timeout
 
 if TYPE_CHECKING:
@@ -115,7 +118,11 @@ class StepEngine:
                 state, step, [Finding(FailureCategory.PLANNING_BAD_REFERENCE, detail)], wave
             )
             return None
-        problems = argument_findings(step, self.deps.tools.get(step.tool), args)
+        tool = self.deps.tools.get(step.tool)
+        # A result's text where a JSON-schema tool wants a number (or a list) is read as one.
+        filled = [name for name, value in step.args.items() if has_reference(value)]
+        args = argument_schema(tool).read_results(args, filled)
+        problems = argument_findings(step, tool, args)
         if problems:
             self.refuse(state, step, problems, wave, args)
             return None
@@ -225,7 +232,7 @@ class StepEngine:
             tool = self.deps.tools.get(item.step.tool)
             writer({"event": "step_started", "step_id": item.step.id, "tool": tool.name})
             started = time.time()
-            future = pool.submit(execution.invoke_tool, tool, item.args, config)
+            future = execution.start_call(tool, item.args, config, pool)
             futures[future] = (item, started, started + tool_timeout(tool))
         pending = set(futures)
         while pending:

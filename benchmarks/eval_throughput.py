@@ -1,7 +1,8 @@
 """Eval throughput: runs per second of `Evaluation` in one process and in worker processes.
 
 The shipped math suite under 4 variants (100 runs), each run a two-step
-calculator plan answered from its template (and a reflection, a critique),
+calculator plan answered from its template (and, under `reflection-always`, a
+reflection),
 replayed from hand-written cassettes, traces written and graded as in real use.
 The same study runs in this process (`-j 1`) and on 2 (and 4) worker processes,
 interleaved over rounds; every configuration must give the same verdicts. With a
@@ -25,7 +26,7 @@ from smoke import add_smoke, check_traces
 
 from agentlab.eval import EvalSettings, Evaluation, cassette_path, load_suite
 
-VARIANTS = ("full", "no-validator", "no-reflection", "critique")
+VARIANTS = ("full", "no-validator", "reflection-always", "reflection-never")
 
 
 def write_cassettes(root: Path) -> None:
@@ -38,12 +39,9 @@ def write_cassettes(root: Path) -> None:
         ]
         plan = json.dumps({"steps": steps, "answer": "${s2}"})
         finish = json.dumps({"decision": "finish", "answer": answer, "critique": ""})
-        critique = json.dumps({"verdict": "ok", "issues": []})
         for variant in VARIANTS:
             replies = [plan]
-            if variant == "critique":
-                replies.append(critique)
-            if variant != "no-reflection":
+            if variant == "reflection-always":
                 replies.append(finish)
             path = cassette_path(root, variant, task.id)
             path.parent.mkdir(parents=True, exist_ok=True)

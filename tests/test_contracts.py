@@ -58,11 +58,13 @@ def test_plan_and_reflection_field_names_are_the_design_contract() -> None:
         ' "answer": "${s1}"}'
     )
     assert json.loads(plan.model_dump_json()) == {
+        "approach": "",
         "steps": [{"id": "s1", "tool": "calculator", "args": {"expression": "17*23"}, "why": "x"}],
         "answer": "${s1}",
     }
-    # A plan written before answer templates existed still parses (answer "").
-    assert Plan.model_validate_json('{"steps": []}').answer == ""
+    # A plan written before answer templates and approaches existed still parses.
+    older = Plan.model_validate_json('{"steps": []}')
+    assert older.answer == "" and older.approach == ""
     assert set(Reflection.model_fields) == {"decision", "answer", "wrong", "critique"}
 
 

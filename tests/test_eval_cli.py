@@ -113,7 +113,7 @@ def test_killed_eval_resumes_with_only_the_missing_pairs(tmp_path: Path) -> None
     with (tmp_path / "csv" / "variants.csv").open() as handle:
         rows = {r["variant"]: r for r in csv.DictReader(handle)}
     assert {v: (rows[v]["graded"], rows[v]["passed"]) for v in VARIANTS} == {
-        v: (str(total // 2), str(total // 2)) for v in VARIANTS
+        v: (str(len(load_suite("math").tasks)),) * 2 for v in VARIANTS
     }
 
 

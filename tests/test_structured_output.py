@@ -29,6 +29,8 @@ from agentlab.trace import read_trace
 
 GOOD_PLAN = plan(step("s1", "calculator", expression="17*23+4"), answer="${s1}")
 REPLAN_PLAN = plan(step("s1", "calculator", expression="17*23+4"))  # no answer yet: plan again
+TWO_ROUNDS = {"reflection": "never"}
+"""Without a reflector a plan without an answer goes back to the planner: two planning rounds."""
 TASK = "What is 17*23+4?"
 
 
@@ -55,7 +57,7 @@ def test_llama_cpp_refusal_selects_json_object_without_spending_retries(
     serve: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     fake = serve([(200, REPLAN_PLAN), (200, GOOD_PLAN)], accepts=("json_object", "text"))
-    result = runner(fake, monkeypatch, tmp_path, retries=2).run(TASK)
+    result = runner(fake, monkeypatch, tmp_path, retries=2, **TWO_ROUNDS).run(TASK)
     assert result.status == "answered" and result.answer == "395"
     assert result.failures == []
     # One refused json_schema request (not retried, though 2 retries were allowed), then
@@ -205,9 +207,8 @@ def test_with_retry_and_with_fallbacks_wrapped_models_run_as_models(
     primary = ChatOpenAI(model="m", api_key="sk-test", base_url=broken.base_url, max_retries=0)
     backup = ReplayChatModel(path=str(write_cassette(tmp_path / "b.jsonl", REPLAN_PLAN, GOOD_PLAN)))
     fallbacks = primary.with_fallbacks([backup])
-    result = Runner(AgentConfig(tools=("calculator",)), model=fallbacks, trace_dir=tmp_path).run(
-        TASK
-    )
+    config = AgentConfig(tools=("calculator",), **TWO_ROUNDS)
+    result = Runner(config, model=fallbacks, trace_dir=tmp_path).run(TASK)
     assert result.answer == "395"
     assert len(broken.requests) == 2  # each planning round tried the primary first
     # Mixed backends get the mode every model takes: the schema in the prompt.
@@ -279,9 +280,8 @@ def test_a_langchain_provider_uses_its_own_structured_output(
     fake = FakeOllama([REPLAN_PLAN, GOOD_PLAN])
     monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{fake.server.server_address[1]}")
     try:
-        runner = Runner(
-            AgentConfig(tools=("calculator",)), model="ollama:qwen2.5", trace_dir=tmp_path
-        )
+        config = AgentConfig(tools=("calculator",), **TWO_ROUNDS)
+        runner = Runner(config, model="ollama:qwen2.5", trace_dir=tmp_path)
         result = runner.run(TASK)
     finally:
         fake.server.shutdown()

@@ -13,9 +13,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agentlab import settings
+from agentlab.cli.corpus import (
+    BackendOption,
+    CorpusOption,
+    prepare_folders,
+    searched_folders,
+    with_corpus,
+)
 from agentlab.cli.inputs import folder
+from agentlab.config import AgentConfig
 from agentlab.errors import ConfigError
-from agentlab.eval.harness import EvalSettings, Evaluation, Pair, PairResult, safe_name
+from agentlab.eval.harness import (
+    EvalSettings,
+    Evaluation,
+    Pair,
+    PairResult,
+    pair_config,
+    safe_name,
+)
 from agentlab.eval.sources import open_suite
 from agentlab.llm.response_cache import ResponseCache
 from agentlab.llm.spec import default_model_spec
@@ -108,6 +123,8 @@ def eval_command(
             "(AGENTLAB_HOME/cache/model-replies.sqlite), and keep new replies there.",
         ),
     ] = False,
+    corpus: CorpusOption = None,
+    backend: BackendOption = None,
     ray: Annotated[
         str | None,
         typer.Option(
@@ -139,6 +156,7 @@ def eval_command(
         )
         if record is not None:
             folder(record, "--record")
+        base_config = with_corpus(AgentConfig(), corpus, backend)
         evaluation = Evaluation(
             loaded,
             EvalSettings(
@@ -150,12 +168,22 @@ def eval_command(
                 limit=limit,
                 seed=seed,
                 cache=ResponseCache() if cache else None,
+                base_config=base_config,
                 ray=ray,
                 claims=claims,
                 study=study,
             ),
         )
         pending = evaluation.pending()
+        # Every folder a pending run searches is indexed once, before runs start in parallel.
+        prepare_folders(
+            (
+                folder
+                for pair in pending
+                for folder in searched_folders(pair_config(base_config, pair.task, pair.variant))
+            ),
+            out,
+        )
     except ConfigError as exc:
         raise _usage_error(str(exc)) from None
     total = len(evaluation.pairs())

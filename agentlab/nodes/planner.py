@@ -58,7 +58,10 @@ class Planner(Node):
         if rationale is None:
             rationale = not deps.caller.name.startswith("local:")
         self.schema = plan_model(
-            list(deps.tools), max_steps=config.budgets.max_plan_steps, rationale=rationale
+            list(deps.tools),
+            max_steps=config.budgets.max_plan_steps,
+            rationale=rationale,
+            approach=config.plan_approach,
         )
 
     @traced_node
