@@ -99,3 +99,27 @@ def home() -> Path:
 def runs_dir() -> Path:
     """Where run traces go by default: `AGENTLAB_HOME/runs`."""
     return current().runs_dir
+
+
+def span_exporters(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The OpenTelemetry exporters the environment asks for: `otlp` when
+    `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set or
+    `OTEL_TRACES_EXPORTER` names it, `console` when that names it; none when
+    `OTEL_SDK_DISABLED` is true or `OTEL_TRACES_EXPORTER` is `none`. The standard
+    OpenTelemetry variables, so an app's existing setup applies to agentlab's spans."""
+    env = os.environ if environ is None else environ
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return ()
+    named = [n.strip().lower() for n in env.get("OTEL_TRACES_EXPORTER", "").split(",")]
+    if "none" in named:
+        return ()
+    endpoint = any(
+        env.get(n, "").strip()
+        for n in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+    wanted = []
+    if "otlp" in named or endpoint:
+        wanted.append("otlp")
+    if "console" in named:
+        wanted.append("console")
+    return tuple(wanted)

@@ -84,10 +84,12 @@ def merge_results(
 
 
 class AgentInput(TypedDict, total=False):
-    """What a caller passes to `invoke`: the task, and optionally its id for evaluations."""
+    """What a caller passes to `invoke`: the task (and optionally its id, for evaluations),
+    or chat-style `messages`, whose last human message is the task (see `lifecycle.begin`)."""
 
     task: str
     task_id: str
+    messages: Annotated[list[AnyMessage], add_messages]
 
 
 class AgentState(TypedDict, total=False):
@@ -99,6 +101,9 @@ class AgentState(TypedDict, total=False):
     started_at: float
     messages: Annotated[list[AnyMessage], add_messages]
     """Short-term memory: the conversation on this thread, across runs."""
+    turn_id: str | None
+    """The id of the human message the run answers (its task as a message): a later human
+    message with another id is a new chat turn."""
     memories: list[str]
     """Long-term memories recalled for this task."""
     plan: Plan | None
