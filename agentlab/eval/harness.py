@@ -208,7 +208,9 @@ class Evaluation:
             return workers, in_flight
         if settings.jobs == 1:
             return InlineWorkers(self.runner), 1
-        return ProcessWorkers(self.runner, settings.jobs), settings.jobs
+        # One pair queued behind each running one, so a worker that finishes starts its next
+        # pair at once instead of waiting for the evaluator to claim and send one.
+        return ProcessWorkers(self.runner, settings.jobs), 2 * settings.jobs
 
     def _results(
         self,
