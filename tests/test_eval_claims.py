@@ -20,6 +20,7 @@ import pytest
 from postgres_server import PostgresServer
 from test_eval_harness import SUITE, cassettes
 
+from agentlab.errors import ConfigError
 from agentlab.eval import EvalSettings, Evaluation
 from agentlab.eval.claims import ClaimStore, FileClaims, PostgresClaims
 
@@ -191,3 +192,18 @@ def test_evaluations_on_other_machines_resume_from_the_postgres_claims(
         p.key for p in evaluation("machine-a", variants).pairs() if p.variant == "no-reflection"
     )
     assert evaluation("machine-c", variants).pending() == []
+
+
+def test_bad_claim_settings_are_usage_errors(tmp_path: Path) -> None:
+    cassettes(tmp_path / "cassettes", ("full",))
+    model = f"replay:{tmp_path / 'cassettes'}"
+    with pytest.raises(ConfigError, match="claims go to a postgresql:// URL"):
+        Evaluation(SUITE, EvalSettings(out_dir=tmp_path, model=model, claims="sqlite:///x.db"))
+    with pytest.raises(ConfigError, match="the claim lease must be positive"):
+        Evaluation(SUITE, EvalSettings(out_dir=tmp_path, model=model, claim_lease_s=0))
+    unreachable = Evaluation(
+        SUITE,
+        EvalSettings(out_dir=tmp_path, model=model, claims="postgresql://nobody@127.0.0.1:9/x"),
+    )
+    with pytest.raises(ConfigError, match="cannot reach the claims database"):
+        unreachable.pending()
