@@ -97,7 +97,16 @@ def eval_command(
         Path | None,
         typer.Option("--out", help="Trace directory (default AGENTLAB_HOME/evals/SUITE/MODEL)."),
     ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Runs in parallel.")] = 1,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Runs in parallel: 1 in this process, N on N worker processes "
+            "(with --ray: in flight on the cluster, default its CPUs).",
+        ),
+    ] = 1,
     limit: Annotated[int | None, typer.Option(min=1, help="Run only K tasks.")] = None,
     seed: Annotated[
         int | None, typer.Option(help="Shuffle the tasks with this seed before --limit.")
@@ -116,6 +125,26 @@ def eval_command(
     ] = False,
     corpus: CorpusOption = None,
     backend: BackendOption = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Run the pairs as tasks on a Ray cluster: auto (the cluster this machine "
+            "joined), local (start one here with -j CPUs), or its address HOST:PORT.",
+        ),
+    ] = None,
+    claims: Annotated[
+        str | None,
+        typer.Option(
+            "--claims",
+            help="A postgresql:// URL: evaluators on machines that share no folder claim pairs "
+            "there, and it records finished pairs (default: claim files in the output folder).",
+        ),
+    ] = None,
+    study: Annotated[
+        str | None,
+        typer.Option(help="The study's name in the --claims table (default SUITE/MODEL)."),
+    ] = None,
 ) -> None:
     """Run every task of SUITE under every variant. Finished pairs are skipped, so an
     interrupted evaluation resumes when run again. Exit 0 when every pair was graded."""
@@ -140,6 +169,9 @@ def eval_command(
                 seed=seed,
                 cache=ResponseCache() if cache else None,
                 base_config=base_config,
+                ray=ray,
+                claims=claims,
+                study=study,
             ),
         )
         pending = evaluation.pending()
@@ -162,6 +194,7 @@ def eval_command(
         markup=False,
     )
     results: list[PairResult] = []
+    elsewhere: list[Pair] = []
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -181,7 +214,11 @@ def eval_command(
                 passed = sum(1 for r in results if r.outcome == "pass")
                 progress.update(bar, advance=1, passed=passed)
 
-            evaluation.run(on_start=started, on_result=finished)
+            def skipped(pair: Pair) -> None:
+                elsewhere.append(pair)
+                progress.update(bar, advance=1)
+
+            evaluation.run(on_start=started, on_result=finished, on_skip=skipped)
     except KeyboardInterrupt:
         out.print(_summary(results, variants))
         err.print(
@@ -192,6 +229,12 @@ def eval_command(
     except ConfigError as exc:
         raise _usage_error(str(exc)) from None
     out.print(_summary(results, variants))
+    if elsewhere:
+        out.print(
+            f"{len(elsewhere)} pair(s) were claimed by another evaluator sharing this study",
+            highlight=False,
+            markup=False,
+        )
     out.print(
         f"traces: {target}\nreport: agentlab failures {target}", highlight=False, markup=False
     )
