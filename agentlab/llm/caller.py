@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from pydantic import BaseModel
 
 from agentlab.errors import AgentlabError, ContextOverflowError, ModelAPIError, ModelError
@@ -77,6 +78,28 @@ class Decoding:
 
 
 _MODES = frozenset(m.value for m in StructuredMode)
+
+
+def _cut_off_reply(exc: Exception) -> AIMessage | None:
+    """The reply inside openai's `LengthFinishReasonError` (its parse helpers raise when a
+    structured reply reaches the token limit): still a reply, recorded as truncated by the
+    caller (`model.output_truncated`), not a backend failure."""
+    if type(exc).__name__ != "LengthFinishReasonError":
+        return None
+    completion = getattr(exc, "completion", None)
+    choices = getattr(completion, "choices", None) or []
+    message = getattr(choices[0], "message", None) if choices else None
+    text = str(getattr(message, "content", None) or "")
+    usage = getattr(completion, "usage", None)
+    metadata: UsageMetadata | None = None
+    if usage is not None:
+        tokens_in, tokens_out = int(usage.prompt_tokens), int(usage.completion_tokens)
+        metadata = UsageMetadata(
+            input_tokens=tokens_in, output_tokens=tokens_out, total_tokens=tokens_in + tokens_out
+        )
+    return AIMessage(
+        content=text, response_metadata={"finish_reason": "length"}, usage_metadata=metadata
+    )
 
 
 def _estimate_tokens(text: str) -> int:
@@ -240,7 +263,13 @@ class ModelCaller:
     def _invoke(self, request: StructuredRequest, schema: type[BaseModel]) -> BaseMessage:
         if request.mode is StructuredMode.PROVIDER and isinstance(self.model, BaseChatModel):
             return provider_reply(self.model, request.messages, schema)
-        return self.model.invoke(request.messages, **request.kwargs)
+        try:
+            return self.model.invoke(request.messages, **request.kwargs)
+        except Exception as exc:
+            cut = _cut_off_reply(exc)
+            if cut is None:
+                raise
+            return cut
 
     def _cache_key(
         self, messages: list[BaseMessage], schema: type[BaseModel] | None, decoding: Decoding
