@@ -6,7 +6,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint docker-engine sandbox-image postgres
+.PHONY: setup demo test lint serve docker-engine sandbox-image postgres
 
 $(VENV)/.installed: pyproject.toml constraints.txt scripts/setup_python.sh
 	bash scripts/setup_python.sh $(VENV)
@@ -30,6 +30,10 @@ demo: setup
 test: setup sandbox-image postgres
 	bash scripts/ensure_eval_deps.sh $(VENV)
 	$(BIN)/python -m pytest
+
+# The agent on LangGraph's development server (in memory), on 127.0.0.1:2024.
+serve: setup
+	$(BIN)/agentlab serve
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

@@ -40,12 +40,25 @@ class AgentSpec:
     config: dict[str, Any] = field(default_factory=dict)
     tasks_file: str | None = None
     folder: Traversable | None = None
+    corpus: tuple[Path, ...] = ()
+    """The folders its `search` reads (`corpus:` in agent.yaml, resolved against the file's
+    folder); empty: `AGENTLAB_CORPUS`, else the shipped handbook."""
+    mcp: str | None = None
+    """An `mcpServers` JSON file beside agent.yaml whose servers' tools the agent gets."""
+
+    def mcp_file(self) -> Path | None:
+        """The agent's `mcpServers` file as a path, when it has one."""
+        if self.folder is None or self.mcp is None:
+            return None
+        return Path(str(self.folder.joinpath(self.mcp)))
 
     def agent_config(self, base: AgentConfig | None = None) -> AgentConfig:
-        """`base` (or the default config) with this agent's tools and overrides."""
+        """`base` (or the default config) with this agent's tools, corpus and overrides."""
         updates = dict(self.config)
         if self.tools is not None:
             updates["tools"] = self.tools
+        if self.corpus:
+            updates["search_corpus"] = self.corpus
         return (base or AgentConfig()).model_copy(update=updates)
 
     def tasks(self) -> list[dict[str, Any]]:
@@ -105,13 +118,21 @@ def _read_agent(name: str, folder: Traversable, definition: Traversable) -> Agen
         AgentConfig.model_validate(data.get("config") or {})
     except ValueError as exc:
         raise ConfigError(f"{definition}: bad config: {exc}") from None
+    if "search_corpus" in (data.get("config") or {}):
+        raise ConfigError(
+            f"{definition}: name the documents with `corpus:` at the top of the file "
+            "(a folder, or a list of folders, relative to the file's folder), not in config"
+        )
     tasks_file = data.get("tasks")
-    if tasks_file is not None:
+    mcp_file = data.get("mcp")
+    for key, value in (("tasks", tasks_file), ("mcp", mcp_file)):
+        if value is None:
+            continue
         try:
-            check_name(str(tasks_file))
+            check_name(str(value))
         except UnsafePathError as exc:
             raise ConfigError(
-                f"{definition}: tasks: {exc.message}; name a file beside agent.yaml"
+                f"{definition}: {key}: {exc.message}; name a file beside agent.yaml"
             ) from None
     return AgentSpec(
         name=name,
@@ -120,4 +141,17 @@ def _read_agent(name: str, folder: Traversable, definition: Traversable) -> Agen
         config=dict(data.get("config") or {}),
         tasks_file=None if tasks_file is None else str(tasks_file),
         folder=folder,
+        corpus=_corpus(definition, folder, data.get("corpus")),
+        mcp=None if mcp_file is None else str(mcp_file),
     )
+
+
+def _corpus(definition: Traversable, folder: Traversable, value: Any) -> tuple[Path, ...]:
+    """The folders of an agent.yaml's `corpus:` (one or a list), relative to its folder."""
+    if value is None:
+        return ()
+    entries = [value] if isinstance(value, str) else value
+    if not isinstance(entries, list) or not all(isinstance(e, str) and e for e in entries):
+        raise ConfigError(f"{definition}: corpus: expected a folder or a list of folders")
+    base = Path(str(folder))
+    return tuple((base / Path(entry).expanduser()).resolve() for entry in entries)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path, PurePath
 from typing import Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agentlab.errors import ConfigError
 
@@ -38,6 +39,9 @@ class Budgets(BaseModel):
     """Extra attempts a node makes when the model's reply does not parse."""
 
 
+ReflectionPolicy = Literal["always", "on_failure", "never"]
+
+
 class AgentConfig(BaseModel):
     """The switches of one agent variant. Frozen: derive variants with `with_variant`."""
 
@@ -62,8 +66,31 @@ class AgentConfig(BaseModel):
     validator: bool = True
     """Check plans before they run; off, bad plans reach the executor."""
 
-    reflection: bool = True
-    """Ask the model to judge results; off, the executor's last result is the answer."""
+    reflection: ReflectionPolicy = "on_failure"
+    """When the reflector (a model call) judges a plan's results: `on_failure` when a step
+    failed, a reference did not resolve, or the answer template's results are not usable as
+    an answer (a clean run answers from its template, one model call in all); `always`
+    after every plan; `never` (failures go back to the planner as findings). `True` and
+    `False` are read as `always` and `never`."""
+
+    plans: int = Field(default=1, ge=1, le=8)
+    """Candidate plans sampled per planning round; above 1, the valid ones all run and the
+    answer most of them agree on wins (self-consistency), else the first valid plan's."""
+
+    plan_rationale: bool | None = None
+    """Ask for a `why` with each step. None: only for models that are not embedded
+    (generated tokens are what a local model's time goes to)."""
+
+    plan_approach: bool = True
+    """Ask for the plan's approach, one sentence decoded before its steps (what the answer
+    is computed from): a small model that writes the steps straight away often stops a
+    step short of the question."""
+
+    deliverable: Literal["auto", "code"] = "auto"
+    """`code` when the answer must be a program (code suites, HumanEval): the plan names
+    the code as its answer (`${s1.code}`), the task's own examples run in the sandbox
+    before the run answers, and replies get `code_output_tokens`. `auto`: a plan whose
+    answer template names a step's code is a code answer too."""
 
     llm_critique: bool = False
     """Let the validator also ask the model to review a plan that passed the checks."""
@@ -80,6 +107,7 @@ class AgentConfig(BaseModel):
     """Retries with backoff on rate limits, timeouts and 5xx before `model.api_error`."""
 
     model_timeout_s: float = Field(default=120.0, gt=0)
+    """Seconds one model request may take."""
 
     structured_output: Literal["auto", "json_schema", "json_object", "prompt"] = "auto"
     """How structured replies are asked for: `auto` negotiates with an OpenAI-compatible
@@ -88,14 +116,44 @@ class AgentConfig(BaseModel):
     (a model spec's `?structured=` takes precedence)."""
 
     max_output_tokens: int = Field(default=512, ge=16)
-    """Tokens one structured reply may take (plans, reflections); a reply cut off there does
-    not parse and is retried like any malformed reply. Sent to OpenAI-compatible servers
-    (in every structured mode) and the local model."""
-    """Seconds one model request may take."""
+    """Tokens one structured reply may take (plans, reflections). Sent to OpenAI-compatible
+    servers (in every structured mode) and the local model. A reply cut off
+    there is `model.output_truncated` and is asked again with twice the room, up to
+    `output_tokens_cap`."""
 
-    search_backend: Literal["auto", "web", "local"] = "auto"
+    code_output_tokens: int = Field(default=2048, ge=16)
+    """`max_output_tokens` when the deliverable is code: a function can need 1-2k tokens."""
+
+    output_tokens_cap: int = Field(default=4096, ge=16)
+    """The most room a truncated reply is given when it is asked again."""
+
+    search_backend: Literal["auto", "web", "local"] | None = None
     """Where the `search` tool looks: the web (ddgs), the local document index, or `auto`
-    (the web when it can be reached, else local)."""
+    (the web when it can be reached, else local). None: `local` when a corpus is named
+    (`search_corpus` or `AGENTLAB_CORPUS`), else `auto`."""
+
+    search_corpus: tuple[Path, ...] = ()
+    """The folders of documents the local `search` backend reads (one path is read as a
+    one-folder tuple). Empty: `AGENTLAB_CORPUS`, else the handbook shipped with agentlab.
+    Relative paths are relative to the working directory."""
+
+    @field_validator("search_corpus", mode="before")
+    @classmethod
+    def _one_folder(cls, value: Any) -> Any:
+        # A single folder is the common case; a str must not be read as a tuple of characters.
+        return (value,) if isinstance(value, str | PurePath) else value
+
+    @field_validator("reflection", mode="before")
+    @classmethod
+    def _reflection_switch(cls, value: Any) -> Any:
+        # The switch was a bool before it was a policy; keep accepting it.
+        if isinstance(value, bool):
+            return "always" if value else "never"
+        return value
+
+    def output_tokens(self) -> int:
+        """The room one structured reply gets, by deliverable."""
+        return self.code_output_tokens if self.deliverable == "code" else self.max_output_tokens
 
     @model_validator(mode="before")
     @classmethod
@@ -130,7 +188,12 @@ class AgentConfig(BaseModel):
 VARIANTS: dict[str, dict[str, Any]] = {
     "full": {},
     "no-validator": {"validator": False},
-    "no-reflection": {"reflection": False},
+    "no-reflection": {"reflection": "never"},
+    "reflection-always": {"reflection": "always"},
+    "reflection-never": {"reflection": "never"},
+    "plans-3": {"plans": 3},
+    "plans-5": {"plans": 5},
+    "no-approach": {"plan_approach": False},
     "critique": {"llm_critique": True},
     "no-memory": {"memory": False},
     "react": {"architecture": "react"},

@@ -26,6 +26,19 @@ SCHEMA_VERSION = 2
 
 Route: TypeAlias = str | list[str] | None
 """Where a node step routed: one node, several (a fan-out), or nowhere (the end)."""
+JoinReason: TypeAlias = Literal[
+    "clean",
+    "always",
+    "failed_steps",
+    "unresolved_answer",
+    "no_template",
+    "not_usable",
+    "examples_failed",
+    "examples_passed",
+    "untested",
+    "budget",
+]
+"""Why the joiner decided as it did (see `Joined`)."""
 
 
 class Event(BaseModel):
@@ -108,6 +121,8 @@ class PlanMade(Event):
     """1 for the run's first plan (or action), then counting up."""
     plan: Plan
     """The steps (see the plan contract above)."""
+    candidate: int | None = None
+    """With several candidate plans per round: which one this is (1-based)."""
 
 
 class Reflected(Event):
@@ -118,6 +133,47 @@ class Reflected(Event):
     """The node that reflected."""
     reflection: Reflection
     """Its decision, answer and critique (see the reflection contract above)."""
+
+
+class CandidateOutcome(BaseModel):
+    """One candidate plan's fate in a round of several."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    candidate: int
+    """Which candidate (1-based, in the order the planner wrote them)."""
+    valid: bool
+    """Whether the validator passed it (only valid candidates run)."""
+    answer: str | None = None
+    """What its answer template gave once it ran (None: it did not resolve)."""
+    chosen: bool = False
+    """Whether it became the round's plan."""
+    why: str = ""
+    """Why it was chosen or lost (the vote, an invalid plan, a failed step)."""
+
+
+class Joined(Event):
+    """What the joiner decided once a plan had run, and why (no model call is made here).
+
+    `decision`: `answer` (the template gave a usable answer), `reflect` (the reflector
+    judges), `plan` (the planner goes again: a partial plan, or failures to fix). `reason`
+    names the case; `template_answer` is what the template gave, so a report can tell
+    whether a later reflection changed the outcome.
+    """
+
+    type: Literal["join"] = "join"
+    node: str = "joiner"
+    """The node that joined."""
+    decision: Literal["answer", "reflect", "plan"]
+    """Where the run went: the finalizer, the reflector or the planner."""
+    reason: JoinReason
+    """The case that decided it."""
+    template_answer: str | None = None
+    """What the plan's answer template gave (None: no template, or it did not resolve)."""
+    detail: str = ""
+    """A sentence on the case (the failed step, the reference that did not resolve)."""
+    candidates: list[CandidateOutcome] = Field(default_factory=list)
+    """With several candidate plans: each one's answer, and which was chosen and why."""
 
 
 class ModelCall(Event):
@@ -140,6 +196,8 @@ class ModelCall(Event):
     """Seconds the call took."""
     tokens_estimated: bool = False
     """The backend reported no usage; tokens were estimated from the text."""
+    finish_reason: str | None = None
+    """Why generation stopped, when the backend says (`stop`, `length` = cut off)."""
     structured: str | None = None
     """How a structured reply was asked for (`json_schema`, `json_object`, `prompt`,
     `grammar`, `provider`); None for a plain call."""
@@ -183,6 +241,8 @@ class ToolCall(Event):
     """Seconds it took."""
     artifacts: list[str] = Field(default_factory=list)
     """Paths of the files it produced, saved beside the trace."""
+    reused: bool = False
+    """The call was not made: an earlier plan's identical call, judged right, was reused."""
 
 
 class Verdict(BaseModel):
@@ -339,6 +399,7 @@ TraceEvent = Annotated[
     | NodeStep
     | PlanMade
     | Reflected
+    | Joined
     | ModelCall
     | StructuredOutputChosen
     | ToolCall

@@ -7,19 +7,28 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from langchain_core.tools import BaseTool
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import ValidationError
 
+from agentlab import background_loop
 from agentlab.errors import SandboxUnavailableError, ToolError
 from agentlab.failures import FailureCategory
 from agentlab.paths import contained
 from agentlab.private_files import private_dir, write_private_bytes
 from agentlab.schemas import REFERENCE
 from agentlab.state import StepResult
-from agentlab.tools.base import ARTIFACTS_DIR_KEY, RUN_ID_KEY, Artifact, ToolOutput
+from agentlab.tools.base import (
+    ARTIFACTS_DIR_KEY,
+    RUN_ID_KEY,
+    Artifact,
+    ToolOutput,
+    content_text,
+)
 
 TOOL_ERROR = "{tool} failed: {message}"
 """What the model reads of any tool error (one formatter for every tool)."""
@@ -71,9 +80,65 @@ def tool_config(run_id: str, artifacts_dir: Path | None) -> dict[str, Any]:
     return {"configurable": configurable}
 
 
+def is_coroutine_only(tool: BaseTool) -> bool:
+    """Whether the tool can only be called with `ainvoke` (a `StructuredTool` with a
+    coroutine and no function, as every MCP tool is)."""
+    return isinstance(tool, StructuredTool) and tool.func is None and tool.coroutine is not None
+
+
+def _reports_status(tool: BaseTool) -> bool:
+    """Whether the tool turns its own errors into output (`handle_tool_error`), or returns
+    content and an artifact: called with a tool call, it says which in a `ToolMessage`."""
+    return bool(tool.handle_tool_error or tool.handle_validation_error) or (
+        tool.response_format == "content_and_artifact"
+    )
+
+
+def _tool_input(tool: BaseTool, args: dict[str, Any]) -> dict[str, Any]:
+    if _reports_status(tool):
+        return {"type": "tool_call", "name": tool.name, "args": args, "id": TOOL_CALL_ID}
+    return args
+
+
+def _settled(tool: BaseTool, output: Any) -> Any:
+    """The tool's output, or a `ToolError` for an error it reported as output (an MCP
+    server's error, with the server's message)."""
+    if isinstance(output, ToolMessage) and output.status == "error":
+        raise ToolError(content_text(output.content) or "the tool reported an error")
+    return output
+
+
+TOOL_CALL_ID = "agentlab"
+"""The id of the tool call a status-reporting tool is invoked with (it is not sent anywhere)."""
+
+
 def invoke_tool(tool: BaseTool, args: dict[str, Any], config: dict[str, Any]) -> Any:
-    """Run the tool; LangChain validates `args` against its schema first."""
-    return tool.invoke(args, config=config)  # type: ignore[arg-type]
+    """Run a synchronous tool (in a tool thread); LangChain validates `args` against a
+    pydantic schema first, a JSON-schema tool gets them unchanged."""
+    try:
+        output = tool.invoke(_tool_input(tool, args), config=config)  # type: ignore[arg-type]
+    except NotImplementedError:
+        if type(tool)._arun is BaseTool._arun:
+            raise
+        # A tool that implements only `_arun` (its `_run` refuses): run that instead.
+        output = background_loop.run(tool.ainvoke(_tool_input(tool, args), config=config))  # type: ignore[arg-type]
+    return _settled(tool, output)
+
+
+async def ainvoke_tool(tool: BaseTool, args: dict[str, Any], config: dict[str, Any]) -> Any:
+    """Run a coroutine-only tool (on the background loop)."""
+    output = await tool.ainvoke(_tool_input(tool, args), config=config)  # type: ignore[arg-type]
+    return _settled(tool, output)
+
+
+def start_call(
+    tool: BaseTool, args: dict[str, Any], config: dict[str, Any], pool: ThreadPoolExecutor
+) -> Future[Any]:
+    """Start one tool call: a coroutine-only tool on the background loop (cancelling the
+    future cancels it), any other in a tool thread."""
+    if is_coroutine_only(tool):
+        return background_loop.submit(ainvoke_tool(tool, args, config))
+    return pool.submit(invoke_tool, tool, args, config)
 
 
 def classify_error(exc: BaseException) -> tuple[FailureCategory, str]:
@@ -87,6 +152,9 @@ def classify_error(exc: BaseException) -> tuple[FailureCategory, str]:
         return FailureCategory.PLANNING_INVALID_ARGUMENTS, f"bad arguments: {problems}"
     if isinstance(exc, SandboxUnavailableError):
         return FailureCategory.EXECUTION_TOOL_ERROR, exc.message
+    if isinstance(exc, ToolException):
+        # A langchain tool's own error (an MCP server's, raised by its adapter): its message.
+        return FailureCategory.EXECUTION_TOOL_ERROR, str(exc) or type(exc).__name__
     if isinstance(exc, TimeoutError):
         return FailureCategory.EXECUTION_TIMEOUT, str(exc) or "timed out"
     return FailureCategory.EXECUTION_TOOL_ERROR, f"{type(exc).__name__}: {exc}"

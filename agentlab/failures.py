@@ -35,6 +35,7 @@ class FailureCategory(StrEnum):
     MODEL_API_ERROR = "model.api_error"
     MODEL_CONTEXT_OVERFLOW = "model.context_overflow"
     MODEL_REPLAY_EXHAUSTED = "model.replay_exhausted"
+    MODEL_OUTPUT_TRUNCATED = "model.output_truncated"
 
     @property
     def family(self) -> str:

@@ -25,6 +25,7 @@ from agentlab.nodes import (
     AgentDeps,
     Executor,
     Finalizer,
+    Joiner,
     Planner,
     Recall,
     Reflector,
@@ -113,7 +114,7 @@ def compile_graph(
         baseline = compile_baseline(deps, checkpointer=checkpointer, store=store, name=name)
         return cast(AgentGraph, baseline)
     builder = StateGraph(AgentState, input_schema=AgentInput, context_schema=RunContext)
-    for node in (Recall, Planner, Validator, Executor, Reflector, Finalizer, Remember):
+    for node in (Recall, Planner, Validator, Executor, Joiner, Reflector, Finalizer, Remember):
         action: Any = node(deps)  # a callable object; LangGraph reads its __call__ annotations
         builder.add_node(node.name, action)
     builder.add_edge(START, Recall.name)

@@ -39,7 +39,10 @@ if TYPE_CHECKING:
     from agentlab.nodes.base import AgentDeps
 
 NO_ANSWER = "the run ended without an answer"
-EMPTY_TASK = 'invoke the agent with a task: graph.invoke({"task": "..."})'
+EMPTY_TASK = (
+    'invoke the agent with a task: graph.invoke({"task": "..."}), '
+    'or {"messages": [{"role": "user", "content": "..."}]}'
+)
 
 
 @functools.cache
@@ -61,7 +64,7 @@ def begin(deps: AgentDeps, state: AgentState, config: RunnableConfig) -> dict[st
     """
     from agentlab.context import run_context
 
-    task = (state.get("task") or "").strip()
+    task, turn = current_turn(state)
     if not task:
         raise ConfigError(EMPTY_TASK)
     context = run_context(config)
@@ -86,13 +89,22 @@ def begin(deps: AgentDeps, state: AgentState, config: RunnableConfig) -> dict[st
         "task_id": context.task_id,
         "run_id": run_id,
         "started_at": time.time(),
-        "messages": [HumanMessage(content=task)],
+        # The turn as a message: appended for a `task`, re-written in place (same id) for
+        # a chat turn already in the messages.
+        "messages": [turn],
+        "turn_id": turn.id,
         "memories": [],
         "plan": None,
         "plan_version": 0,
         "results": Overwrite({}),
         "past_calls": Overwrite({}),
         "reflections": Overwrite([]),
+        "candidates": [],
+        "valid_candidates": [],
+        "prior_calls": {},
+        "rejected": Overwrite([]),
+        "code_attempts": Overwrite([]),
+        "round_note": "",
         "findings": [],
         "failures": Overwrite([]),
         "counters": Overwrite(Counters()),
@@ -101,6 +113,25 @@ def begin(deps: AgentDeps, state: AgentState, config: RunnableConfig) -> dict[st
         "status": "running",
         "status_detail": "",
     }
+
+
+def current_turn(state: AgentState) -> tuple[str, HumanMessage]:
+    """The task of the run that starts now, and the human message it stands as.
+
+    Chat-style input: the last human message is the task when no run on the thread
+    started from it (its id is not the last run's `turn_id`); a fresh thread given both
+    `task` and `messages` takes `task` (the messages are history). Otherwise the task is
+    `task`, as a new message. A thread from before `turn_id` existed takes `task`.
+    """
+    messages = state.get("messages") or []
+    human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
+    task = (state.get("task") or "").strip()
+    if human is not None and human.id is not None:
+        previous = state.get("turn_id")
+        fresh = not state.get("run_id")
+        if (fresh and not task) or (previous is not None and human.id != previous):
+            return human.text.strip(), human
+    return task, HumanMessage(content=task, id=uuid.uuid4().hex)
 
 
 def stop(

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.tools import BaseTool
-from pydantic import ValidationError
 
 from agentlab.config import Budgets
+from agentlab.execution import call_key
 from agentlab.failures import FailureCategory
 from agentlab.schemas import REFERENCE, Plan, Step, is_step_id
-from agentlab.tools.base import args_model
+from agentlab.tools.arguments import argument_schema, problem_text
 from agentlab.tools.registry import ToolRegistry
 
 UNKNOWN_TOOL = "step {step}: unknown tool {tool!r}; use one of: {known}"
@@ -49,20 +49,36 @@ class Finding:
     args: dict[str, Any] | None = None
 
 
-def _has_reference(value: Any) -> bool:
+def has_reference(value: Any) -> bool:
+    """Whether `value` (a string, or any value nested in lists and dicts) holds a `${id}`."""
     if isinstance(value, str):
         return bool(REFERENCE.search(value))
     if isinstance(value, dict):
-        return any(_has_reference(v) for v in value.values())
+        return any(has_reference(v) for v in value.values())
     if isinstance(value, list):
-        return any(_has_reference(v) for v in value)
+        return any(has_reference(v) for v in value)
     return False
 
 
+def _value_at(args: dict[str, Any], arg: str, path: tuple[str | int, ...]) -> Any:
+    """The value a problem points at (the argument, or a value inside it)."""
+    value: Any = args.get(arg)
+    for part in path:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+            continue
+        if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+            continue
+        break
+    return value
+
+
 def argument_findings(step: Step, tool: BaseTool, args: dict[str, Any]) -> list[Finding]:
-    """Problems of `args` against the tool's schema; fields holding a `${id}` are not type-checked."""
-    schema = args_model(tool)
-    fields = schema.model_fields
+    """Problems of `args` against the tool's argument schema (`ArgumentSchema`, however the
+    tool declared it); a value holding a `${id}` is not type-checked: it is only known once
+    the reference resolves."""
+    schema = argument_schema(tool)
     findings: list[Finding] = []
 
     def finding(template: str, **values: Any) -> Finding:
@@ -74,22 +90,15 @@ def argument_findings(step: Step, tool: BaseTool, args: dict[str, Any]) -> list[
             args,
         )
 
-    known = ", ".join(fields) or "no arguments"
-    for name in args:
-        if name not in fields:
-            findings.append(finding(UNEXPECTED_ARGUMENT, arg=name, known=known))
-    try:
-        schema.model_validate({k: v for k, v in args.items() if k in fields})
-    except ValidationError as exc:
-        for error in exc.errors():
-            loc = error["loc"]
-            arg = str(loc[0]) if loc else "?"
-            if arg in args and _has_reference(args[arg]):
-                continue
-            if error["type"] == "missing":
-                findings.append(finding(MISSING_ARGUMENT, arg=arg))
-            else:
-                findings.append(finding(WRONG_ARGUMENT, arg=arg, problem=error["msg"]))
+    known = ", ".join(schema.properties) or "no arguments"
+    for problem in schema.problems(args):
+        if problem.kind == "unexpected":
+            findings.append(finding(UNEXPECTED_ARGUMENT, arg=problem.arg, known=known))
+        elif problem.kind == "missing":
+            findings.append(finding(MISSING_ARGUMENT, arg=problem.arg))
+        elif not has_reference(_value_at(args, problem.arg, problem.path)):
+            shown = problem.arg or "(arguments)"
+            findings.append(finding(WRONG_ARGUMENT, arg=shown, problem=problem_text(problem)))
     return findings
 
 
@@ -165,8 +174,60 @@ def reference_findings(step: Step, earlier: set[str], later: set[str]) -> list[F
     return findings
 
 
-def check_plan(plan: Plan, tools: ToolRegistry, budgets: Budgets) -> list[Finding]:
-    """Every problem of a plan, in step order; an empty list means it may run."""
+ANSWER_MISSING_STEP = (
+    "the answer {template!r} refers to ${{{ref}}}, which is not a step of the plan"
+)
+ANSWER_MISSING_ARG = (
+    "the answer {template!r} refers to ${{{ref}.{arg}}}, but step {ref} has no argument {arg!r}"
+)
+REPEATS_REJECTED = (
+    "step {step} repeats the call {call}, which the reflector judged wrong; change the call"
+)
+
+
+def answer_findings(plan: Plan) -> list[Finding]:
+    """`planning.bad_reference` for an answer template naming a step (or a step's argument)
+    the plan does not have."""
+    findings: list[Finding] = []
+    for ref, arg in plan.answer_references():
+        step = plan.step(ref)
+        if step is None:
+            detail = ANSWER_MISSING_STEP.format(template=plan.answer, ref=ref)
+        elif arg is not None and arg not in step.args:
+            detail = ANSWER_MISSING_ARG.format(template=plan.answer, ref=ref, arg=arg)
+        else:
+            continue
+        findings.append(Finding(FailureCategory.PLANNING_BAD_REFERENCE, detail, ref))
+    return findings
+
+
+def rejected_findings(plan: Plan, rejected: set[str]) -> list[Finding]:
+    """`efficiency.repeated_action` for a step whose call (with the arguments as written)
+    is one the reflector judged wrong."""
+    findings: list[Finding] = []
+    for step in plan.steps:
+        if step.references():
+            continue  # its arguments are only known once its references resolve
+        key = call_key(step.tool, step.args)
+        if key in rejected:
+            detail = REPEATS_REJECTED.format(step=step.id, call=key)
+            findings.append(
+                Finding(
+                    FailureCategory.EFFICIENCY_REPEATED_ACTION,
+                    detail,
+                    step.id,
+                    step.tool,
+                    step.args,
+                )
+            )
+    return findings
+
+
+def check_plan(
+    plan: Plan, tools: ToolRegistry, budgets: Budgets, *, rejected: set[str] | None = None
+) -> list[Finding]:
+    """Every problem of a plan, in step order, then its answer template's; an empty list
+    means it may run. `rejected`: calls judged wrong, which the plan may not repeat."""
     findings: list[Finding] = []
     if len(plan.steps) > budgets.max_plan_steps:
         findings.append(
@@ -200,4 +261,6 @@ def check_plan(plan: Plan, tools: ToolRegistry, budgets: Budgets) -> list[Findin
         else:
             findings.extend(argument_findings(step, tools.get(step.tool), step.args))
         earlier.add(step.id)
+    findings.extend(answer_findings(plan))
+    findings.extend(rejected_findings(plan, rejected or set()))
     return findings

@@ -10,48 +10,52 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 
-from agentlab.schemas import Plan
 from agentlab.state import StepResult
-from agentlab.tools.base import args_model
+from agentlab.tools.arguments import argument_schema
 
 SYSTEM = """You are agentlab, an agent that solves tasks by planning tool calls.
 
 Tools:
 {tools}
 
-When asked to PLAN, reply with a JSON plan: {{"steps": [{{"id": "s1", "tool": "...", "args": {{...}}, "why": "..."}}]}}.
-- Each step calls one tool with the arguments it takes.
+When asked to PLAN, reply with JSON {{"approach": "...", "steps": [{{"id": "s1", "tool": "...", "args": {{...}}}}], "answer": "..."}}.
+- "approach": one sentence saying what the answer is and how it is computed from the task's values, all the way to the unit the task asks for.
+- Each step calls one tool with the arguments it takes. Steps that do not refer to each other run in parallel.
 - To use an earlier step's result, write ${{id}} inside an argument, for example "${{s1}} * 2". Never write a bare s1.
-- Steps that do not refer to each other run in parallel.
-- Write math with *, /, +, - and ** for powers.
-Example. Task: "A box holds 12 eggs. How many eggs are in 7 boxes plus 5 loose eggs?"
-{example}
+- "answer" is the final answer built from the results, for example "${{s2}}" or "${{s1}} km". Write "" when a value must be read from a result before you can finish: you will plan again with the results.
+- Write math with *, /, +, - and ** for powers.{search_rule}{code_rule}
+{examples}
 
-When asked to REFLECT, reply with JSON {{"answer": ..., "decision": ..., "critique": ...}}:
+When asked to REFLECT, reply with JSON {{"answer": ..., "decision": ..., "wrong": [...], "critique": ...}}:
 - "answer": the final answer the results give, the value only, e.g. "89".
-- "decision": "finish" when the results answer the task; "replan" only when a step failed; "continue" only when steps have not run yet.
-- "critique": "" when finishing, else one sentence saying what to change.
-Example. Results: s1 calculator({{"expression": "12*7"}}) -> 84, s2 calculator({{"expression": "84+5"}}) -> 89. Reply: {{"answer": "89", "decision": "finish", "critique": ""}}"""
+- "decision": "finish" when the results answer the task; "replan" when a step failed or gave a wrong result.
+- "wrong": the ids of the steps whose results are wrong; [] when finishing.
+- "critique": "" when finishing, else one sentence saying what to change."""
 
-EXAMPLE_PLAN = Plan.model_validate(
-    {
-        "steps": [
-            {
-                "id": "s1",
-                "tool": "calculator",
-                "args": {"expression": "12*7"},
-                "why": "eggs in boxes",
-            },
-            {
-                "id": "s2",
-                "tool": "calculator",
-                "args": {"expression": "${s1}+5"},
-                "why": "add loose",
-            },
-        ]
-    }
-)
-
+PLAN_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
+    "calculator": (
+        "A box holds 12 eggs. How many eggs are in 7 boxes plus 5 loose eggs?",
+        {
+            "approach": "The eggs in 7 boxes of 12, plus the 5 loose eggs.",
+            "steps": [
+                {"id": "s1", "tool": "calculator", "args": {"expression": "12*7"}},
+                {"id": "s2", "tool": "calculator", "args": {"expression": "${s1}+5"}},
+            ],
+            "answer": "${s2}",
+        },
+    ),
+    "search": (
+        "How many days of leave does the handbook give, doubled?",
+        {
+            "approach": "Look up the days of leave first; they must be read before doubling.",
+            "steps": [{"id": "s1", "tool": "search", "args": {"query": "days of leave"}}],
+            "answer": "",
+        },
+    ),
+}
+"""One worked plan per tool that has one, shown when the tool is in the inventory: the
+calculator's chains two steps into a template answer; the search one leaves the answer
+empty, since the number must be read from the hits before it can be doubled."""
 PLAN_REQUEST = "PLAN\nTask: {task}"
 REFLECT_REQUEST = "REFLECT\nTask: {task}\nResults:\n{results}"
 CRITIQUE_REQUEST = (
@@ -69,34 +73,99 @@ _FENCE_TAG = re.compile(r"(?:<|&lt;|\uff1c)\s*/?\s*memories", re.IGNORECASE)
 SECTION_HISTORY = "Conversation so far:\n{items}"
 SECTION_FINDINGS = "Your previous plan was rejected. Fix these problems:\n{items}"
 SECTION_RESULTS = "Results of earlier steps (use the values directly):\n{items}"
+CONTINUE_NOTE = (
+    "Your previous plan gathered the results above but gave no answer. Read the values you "
+    "need from them and plan what remains with those values written out, or give the "
+    'answer with "steps": [].'
+)
+CODE_REQUEST = (
+    "The answer is code. Write the complete code in one python step that only defines it "
+    '(no tests, no prints), and set "answer" to "${s1.code}" (that step\'s code).'
+)
+CODE_WITH_ASSERTS_REQUEST = (
+    "The answer is code. Write the complete code in one python step: the code, then a few "
+    "assert lines checking it on examples you choose (they run in the sandbox), and set "
+    '"answer" to "${s1.code}" (that step\'s code).'
+)
+SEARCH_RULE = (
+    "\n- Never guess a fact the task needs (a price, a rate, a name, a date): look it up "
+    "with search first."
+)
+"""In the system prompt when the search tool is in the inventory."""
+CODE_RULE = (
+    "\n- When the task asks you to write code, put all of it in one python step that ends "
+    'with a few assert lines checking it, and set "answer" to "${s1.code}" (that step\'s code).'
+)
+"""In the system prompt when the python tool is in the inventory."""
+ADD_ASSERTS = (
+    "The code ran, but nothing checked it. Plan the same python step again with a few assert "
+    "lines after the code that check it on examples you choose."
+)
+EXAMPLES_FAILED = "The code fails the task's own examples:\n{report}\nFix the code."
+JUDGED_WRONG = "The reflector judged these results wrong; do not repeat these calls: {items}"
 
 MAX_RESULT_CHARS = 600
+MAX_DESCRIPTION_CHARS = 1000
+"""A tool's description in the prompt is cut here: an MCP server writes its own, of any size."""
 
 
-def _type_of(spec: dict[str, Any]) -> str:
-    if "type" in spec:
-        return str(spec["type"])
-    if "anyOf" in spec:
-        return "|".join(_type_of(s) for s in spec["anyOf"] if s.get("type") != "null")
+def describe_type(spec: Any) -> str:
+    """A short type for the prompt: `string`, `'km'|'mi'`, `list[number]`, `object`."""
+    if not isinstance(spec, dict):
+        return "any"
+    if "enum" in spec and isinstance(spec["enum"], list):
+        return "|".join(json.dumps(v, ensure_ascii=False) for v in spec["enum"])
+    if "const" in spec:
+        return json.dumps(spec["const"], ensure_ascii=False)
+    kind = spec.get("type")
+    if isinstance(kind, list):
+        return "|".join(str(k) for k in kind if k != "null") or "null"
+    if kind == "array":
+        return f"list[{describe_type(spec.get('items'))}]" if spec.get("items") else "list"
+    if kind is not None:
+        return str(kind)
+    for union in ("anyOf", "oneOf"):
+        if isinstance(spec.get(union), list):
+            kinds = [describe_type(s) for s in spec[union] if not _is_null(s)]
+            return "|".join(kinds) or "null"
     return "any"
 
 
+def _is_null(spec: Any) -> bool:
+    return isinstance(spec, dict) and spec.get("type") == "null"
+
+
 def describe_tool(tool: BaseTool) -> str:
-    """One line: `name(arg: type, optional?: type): description`."""
-    schema = args_model(tool).model_json_schema()
-    required = set(schema.get("required", []))
+    """One line: `name(arg: type, optional?: type): description`, from the tool's argument
+    schema however it was declared (pydantic, `@tool` signature, JSON Schema)."""
+    schema = argument_schema(tool)
+    required = set(schema.required)
     params = ", ".join(
-        f"{name}{'' if name in required else '?'}: {_type_of(spec)}"
-        for name, spec in schema.get("properties", {}).items()
+        f"{name}{'' if name in required else '?'}: {describe_type(spec)}"
+        for name, spec in schema.properties.items()
     )
-    description = " ".join((tool.description or "").split())
+    description = clip(" ".join((tool.description or "").split()), MAX_DESCRIPTION_CHARS)
     return f"- {tool.name}({params}): {description}"
 
 
+def plan_examples(names: Iterable[str]) -> str:
+    """The worked plans of the inventory's tools (see `PLAN_EXAMPLES`)."""
+    lines = []
+    for name in names:
+        if name in PLAN_EXAMPLES:
+            task, plan = PLAN_EXAMPLES[name]
+            compact = json.dumps(plan, separators=(",", ":"), ensure_ascii=False)
+            lines.append(f'Example. Task: "{task}"\n{compact}')
+    return "\n".join(lines)
+
+
 def system_prompt(tools: Iterable[BaseTool]) -> str:
+    listed = list(tools)
     return SYSTEM.format(
-        tools="\n".join(describe_tool(t) for t in tools) or "(none)",
-        example=EXAMPLE_PLAN.model_dump_json(),
+        tools="\n".join(describe_tool(t) for t in listed) or "(none)",
+        search_rule=SEARCH_RULE if any(t.name == "search" for t in listed) else "",
+        code_rule=CODE_RULE if any(t.name == "python" for t in listed) else "",
+        examples=plan_examples(t.name for t in listed),
     )
 
 

@@ -21,6 +21,7 @@ from langgraph.store.base import BaseStore
 from langgraph.types import Command, StateSnapshot, StreamMode
 
 from agentlab import lifecycle
+from agentlab.citations import Citation, citations
 from agentlab.config import AgentConfig
 from agentlab.context import RunContext
 from agentlab.errors import AgentlabError, ConfigError
@@ -54,6 +55,9 @@ class RunResult:
     thread_id: str | None = None
     stop: StopReason | None = None
     """Why the run stopped (None when it never began)."""
+    citations: list[Citation] = field(default_factory=list)
+    """The documents the answer rests on, from the run's own local search results
+    (`agentlab.citations`); empty without an answer or a document search."""
 
     @property
     def exit_code(self) -> int:
@@ -71,6 +75,7 @@ class RunResult:
             "thread_id": self.thread_id,
             "counters": self.counters.model_dump(),
             "failures": [f.model_dump(mode="json") for f in self.failures],
+            "citations": [c.model_dump(mode="json") for c in self.citations],
         }
 
 
@@ -245,16 +250,19 @@ class Runner:
     def _result(
         self, run_id: str, thread_id: str | None, state: AgentState | dict[str, Any]
     ) -> RunResult:
+        answer = state.get("answer")
+        calls = (state.get("past_calls") or {}).values()
         return RunResult(
             run_id=state.get("run_id", run_id),
             status=state.get("status", "error"),
-            answer=state.get("answer"),
+            answer=answer,
             status_detail=state.get("status_detail", ""),
             trace_path=self.deps.tracer.location(state.get("run_id", run_id)),
             counters=state.get("counters") or Counters(),
             failures=list(state.get("failures") or []),
             thread_id=thread_id,
             stop=state.get("stop"),
+            citations=citations(calls, answer),
         )
 
     def _crashed(
@@ -276,5 +284,6 @@ class Runner:
             lifecycle.release_tools(self.deps.tools, run_id)
         result = self._result(run_id, thread_id, state)
         result.status, result.status_detail, result.answer = status_of(reason), detail, None
+        result.citations = []
         result.stop = reason
         return result

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field
 
 STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,31}$"
 """What a step id may be: a letter or `_`, then up to 31 letters, digits, `_` or `-`.
@@ -28,6 +27,10 @@ _STEP_ID = re.compile(STEP_ID_PATTERN.removesuffix("$") + r"\Z")
 
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_\-]*)\}")
 """A reference to an earlier step's result: `${s1}` (every valid step id can be referenced)."""
+
+TEMPLATE_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_\-]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\}")
+"""A reference in a plan's answer template: `${s2}` (the step's result) or `${s1.code}`
+(the step's argument `code`, as it ran: how a plan names the code it wrote)."""
 
 
 def is_step_id(value: str) -> bool:
@@ -68,27 +71,31 @@ def _collect_references(value: Any, found: list[str]) -> None:
 
 
 class Plan(BaseModel):
-    """A task decomposed into tool calls; steps may run in parallel unless they reference each other."""
+    """A task decomposed into tool calls; steps may run in parallel unless they reference each other.
+
+    `answer` is the final answer as a template over the steps' results (`"${s2}"`,
+    `"${s1} km"`, `"${s1.code}"`); empty when the plan only gathers what a next
+    planning round needs to see.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
+    approach: str = Field(
+        default="",
+        description="One sentence, written before the steps: what the answer is computed from",
+    )
     steps: list[Step] = Field(default_factory=list)
+    answer: str = Field(
+        default="",
+        description='The final answer built from the results, e.g. "${s2}"; "" to plan again',
+    )
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
 
-
-@cache
-def capped_plan(max_steps: int) -> type[Plan]:
-    """`Plan` whose JSON schema allows at most `max_steps` steps.
-
-    Under constrained decoding the cap is part of the grammar, so a small model
-    cannot run away listing steps until its output is cut off mid-string.
-    Parsing is not capped: a longer plan from a backend that ignores the schema
-    still parses and the validator reports it as over budget.
-    """
-    steps: Any = Field(default_factory=list, json_schema_extra={"maxItems": max_steps})
-    return create_model("Plan", __base__=Plan, steps=(list[Step], steps))
+    def answer_references(self) -> list[tuple[str, str | None]]:
+        """`(step id, argument or None)` of every `${...}` in the answer template, in order."""
+        return [(m.group(1), m.group(2)) for m in TEMPLATE_REFERENCE.finditer(self.answer)]
 
 
 class Reflection(BaseModel):
@@ -98,6 +105,9 @@ class Reflection(BaseModel):
 
     decision: Literal["finish", "continue", "replan"]
     answer: str = Field(default="", description="The final answer when decision is finish")
+    wrong: list[str] = Field(
+        default_factory=list, description="Ids of the steps whose results are wrong"
+    )
     critique: str = Field(default="", description="What to change when decision is replan")
 
 
@@ -115,10 +125,15 @@ class ClosingReflection(BaseModel):
     # them (the object's field names are unchanged).
     answer: str = Field(description="The final answer the results give")
     decision: Literal["finish", "replan"]
+    wrong: list[str] = Field(
+        default_factory=list, description="Ids of the steps whose results are wrong"
+    )
     critique: str = Field(description="What to change when decision is replan, else empty")
 
     def as_reflection(self) -> Reflection:
-        return Reflection(decision=self.decision, answer=self.answer, critique=self.critique)
+        return Reflection(
+            decision=self.decision, answer=self.answer, wrong=self.wrong, critique=self.critique
+        )
 
 
 class Critique(BaseModel):

@@ -21,6 +21,7 @@ EMBEDDER_ENV = "AGENTLAB_EMBEDDER"
 MODELS_DIR_ENV = "AGENTLAB_MODELS_DIR"
 SANDBOX_IMAGE_ENV = "AGENTLAB_SANDBOX_IMAGE"
 DEBIAN_MIRROR_ENV = "AGENTLAB_DEBIAN_MIRROR"
+CORPUS_ENV = "AGENTLAB_CORPUS"
 
 DEFAULT_HOME = Path(".agentlab")
 
@@ -48,6 +49,10 @@ class Settings:
     """`AGENTLAB_SANDBOX_IMAGE`: run this image tag instead of the one built from the sources."""
     debian_mirror: str | None
     """`AGENTLAB_DEBIAN_MIRROR`: the Debian archive `sandbox build --offline` bootstraps from."""
+    corpus: tuple[Path, ...]
+    """`AGENTLAB_CORPUS`: the folders of documents the local `search` backend reads when an
+    agent names none, separated by `os.pathsep` (`:`; `;` on Windows); relative to the
+    working directory."""
 
     @property
     def runs_dir(self) -> Path:
@@ -78,6 +83,11 @@ def current(environ: Mapping[str, str] | None = None) -> Settings:
         models_dir=Path(models_dir).expanduser() if models_dir else cache / "agentlab" / "models",
         sandbox_image=value(SANDBOX_IMAGE_ENV),
         debian_mirror=value(DEBIAN_MIRROR_ENV),
+        corpus=tuple(
+            Path(part.strip()).expanduser()
+            for part in (value(CORPUS_ENV) or "").split(os.pathsep)
+            if part.strip()
+        ),
     )
 
 
@@ -89,3 +99,27 @@ def home() -> Path:
 def runs_dir() -> Path:
     """Where run traces go by default: `AGENTLAB_HOME/runs`."""
     return current().runs_dir
+
+
+def span_exporters(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The OpenTelemetry exporters the environment asks for: `otlp` when
+    `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set or
+    `OTEL_TRACES_EXPORTER` names it, `console` when that names it; none when
+    `OTEL_SDK_DISABLED` is true or `OTEL_TRACES_EXPORTER` is `none`. The standard
+    OpenTelemetry variables, so an app's existing setup applies to agentlab's spans."""
+    env = os.environ if environ is None else environ
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return ()
+    named = [n.strip().lower() for n in env.get("OTEL_TRACES_EXPORTER", "").split(",")]
+    if "none" in named:
+        return ()
+    endpoint = any(
+        env.get(n, "").strip()
+        for n in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+    wanted = []
+    if "otlp" in named or endpoint:
+        wanted.append("otlp")
+    if "console" in named:
+        wanted.append("console")
+    return tuple(wanted)

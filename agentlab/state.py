@@ -37,6 +37,16 @@ class StepResult(BaseModel):
     """Paths of files the step produced, saved beside the trace."""
 
 
+class CodeAttempt(BaseModel):
+    """A plan's code answer and how it did on the task's own examples."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    passed: int
+    failed: int
+
+
 class Counters(BaseModel):
     """Run totals; updates are deltas that the reducer adds up."""
 
@@ -74,10 +84,12 @@ def merge_results(
 
 
 class AgentInput(TypedDict, total=False):
-    """What a caller passes to `invoke`: the task, and optionally its id for evaluations."""
+    """What a caller passes to `invoke`: the task (and optionally its id, for evaluations),
+    or chat-style `messages`, whose last human message is the task (see `lifecycle.begin`)."""
 
     task: str
     task_id: str
+    messages: Annotated[list[AnyMessage], add_messages]
 
 
 class AgentState(TypedDict, total=False):
@@ -89,6 +101,9 @@ class AgentState(TypedDict, total=False):
     started_at: float
     messages: Annotated[list[AnyMessage], add_messages]
     """Short-term memory: the conversation on this thread, across runs."""
+    turn_id: str | None
+    """The id of the human message the run answers (its task as a message): a later human
+    message with another id is a new chat turn."""
     memories: list[str]
     """Long-term memories recalled for this task."""
     plan: Plan | None
@@ -96,9 +111,24 @@ class AgentState(TypedDict, total=False):
     results: Annotated[dict[str, StepResult], merge_results]
     past_calls: Annotated[dict[str, StepResult], merge_results]
     """Every tool call of the run keyed by tool and arguments, to spot repeated actions."""
+    candidates: list[Plan]
+    """With `AgentConfig.plans` above 1: the round's candidate plans, as the model wrote them
+    (`plan` then runs the valid ones together, their step ids prefixed `c1_`, `c2_`...)."""
+    valid_candidates: list[int]
+    """Which candidates (1-based) passed the validator and run."""
+    prior_calls: dict[str, StepResult]
+    """Calls of earlier plans in the run that succeeded and were not judged wrong: a later
+    plan repeating one reuses its result instead of calling the tool again."""
+    rejected: Annotated[list[str], operator.add]
+    """Calls (tool and arguments) the reflector judged wrong: a plan repeating one is refused."""
     reflections: Annotated[list[Reflection], operator.add]
     findings: list[str]
     """What the planner must fix next: validator findings, tool errors, the reflector's critique."""
+    round_note: str
+    """What the planner is told about this round besides findings (a partial plan's results
+    to build on)."""
+    code_attempts: Annotated[list[CodeAttempt], operator.add]
+    """Code answers tried against the task's examples, with how many passed (code tasks)."""
     failures: Annotated[list[FailureEvent], operator.add]
     counters: Annotated[Counters, add_counters]
     answer: str | None

@@ -2,7 +2,8 @@
 
 Each step is prepared (its id, tool, `${id}` references and arguments
 checked), the repeated-action rule applied, and the calls made concurrently
-on the agent's tool threads, each waited on up to its tool's deadline;
+(a tool thread each, or the background loop for a coroutine-only tool), each
+waited on up to its tool's deadline;
 results, failure events and `tool_call` trace events are recorded the same
 way whether the steps come from agentlab's plan (the executor node) or one
 at a time from a loop (the `react` baseline's tool node).
@@ -10,6 +11,7 @@ at a time from a loop (the `react` baseline's tool node).
 
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -21,9 +23,17 @@ from agentlab import execution
 from agentlab.errors import UnsafePathError
 from agentlab.events import ToolCall
 from agentlab.failures import FailureCategory, FailureEvent
-from agentlab.plan_checks import Finding, argument_findings, id_finding, tool_finding
+from agentlab.plan_checks import (
+    REPEATS_REJECTED,
+    Finding,
+    argument_findings,
+    has_reference,
+    id_finding,
+    tool_finding,
+)
 from agentlab.schemas import Step
 from agentlab.state import AgentState, StepResult
+from agentlab.tools.arguments import argument_schema
 from agentlab.tools.base import output_data, output_text, tool_is_idempotent, tool_timeout
 
 if TYPE_CHECKING:
@@ -38,6 +48,8 @@ class Wave:
     failures: list[FailureEvent] = field(default_factory=list)
     past_calls: dict[str, StepResult] = field(default_factory=dict)
     tool_calls: int = 0
+    shared: list[tuple[str, Prepared]] = field(default_factory=list)
+    """Calls answered by a twin in the same wave (candidate plans): (twin's step id, call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +118,11 @@ class StepEngine:
                 state, step, [Finding(FailureCategory.PLANNING_BAD_REFERENCE, detail)], wave
             )
             return None
-        problems = argument_findings(step, self.deps.tools.get(step.tool), args)
+        tool = self.deps.tools.get(step.tool)
+        # A result's text where a JSON-schema tool wants a number (or a list) is read as one.
+        filled = [name for name, value in step.args.items() if has_reference(value)]
+        args = argument_schema(tool).read_results(args, filled)
+        problems = argument_findings(step, tool, args)
         if problems:
             self.refuse(state, step, problems, wave, args)
             return None
@@ -126,10 +142,34 @@ class StepEngine:
         wave = wave if wave is not None else Wave()
         prepared = [p for s in ready if (p := self._prepare(state, s, results, wave))]
         past = dict(state.get("past_calls") or {})
+        prior = state.get("prior_calls") or {}
+        rejected = set(state.get("rejected") or [])
         to_call: list[Prepared] = []
         for item in prepared:
+            tool = self.deps.tools.get(item.step.tool)
+            if item.key in rejected:
+                detail = REPEATS_REJECTED.format(step=item.step.id, call=item.key)
+                finding = Finding(FailureCategory.EFFICIENCY_REPEATED_ACTION, detail)
+                self.refuse(state, item.step, [finding], wave, item.args)
+                continue
+            earlier = prior.get(item.key)
+            if earlier is not None and tool_is_idempotent(tool):
+                # An earlier plan made this call and it was judged right: reuse it.
+                self._reuse(state, item, earlier, wave)
+                continue
+            twin = next((p for p in to_call if p.key == item.key), None)
             earlier = past.get(item.key)
-            if earlier is not None or any(p.key == item.key for p in to_call):
+            if (twin and _other_candidates(twin.step.id, item.step.id)) or (
+                earlier is not None and _other_candidates(earlier.step_id, item.step.id)
+            ):
+                # Candidate plans of one round often make the same call: made once, shared.
+                if earlier is not None and earlier.status == "ok" and tool_is_idempotent(tool):
+                    self._reuse(state, item, earlier, wave)
+                    continue
+                if twin is not None and tool_is_idempotent(tool):
+                    wave.shared.append((twin.step.id, item))
+                    continue
+            elif earlier is not None or twin is not None:
                 wave.failures.append(
                     self.deps.failure(
                         state,
@@ -142,15 +182,41 @@ class StepEngine:
                         args=item.args,
                     )
                 )
-                tool = self.deps.tools.get(item.step.tool)
                 if earlier is not None and earlier.status == "ok" and tool_is_idempotent(tool):
                     wave.results[item.step.id] = earlier.model_copy(
                         update={"step_id": item.step.id}
                     )
                     continue
+                if twin is not None and tool_is_idempotent(tool):
+                    wave.shared.append((twin.step.id, item))
+                    continue
             to_call.append(item)
         self._call_concurrently(state, to_call, wave)
+        for source, item in wave.shared:
+            self._reuse(state, item, wave.results[source], wave)
         return wave
+
+    def _reuse(self, state: AgentState, item: Prepared, earlier: StepResult, wave: Wave) -> None:
+        """Record `item` as answered by an identical earlier call (no call is made)."""
+        now = time.time()
+        result = earlier.model_copy(update={"step_id": item.step.id, "started": now, "ended": now})
+        wave.results[item.step.id] = result
+        self.deps.tracer.write(
+            ToolCall(
+                run_id=state["run_id"],
+                step_id=item.step.id,
+                tool=item.step.tool,
+                args=item.args,
+                status=result.status,
+                output=result.output,
+                data=result.data,
+                started=now,
+                ended=now,
+                duration_s=0.0,
+                artifacts=result.artifacts,
+                reused=True,
+            )
+        )
 
     def _call_concurrently(self, state: AgentState, calls: list[Prepared], wave: Wave) -> None:
         if not calls:
@@ -166,7 +232,7 @@ class StepEngine:
             tool = self.deps.tools.get(item.step.tool)
             writer({"event": "step_started", "step_id": item.step.id, "tool": tool.name})
             started = time.time()
-            future = pool.submit(execution.invoke_tool, tool, item.args, config)
+            future = execution.start_call(tool, item.args, config, pool)
             futures[future] = (item, started, started + tool_timeout(tool))
         pending = set(futures)
         while pending:
@@ -274,3 +340,12 @@ class StepEngine:
                 artifacts=result.artifacts,
             )
         )
+
+
+_CANDIDATE = re.compile(r"^c(\d+)_")
+
+
+def _other_candidates(first: str, second: str) -> bool:
+    """Whether two step ids belong to different candidate plans of one round (`c1_`, `c2_`)."""
+    a, b = _CANDIDATE.match(first), _CANDIDATE.match(second)
+    return a is not None and b is not None and a.group(1) != b.group(1)

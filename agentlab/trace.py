@@ -9,7 +9,9 @@ secret sits. Trace files are owner-only (0600, in 0700 folders agentlab makes).
 from __future__ import annotations
 
 import json
+import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -35,6 +37,7 @@ from agentlab.redaction import REDACTED, Redactor, env_secrets, redact
 
 __all__ = [
     "REDACTED",
+    "EventObserver",
     "JsonlTraceSink",
     "MemoryTraceSink",
     "TraceError",
@@ -153,11 +156,54 @@ class MemoryTraceSink:
         return [e for e in self.events if e.run_id == run_id]
 
 
-class Tracer:
-    """Writes a run's typed events to a sink, serialised and redacted."""
+class EventObserver(Protocol):
+    """Sees every event a `Tracer` writes, typed and already redacted (OpenTelemetry spans,
+    `agentlab.otel.SpanRecorder`). Implementations must be thread-safe."""
 
-    def __init__(self, sink: TraceSink | None = None) -> None:
+    def observe(self, event: Event | FailureEvent) -> None: ...
+
+
+_log = logging.getLogger(__name__)
+
+
+def observers_from_environment() -> list[EventObserver]:
+    """OpenTelemetry spans when the environment asks for an exporter
+    (`settings.span_exporters`), else none. Without the `[otel]` extra that is said once
+    and the run goes on with its JSONL trace alone."""
+    if not settings.span_exporters():
+        return []
+    try:
+        from agentlab.otel import environment_recorder
+    except ImportError:
+        _warn_once(OTEL_HINT)
+        return []
+    return [environment_recorder()]
+
+
+OTEL_HINT = (
+    "OpenTelemetry is configured (OTEL_* variables) but not installed for agentlab: "
+    "pip install 'agentlab[otel]'; runs keep their JSONL traces only"
+)
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        _log.warning(message)
+
+
+class Tracer:
+    """Writes a run's typed events to a sink, serialised and redacted, and shows each to the
+    observers (OpenTelemetry spans when the environment configures them)."""
+
+    def __init__(
+        self, sink: TraceSink | None = None, *, observers: Sequence[EventObserver] | None = None
+    ) -> None:
         self.sink: TraceSink = sink if sink is not None else JsonlTraceSink()
+        self.observers: list[EventObserver] = (
+            list(observers) if observers is not None else observers_from_environment()
+        )
         # Built once: the environment's secrets and the compiled patterns.
         self._redact = Redactor(env_secrets())
         self._headed: set[str] = set()
@@ -177,6 +223,15 @@ class Tracer:
             self.sink.write_line(run_id, text)  # nothing replaced: the text is the line
         else:
             self.sink.write(run_id, redacted)
+        if self.observers:
+            self._show(event if redacted is data else parse_event(redacted))
+
+    def _show(self, event: Event | FailureEvent) -> None:
+        for observer in self.observers:
+            try:
+                observer.observe(event)
+            except Exception as exc:  # telemetry never fails a run; the trace has the event
+                _warn_once(f"{type(observer).__name__} failed on an event: {exc!r}")
 
     def began(self, run_id: str) -> bool:
         """Whether this tracer wrote the run's header (a trace without one is not written)."""

@@ -1,13 +1,15 @@
-"""Eval throughput with N workers: runs per second of `Evaluation` on replayed cassettes.
+"""Eval throughput: runs per second of `Evaluation` in one process and in worker processes.
 
-The shipped math suite under 4 variants (40 runs), each run a two-step calculator
-plan and a reflection, replayed from hand-written cassettes, traces written as in
-real use. The same study runs with 1, 2 and 4 workers, interleaved over rounds.
-With a replayed model the work is Python on 2 cores under the GIL, so this
-measures the harness's own overhead and what threads buy; with a real model the
-time is the model's and workers overlap its waits.
+The shipped math suite under 4 variants (100 runs), each run a two-step
+calculator plan answered from its template (and, under `reflection-always`, a
+reflection),
+replayed from hand-written cassettes, traces written and graded as in real use.
+The same study runs in this process (`-j 1`) and on 2 (and 4) worker processes,
+interleaved over rounds; every configuration must give the same verdicts. With a
+replayed model a run is Python, so only processes (one interpreter per core) can
+speed it up. `--ray` adds a run on a local Ray cluster of 2 CPUs.
 
-    .venv/bin/python benchmarks/eval_throughput.py --rounds 3
+    flock /tmp/agentlab-cpu.lock .venv/bin/python benchmarks/eval_throughput.py --rounds 3
     .venv/bin/python benchmarks/eval_throughput.py --smoke    # 2 tasks, one round: does it run?
 """
 
@@ -24,7 +26,7 @@ from smoke import add_smoke, check_traces
 
 from agentlab.eval import EvalSettings, Evaluation, cassette_path, load_suite
 
-VARIANTS = ("full", "no-validator", "no-reflection", "critique")
+VARIANTS = ("full", "no-validator", "reflection-always", "reflection-never")
 
 
 def write_cassettes(root: Path) -> None:
@@ -35,32 +37,32 @@ def write_cassettes(root: Path) -> None:
             {"id": "s1", "tool": "calculator", "args": {"expression": f"{answer}*2"}, "why": ""},
             {"id": "s2", "tool": "calculator", "args": {"expression": "${s1}/2"}, "why": ""},
         ]
-        plan = json.dumps({"steps": steps})
+        plan = json.dumps({"steps": steps, "answer": "${s2}"})
         finish = json.dumps({"decision": "finish", "answer": answer, "critique": ""})
-        critique = json.dumps({"verdict": "ok", "issues": []})
         for variant in VARIANTS:
             replies = [plan]
-            if variant == "critique":
-                replies.append(critique)
-            if variant != "no-reflection":
+            if variant == "reflection-always":
                 replies.append(finish)
             path = cassette_path(root, variant, task.id)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("".join(json.dumps({"reply": r}) + "\n" for r in replies))
 
 
-def run_once(cassettes: Path, out: Path, jobs: int, limit: int | None = None) -> tuple[float, int]:
-    """Seconds for the whole study, and how many runs it made."""
+def run_once(
+    cassettes: Path, out: Path, jobs: int, limit: int | None, ray: str | None = None
+) -> tuple[float, dict[tuple[str, str], str | None]]:
+    """Seconds for the whole study, and its verdicts by pair."""
     settings = EvalSettings(
-        variants=VARIANTS, out_dir=out, model=f"replay:{cassettes}", jobs=jobs, limit=limit
-    )
+        variants=VARIANTS, out_dir=out, model=f"replay:{cassettes}", jobs=jobs, limit=limit,
+        ray=ray,
+    )  # fmt: skip
     evaluation = Evaluation(load_suite("math"), settings)
     started = time.perf_counter()
     results = evaluation.run()
     seconds = time.perf_counter() - started
     if len(results) != len(evaluation.pairs()) or any(r.outcome != "pass" for r in results):
         raise SystemExit(f"unexpected results: {results}")
-    return seconds, len(results)
+    return seconds, {(r.task_id, r.variant): r.outcome for r in results}
 
 
 def main() -> None:
@@ -69,24 +71,36 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--ray", action="store_true", help="also a local Ray cluster of 2 CPUs")
     add_smoke(parser)
     options = parser.parse_args()
     limit = 2 if options.smoke else None
     if options.smoke:
         options.rounds, options.jobs = 1, [1, 2]
+    columns = [(f"-j {j}" if j == 1 else f"-j {j} (processes)", j, None) for j in options.jobs]
+    if options.ray:
+        columns.append(("--ray local -j 2", 2, "local"))
     scratch = Path(tempfile.mkdtemp(prefix="agentlab-eval-bench-"))
     try:
         cassettes = scratch / "cassettes"
         write_cassettes(cassettes)
-        run_once(cassettes, scratch / "warmup", 1, limit)
-        print("| round | " + " | ".join(f"-j {j}" for j in options.jobs) + " |")
-        print("|---|" + "---|" * len(options.jobs))
+        # Warm-up: imports, and the fork server the worker processes start from.
+        _, reference = run_once(cassettes, scratch / "warmup-1", 1, limit)
+        run_once(cassettes, scratch / "warmup-2", 2, limit)
+        print("| round | " + " | ".join(name for name, _, _ in columns) + " | -j 2 / -j 1 |")
+        print("|---|" + "---|" * (len(columns) + 1))
         for round_ in range(1, options.rounds + 1):
-            cells = []
-            for jobs in options.jobs:
-                seconds, runs = run_once(cassettes, scratch / f"r{round_}-j{jobs}", jobs, limit)
+            cells, rates = [], {}
+            for name, jobs, ray in columns:
+                out = scratch / f"r{round_}-{len(cells)}"
+                seconds, verdicts = run_once(cassettes, out, jobs, limit, ray)
+                if verdicts != reference:
+                    raise SystemExit(f"{name} gave other verdicts than -j 1")
+                runs = len(verdicts)
+                rates[(jobs, ray)] = runs / seconds
                 cells.append(f"{runs / seconds:.1f} runs/s ({seconds * 1000 / runs:.0f} ms/run)")
-            print(f"| {round_} | " + " | ".join(cells) + " |", flush=True)
+            ratio = rates[(2, None)] / rates[(1, None)] if (2, None) in rates else float("nan")
+            print(f"| {round_} | " + " | ".join(cells) + f" | {ratio:.2f}× |", flush=True)
         if options.smoke:
             check_traces(scratch)
     finally:

@@ -20,7 +20,14 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 
-from agentlab.events import Event, RecalledMemory, StoredMemory, TraceEvent, Verdict
+from agentlab.events import (
+    CandidateOutcome,
+    Event,
+    RecalledMemory,
+    StoredMemory,
+    TraceEvent,
+    Verdict,
+)
 from agentlab.state import Counters
 from agentlab.stops import STOP_TYPES
 
@@ -37,7 +44,14 @@ def event_models() -> list[type[BaseModel]]:
     return list(get_args(union))
 
 
-PARTS: tuple[type[BaseModel], ...] = (Verdict, Counters, RecalledMemory, StoredMemory, *STOP_TYPES)
+PARTS: tuple[type[BaseModel], ...] = (
+    Verdict,
+    CandidateOutcome,
+    Counters,
+    RecalledMemory,
+    StoredMemory,
+    *STOP_TYPES,
+)
 """Models that events hold, each with a table of its own."""
 
 

@@ -46,7 +46,13 @@ def isolated_env(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[None]:
     """No API keys, no default model, traces under a temp AGENTLAB_HOME."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AGENTLAB_MODEL", "AGENTLAB_DB"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "AGENTLAB_MODEL",
+        "AGENTLAB_DB",
+        "AGENTLAB_CORPUS",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AGENTLAB_HOME", str(tmp_path / "agentlab-home"))
     if request.node.get_closest_marker("local_model") is None:

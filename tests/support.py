@@ -21,16 +21,22 @@ def step(id: str, tool: str, **args: Any) -> dict[str, Any]:
     return {"id": id, "tool": tool, "args": args, "why": ""}
 
 
-def plan(*steps: dict[str, Any]) -> str:
-    return json.dumps({"steps": list(steps)})
+def plan(*steps: dict[str, Any], answer: str | None = None) -> str:
+    """A plan reply; `answer` is its answer template (left out when None, as older replies)."""
+    reply: dict[str, Any] = {"steps": list(steps)}
+    if answer is not None:
+        reply["answer"] = answer
+    return json.dumps(reply)
 
 
 def finish(answer: str) -> str:
     return json.dumps({"decision": "finish", "answer": answer, "critique": ""})
 
 
-def replan(critique: str) -> str:
-    return json.dumps({"decision": "replan", "answer": "", "critique": critique})
+def replan(critique: str, wrong: list[str] | None = None) -> str:
+    return json.dumps(
+        {"decision": "replan", "answer": "", "wrong": wrong or [], "critique": critique}
+    )
 
 
 def write_cassette(path: Path, *replies: str) -> Path:

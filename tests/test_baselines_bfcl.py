@@ -30,6 +30,7 @@ def plan(*calls: tuple[str, dict[str, Any]]) -> str:
 
 
 def finish(answer: str) -> str:
+    """A plan of stub calls writes no answer, so the reflector reads one off the results."""
     return json.dumps({"answer": answer, "decision": "finish", "critique": ""})
 
 

@@ -16,6 +16,7 @@ from agentlab.baselines.react import react_json_schema, react_step_model
 from agentlab.events import FailureEvent, NodeStep, ToolCall
 from agentlab.llm import ReplayChatModel
 from agentlab.llm.caller import json_schema_response_format
+from agentlab.tools.registry import builtin_tool
 from agentlab.trace import MemoryTraceSink, Tracer
 
 
@@ -174,18 +175,20 @@ def test_unparseable_replies_end_without_answer(tmp_path: Path) -> None:
     assert categories(events) == [("planning.malformed_output", "agent")] * 3
 
 
-def test_schema_lists_the_inventory_and_final_answer() -> None:
-    schema = react_json_schema(["calculator", "search"])
-    call, final = schema["properties"]["action"]["anyOf"]
-    assert call["properties"]["tool"] == {"enum": ["calculator", "search"]}
+def test_schema_lists_each_tool_with_its_own_arguments_and_final_answer() -> None:
+    tools = [builtin_tool("calculator", AgentConfig()), builtin_tool("search", AgentConfig())]
+    schema = react_json_schema(tools)
+    calculator, search, final = schema["properties"]["action"]["anyOf"]
+    assert calculator["properties"]["tool"] == {"const": "calculator"}
+    assert calculator["properties"]["args"]["required"] == ["expression"]
+    assert calculator["properties"]["args"]["additionalProperties"] is False
+    assert search["properties"]["tool"] == {"const": "search"}
     assert final["properties"]["tool"] == {"const": "final_answer"}
     assert final["properties"]["args"]["required"] == ["answer"]
     assert schema["required"] == ["thought", "action"]  # the thought is written first
-    model = react_step_model(["calculator"])
+    model = react_step_model(tools[:1])
     sent = json_schema_response_format(model)["json_schema"]["schema"]
-    assert sent["properties"]["action"]["anyOf"][0]["properties"]["tool"] == {
-        "enum": ["calculator"]
-    }
+    assert sent["properties"]["action"]["anyOf"][0]["properties"]["tool"] == {"const": "calculator"}
     # Parsing stays lenient: an unconstrained backend's hallucinated tool reaches the tool node.
     parsed = model.model_validate({"thought": "x", "action": {"tool": "abacus", "args": {}}})
     assert parsed.action.tool == "abacus"
@@ -193,5 +196,6 @@ def test_schema_lists_the_inventory_and_final_answer() -> None:
 
 @pytest.mark.parametrize("inventory", [[], ["calculator"]])
 def test_schema_without_tools_offers_only_the_answer(inventory: list[str]) -> None:
-    actions = react_json_schema(inventory)["properties"]["action"]["anyOf"]
+    tools = [builtin_tool(name, AgentConfig()) for name in inventory]
+    actions = react_json_schema(tools)["properties"]["action"]["anyOf"]
     assert len(actions) == 1 + len(inventory)

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from openai_fake import FakeOpenAI
-from support import agentlab, finish, plan, step
+from support import agentlab, plan, step
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-GOOD_PLAN = plan(step("s1", "calculator", expression="17*23+4"))
+GOOD_PLAN = plan(step("s1", "calculator", expression="17*23+4"), answer="${s1}")
 TASK = "What is 17*23+4?"
 
 
@@ -69,24 +69,23 @@ def streamed(fake: FakeOpenAI) -> list[bool]:
 
 
 def test_a_terminal_shows_tokens_streaming_then_the_plan(serve: Any, tmp_path: Path) -> None:
-    fake = serve([(200, GOOD_PLAN), (200, finish("395"))], chunk_delay_s=0.05)
+    fake = serve([(200, GOOD_PLAN)], chunk_delay_s=0.05)
     code, screen = run_in_pty(
         ["run", TASK, "--model", "openai:m", "--tools", "calculator"], environment(fake, tmp_path)
     )
     assert code == 0, screen
-    assert streamed(fake) == [True, True]
+    assert streamed(fake) == [True]  # one plan answers from its template
     # The live line: the node asking, the token count, the reply as it arrives.
     assert "planner · " in screen and " tokens " in screen
     assert '"tool": "calculator"' in screen or '"calculator"' in screen
-    assert "reflector · " in screen
     # Then the parsed plan, the step and the answer, as before.
     assert "plan" in screen and "17*23+4" in screen
     assert "answer: 395" in screen
-    assert "tokens 240," in screen  # the server's usage, streamed after the reply
+    assert "tokens 120," in screen  # the server's usage, streamed after the reply
 
 
 def test_json_and_pipes_get_no_progress_and_no_streaming(serve: Any, tmp_path: Path) -> None:
-    fake = serve([(200, GOOD_PLAN), (200, finish("395"))] * 3)
+    fake = serve([(200, GOOD_PLAN)] * 3)
     env = environment(fake, tmp_path)
     args = ["run", TASK, "--model", "openai:m", "--tools", "calculator"]
     code, screen = run_in_pty([*args, "--json"], env)
@@ -103,4 +102,4 @@ def test_json_and_pipes_get_no_progress_and_no_streaming(serve: Any, tmp_path: P
     plain = agentlab(*args, cwd=tmp_path, env=env)
     assert plain.returncode == 0 and "answer: 395" in plain.stdout
     assert "planner · " not in plain.stdout
-    assert streamed(fake) == [False] * 6
+    assert streamed(fake) == [False] * 3

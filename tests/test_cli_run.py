@@ -27,6 +27,7 @@ def test_run_answers_from_shipped_cassette(tmp_path: Path) -> None:
     done = agentlab("run", "What is 17*23+4?", "--model", f"replay:{DEMO_CASSETTE}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "answer: 395" in done.stdout
+    assert "join the plan's answer stands (no reflection needed)" in done.stdout
     events = only_trace(tmp_path / "agentlab-home" / "runs")
     footer = events[-1]
     assert footer.type == "footer"
@@ -53,12 +54,14 @@ def test_json_output_is_one_object(tmp_path: Path) -> None:
 BAD_TOOL = plan(step("s1", "abacus", expression="17*23+4"))
 BAD_ARGS = plan(step("s1", "calculator", expr="17*23+4"))
 GOOD = plan(
-    step("s1", "calculator", expression="17*23"), step("s2", "calculator", expression="${s1}+4")
+    step("s1", "calculator", expression="17*23"),
+    step("s2", "calculator", expression="${s1}+4"),
+    answer="${s2}",
 )
 
 
 def test_validator_rejects_bad_plans_and_planner_sees_findings(tmp_path: Path) -> None:
-    cassette = write_cassette(tmp_path / "c.jsonl", BAD_TOOL, BAD_ARGS, GOOD, finish("395"))
+    cassette = write_cassette(tmp_path / "c.jsonl", BAD_TOOL, BAD_ARGS, GOOD)
     record = tmp_path / "recorded.jsonl"
     done = agentlab(
         "run",
@@ -79,7 +82,8 @@ def test_validator_rejects_bad_plans_and_planner_sees_findings(tmp_path: Path) -
     assert events[-1].answer == "395"
     # The planner's second and third prompts carry the validator's findings.
     prompts = [json.loads(line) for line in record.read_text().splitlines()]
-    assert [p["node"] for p in prompts] == ["planner", "planner", "planner", "reflector"]
+    # The good plan answers from its template: no reflection.
+    assert [p["node"] for p in prompts] == ["planner", "planner", "planner"]
     second = prompts[1]["messages"][1]["content"]
     third = prompts[2]["messages"][1]["content"]
     assert "unknown tool 'abacus'" in second

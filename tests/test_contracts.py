@@ -31,6 +31,7 @@ TAXONOMY = {
     "model.api_error",
     "model.context_overflow",
     "model.replay_exhausted",
+    "model.output_truncated",
 }
 
 
@@ -53,12 +54,18 @@ def test_every_public_error_is_exported() -> None:
 
 def test_plan_and_reflection_field_names_are_the_design_contract() -> None:
     plan = Plan.model_validate_json(
-        '{"steps": [{"id": "s1", "tool": "calculator", "args": {"expression": "17*23"}, "why": "x"}]}'
+        '{"steps": [{"id": "s1", "tool": "calculator", "args": {"expression": "17*23"}, "why": "x"}],'
+        ' "answer": "${s1}"}'
     )
     assert json.loads(plan.model_dump_json()) == {
-        "steps": [{"id": "s1", "tool": "calculator", "args": {"expression": "17*23"}, "why": "x"}]
+        "approach": "",
+        "steps": [{"id": "s1", "tool": "calculator", "args": {"expression": "17*23"}, "why": "x"}],
+        "answer": "${s1}",
     }
-    assert set(Reflection.model_fields) == {"decision", "answer", "critique"}
+    # A plan written before answer templates and approaches existed still parses.
+    older = Plan.model_validate_json('{"steps": []}')
+    assert older.answer == "" and older.approach == ""
+    assert set(Reflection.model_fields) == {"decision", "answer", "wrong", "critique"}
 
 
 def _source() -> str:

@@ -11,22 +11,29 @@ from typing import Any
 
 import pytest
 
+from agentlab.config import Budgets
 from agentlab.eval.adapters.bfcl import (
     BfclResult,
     ast_check,
     bfcl_suite,
     grade_plan,
 )
+from agentlab.eval.declared import declared_tool
 from agentlab.eval.suite import BfclCheck, Task
 from agentlab.failures import FailureCategory
+from agentlab.plan_checks import check_plan
+from agentlab.schemas import Plan
+from agentlab.tools.base import tool_is_declared
+from agentlab.tools.registry import ToolRegistry
 
 SIMPLE = bfcl_suite("simple_python")
 MULTIPLE = bfcl_suite("multiple")
 
 
 def test_cases_come_from_the_package() -> None:
-    # 400 and 200 cases ship; the 3 whose parameter `_class` cannot be a pydantic field are left out.
-    assert (len(SIMPLE.tasks), len(MULTIPLE.tasks)) == (399, 198)
+    # 400 and 200 cases ship, all kept: declared functions are JSON-schema tools, so the 3
+    # whose parameter is `_class` (no pydantic field name) are tools like the others.
+    assert (len(SIMPLE.tasks), len(MULTIPLE.tasks)) == (400, 200)
     first = SIMPLE.tasks[0]
     assert first.id == "simple_python_0"
     assert first.prompt.startswith("Find the area of a triangle")
@@ -202,3 +209,45 @@ def test_the_port_agrees_with_bfcl_on_every_case(bfcl_checker: Any) -> None:
                 ), (task.id, call)
                 compared += 1
     assert compared > 2500
+
+
+def validator_categories(task: Task, call: dict[str, dict[str, Any]]) -> list[FailureCategory]:
+    """What the validator finds in a call, against the task's declared functions as tools."""
+    tools = ToolRegistry(declared_tool(f) for f in task.functions)
+    checked = Plan.model_validate({**as_plan(call), "answer": ""})
+    return [f.category for f in check_plan(checked, tools, Budgets())]
+
+
+def first_options(value: Any) -> Any:
+    """A nested dict of possible answers (`{"key": [options]}`) as one value: the first options."""
+    if isinstance(value, dict):
+        return {k: first_options(v[0]) for k, v in value.items() if v and v[0] != ""}
+    if isinstance(value, list):
+        return [first_options(v) for v in value]
+    return value
+
+
+def plain_truth(task: Task) -> dict[str, dict[str, Any]]:
+    [(name, args)] = truth_call(task).items()
+    return {name: {k: first_options(v) for k, v in args.items()}}
+
+
+@pytest.mark.parametrize("suite", [SIMPLE, MULTIPLE], ids=["simple", "multiple"])
+def test_declared_functions_are_json_schema_tools_the_ground_truth_passes(suite: Any) -> None:
+    # Every case's ground truth is a valid call of its declared JSON-schema tools (but one,
+    # whose possible answers leave out a parameter its declaration requires)...
+    rejected = {t.id: validator_categories(t, plain_truth(t)) for t in suite.tasks}
+    assert {k: v for k, v in rejected.items() if v} == (
+        {"simple_python_200": [FailureCategory.PLANNING_INVALID_ARGUMENTS]}
+        if suite is SIMPLE
+        else {}
+    )
+    # ...and the validator names BFCL's type and missing-argument errors as it does.
+    for task in suite.tasks[:50]:
+        tool = declared_tool(task.functions[0])
+        assert isinstance(tool.args_schema, dict) and tool_is_declared(tool)
+        truth = plain_truth(task)
+        for mutated in (wrong_type(task, truth), dropped_required(task, truth)):
+            if mutated is not None:
+                found = validator_categories(task, mutated)
+                assert found == [FailureCategory.PLANNING_INVALID_ARGUMENTS], (task.id, mutated)

@@ -16,7 +16,7 @@ from agentlab.eval import cassette_path, load_suite
 from agentlab.eval.harness import finished_pairs
 from agentlab.trace import read_ends
 
-VARIANTS = ("full", "no-reflection")
+VARIANTS = ("reflection-always", "no-reflection")
 SLOW_DRIVER = """
 import sys, time
 from agentlab.llm import replay
@@ -35,15 +35,16 @@ main()
 
 
 def math_cassettes(root: Path) -> Path:
-    """Right answers for the shipped math suite: one calculator step, then finish."""
+    """Right answers for the shipped math suite: one calculator step answering from its
+    template (`reflection-always` then has the reflector finish too)."""
     for task in load_suite("math").tasks:
         value = task.check.value  # type: ignore[union-attr]
         answer = str(int(value)) if float(value).is_integer() else str(value)
         for variant in VARIANTS:
             path = cassette_path(root, variant, task.id)
             path.parent.mkdir(parents=True, exist_ok=True)
-            replies = [plan(step("s1", "calculator", expression=f"{answer}*1"))]
-            if variant == "full":
+            replies = [plan(step("s1", "calculator", expression=f"{answer}*1"), answer="${s1}")]
+            if variant == "reflection-always":
                 replies.append(finish(answer))
             write_cassette(path, *replies)
     return root
@@ -83,13 +84,14 @@ def test_killed_eval_resumes_with_only_the_missing_pairs(tmp_path: Path) -> None
     process.wait(timeout=30)
     before = finished_pairs(runs)
     traces_before = set(runs.glob("*.jsonl"))
-    assert 8 <= len(before) < 20
+    total = len(load_suite("math").tasks) * len(VARIANTS)
+    assert 8 <= len(before) < total
 
     done = agentlab(*eval_args(cassettes, runs), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert f"{len(before)} already finished" in done.stdout
     new = set(runs.glob("*.jsonl")) - traces_before
-    assert len(new) == 20 - len(before)
+    assert len(new) == total - len(before)
     new_pairs = set()
     for path in new:
         header, footer = read_ends(path)
@@ -99,7 +101,7 @@ def test_killed_eval_resumes_with_only_the_missing_pairs(tmp_path: Path) -> None
     assert finished_pairs(runs) == {(t.id, v) for t in load_suite("math").tasks for v in VARIANTS}
 
     again = agentlab(*eval_args(cassettes, runs), cwd=tmp_path)
-    assert again.returncode == 0 and "20 already finished" in again.stdout
+    assert again.returncode == 0 and f"{total} already finished" in again.stdout
     assert set(runs.glob("*.jsonl")) == traces_before | new
 
     report = agentlab(
@@ -107,11 +109,11 @@ def test_killed_eval_resumes_with_only_the_missing_pairs(tmp_path: Path) -> None
     )
     assert report.returncode == 0, report.stderr
     killed = len(traces_before) - len(before)  # the run in flight when killed, if it had started
-    assert f"20 runs ({killed} incomplete, 0 superseded" in report.stdout
+    assert f"{total} runs ({killed} incomplete, 0 superseded" in report.stdout
     with (tmp_path / "csv" / "variants.csv").open() as handle:
         rows = {r["variant"]: r for r in csv.DictReader(handle)}
     assert {v: (rows[v]["graded"], rows[v]["passed"]) for v in VARIANTS} == {
-        v: ("10", "10") for v in VARIANTS
+        v: (str(len(load_suite("math").tasks)),) * 2 for v in VARIANTS
     }
 
 

@@ -33,10 +33,11 @@ def script(task_id: str, variant: str, *, wrong: bool = False) -> list[str]:
     steps = [
         step(f"s{i}", "calculator", expression=e) for i, e in enumerate(EXPRESSIONS[task_id], 1)
     ]
-    replies = [plan(*steps)]
-    if variant != "no-reflection":
-        replies.append(finish("0" if wrong else ANSWERS[task_id]))
-    return replies
+    if variant == "reflection-always":
+        # The reflector reads every plan's results; a wrong one finishes with a wrong answer.
+        template = f"${{s{len(steps)}}}"
+        return [plan(*steps, answer=template), finish("0" if wrong else ANSWERS[task_id])]
+    return [plan(*steps, answer="0" if wrong else f"${{s{len(steps)}}}")]
 
 
 def cassettes(
@@ -65,21 +66,21 @@ def footers(runs: Path) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def test_every_pair_runs_once_and_is_graded(tmp_path: Path) -> None:
-    variants = ("full", "no-reflection")
-    cassettes(tmp_path / "cassettes", variants, wrong={("sub", "full")})
+    variants = ("reflection-always", "no-reflection")
+    cassettes(tmp_path / "cassettes", variants, wrong={("sub", "reflection-always")})
     results = evaluation(tmp_path, variants).run()
     assert sorted((r.task_id, r.variant, r.outcome) for r in results) == [
-        ("add", "full", "pass"),
         ("add", "no-reflection", "pass"),
-        ("pow", "full", "pass"),
+        ("add", "reflection-always", "pass"),
         ("pow", "no-reflection", "pass"),
-        ("sub", "full", "fail"),
+        ("pow", "reflection-always", "pass"),
         ("sub", "no-reflection", "pass"),
+        ("sub", "reflection-always", "fail"),
     ]
     ends = footers(tmp_path / "runs")
     assert len(ends) == 6
-    assert ends[("sub", "full")].verdict.detail == "expected 42, got 0"
-    assert ends[("sub", "full")].failures == {
+    assert ends[("sub", "reflection-always")].verdict.detail == "expected 42, got 0"
+    assert ends[("sub", "reflection-always")].failures == {
         "goal.wrong_answer": 1,
         "reflection.premature_finish": 1,
     }
@@ -240,10 +241,9 @@ def test_a_bfcl_style_task_runs_with_declared_tools(tmp_path: Path) -> None:
     root = tmp_path / "cassettes"
     write_cassette(
         _mk(cassette_path(root, "full", "f")),
-        plan(step("s1", "math.factorial", number=5)),
-        finish("done"),
+        plan(step("s1", "math.factorial", number=5), answer="${s1}"),
     )
-    bad = plan(step("s1", "math.factorial", number="5"))
+    bad = plan(step("s1", "math.factorial", number="5"), answer="${s1}")
     write_cassette(
         _mk(cassette_path(root, "no-validator", "f")), bad, replan("try again"), bad, finish("?")
     )

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import finish, of_type, plan, step, write_cassette
+from support import of_type, plan, step, write_cassette
 
 from agentlab.eval import EvalSettings, Evaluation, cassette_path
 from agentlab.eval.adapters.humaneval import humaneval_suite, problems
@@ -42,19 +42,22 @@ WRONG = {"HumanEval/1", "HumanEval/3"}
 
 @pytest.mark.docker
 def test_five_problems_end_to_end_in_the_sandbox(tmp_path: Path) -> None:
-    """Replayed model: each run executes its solution once in the sandbox with the python
-    tool, then answers with it; the problem's tests then run in a fresh sandbox session."""
+    """Replayed model: each run writes its solution in a python step and answers with that
+    step's code; the task's own examples run against it before the run answers; the
+    problem's hidden tests then run in a fresh sandbox session."""
     suite = humaneval_suite(limit=5)
     root = tmp_path / "cassettes"
     for problem in problems()[:5]:
         solution = problem["prompt"] + problem["canonical_solution"]
+        plans = [solution]
         if problem["task_id"] in WRONG:
-            solution = problem["prompt"] + "    return None\n"
+            # Wrong every time (each try differs, so none is refused as a repeat): the
+            # examples fail, the planner is asked again until the replans run out.
+            plans = [problem["prompt"] + f"    return None  # try {k}\n" for k in range(4)]
         path = cassette_path(root, "full", problem["task_id"])
         path.parent.mkdir(parents=True, exist_ok=True)
-        probe = f"{solution}\nprint({problem['entry_point']}.__name__, 'defined')"
         write_cassette(
-            path, plan(step("s1", "python", code=probe)), finish(f"```python\n{solution}```")
+            path, *(plan(step("s1", "python", code=c), answer="${s1.code}") for c in plans)
         )
     results = Evaluation(
         suite, EvalSettings(variants=("full",), out_dir=tmp_path / "runs", model=f"replay:{root}")
@@ -63,12 +66,18 @@ def test_five_problems_end_to_end_in_the_sandbox(tmp_path: Path) -> None:
     assert outcomes == {t.id: ("fail" if t.id in WRONG else "pass") for t in suite.tasks}
     for result in results:
         events = read_trace(result.trace or "")
-        [call] = of_type(events, ToolCall)
-        assert call.tool == "python" and call.status == "ok", call
-        assert "defined" in call.output
+        calls = of_type(events, ToolCall)
+        solutions = [c for c in calls if c.step_id == "s1"]
+        checks = [c for c in calls if c.step_id.startswith("examples")]
+        assert all(c.tool == "python" and c.status == "ok" for c in solutions)
+        # Every problem here gives examples: each solution was checked against them.
+        assert len(checks) == len(solutions) >= 1
         verdict = events[-1].verdict
         assert verdict.check == "code_tests"
         if result.task_id in WRONG:
+            assert len(solutions) == 4  # the first plan and three replans
             assert verdict.detail.startswith("tests failed: AssertionError")
             assert events[-1].failures["goal.wrong_answer"] == 1
+        else:
+            assert len(solutions) == 1
     assert json.loads((tmp_path / "runs" / "eval.json").read_text())["suite"] == "humaneval"

@@ -18,10 +18,12 @@ def write(path: Path, *tasks: dict[str, object]) -> Path:
     return path
 
 
-def test_shipped_suites_load_with_ten_tasks_each() -> None:
+def test_shipped_suites_load() -> None:
     assert set(shipped_suites()) == {"math", "code", "search", "multitool"}
     math = load_suite("math")
-    assert len(math.tasks) == 10
+    assert len(math.tasks) == 25
+    assert len({t.id for t in math.tasks}) == 25
+    assert len(load_suite("multitool").tasks) == 25
     assert all(isinstance(t.check, NumericCheck) and t.tools == ("calculator",) for t in math.tasks)
     assert all(t.ref_steps for t in math.tasks)
     code = load_suite("code")

@@ -1,6 +1,7 @@
-"""The shipped math suite × 3 variants, replayed from cassettes the embedded model recorded
-(docs/ablation/math-qwen2.5-coder-1.5b/cassettes): the report comes out the same twice, and
-its numbers match counts taken from the traces read event by event (not through DuckDB)."""
+"""The first ten tasks of the shipped math suite × the four reflection and planning variants,
+replayed from cassettes the embedded model recorded (docs/ablation/planning-qwen2.5-coder-1.5b/
+math/cassettes): the report comes out the same twice, and its numbers match counts taken from
+the traces read event by event (not through DuckDB)."""
 
 from __future__ import annotations
 
@@ -17,15 +18,19 @@ from agentlab.failures import FailureEvent
 from agentlab.trace import read_trace
 
 ROOT = Path(__file__).resolve().parents[1]
-CASSETTES = ROOT / "docs" / "ablation" / "math-qwen2.5-coder-1.5b" / "cassettes"
-VARIANTS = ("full", "no-validator", "no-reflection")
+CASSETTES = ROOT / "docs" / "ablation" / "planning-qwen2.5-coder-1.5b" / "math" / "cassettes"
+VARIANTS = ("full", "reflection-always", "reflection-never", "plans-3")
+TASKS = 10
+RUNS = TASKS * len(VARIANTS)
 TIMING = {"seconds"}
 
 
 def evaluate(out: Path) -> FailureReport:
-    settings = EvalSettings(variants=VARIANTS, out_dir=out, model=f"replay:{CASSETTES}", jobs=2)
+    settings = EvalSettings(
+        variants=VARIANTS, out_dir=out, model=f"replay:{CASSETTES}", jobs=2, limit=TASKS
+    )
     results = Evaluation(load_suite("math"), settings).run()
-    assert len(results) == 30 and all(r.outcome in ("pass", "fail") for r in results)
+    assert len(results) == RUNS and all(r.outcome in ("pass", "fail") for r in results)
     return build_report([out])
 
 
@@ -47,7 +52,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, FailureReport,
 def test_the_report_is_the_same_twice(runs: tuple[Path, FailureReport, FailureReport]) -> None:
     _, one, two = runs
     assert [without_timing(t) for t in one.tables()] == [without_timing(t) for t in two.tables()]
-    assert one.stats.runs == two.stats.runs == 30
+    assert one.stats.runs == two.stats.runs == RUNS
 
 
 def independent_counts(directory: Path) -> dict[str, Any]:

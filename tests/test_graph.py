@@ -11,7 +11,7 @@ import pytest
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
-from support import finish, of_type, plan, step, write_cassette
+from support import finish, of_type, plan, replan, step, write_cassette
 
 from agentlab import AgentConfig, Budgets, build_agent
 from agentlab.events import ToolCall
@@ -102,20 +102,56 @@ def test_failed_step_skips_dependents_and_reports_the_error(tmp_path: Path) -> N
     assert "SKIPPED" in reflector_prompt
 
 
-def test_repeated_identical_call_is_detected_and_reused(tmp_path: Path) -> None:
+def test_repeated_identical_call_in_one_plan_is_detected_and_reused(tmp_path: Path) -> None:
     model = replay(
         tmp_path,
-        plan(step("s1", "calculator", expression="6*7")),
-        json_replan := '{"decision": "replan", "answer": "", "critique": "again"}',
-        plan(step("s1", "calculator", expression="6*7")),
-        finish("42"),
+        plan(
+            step("s1", "calculator", expression="6*7"),
+            step("s2", "calculator", expression="6*7"),
+            answer="${s2}",
+        ),
     )
-    del json_replan
     graph, sink = agent(tmp_path, model)
     state = graph.invoke({"task": "t"})
     assert [f.category for f in state["failures"]] == ["efficiency.repeated_action"]
     assert state["answer"] == "42"
-    assert len(of_type(sink.events, ToolCall)) == 1
+    assert len([e for e in of_type(sink.events, ToolCall) if not e.reused]) == 1
+
+
+def test_a_later_plan_reuses_a_right_result_without_calling_again(tmp_path: Path) -> None:
+    model = replay(
+        tmp_path,
+        plan(step("s1", "calculator", expression="6*7")),  # no answer yet: plan again
+        plan(step("s1", "calculator", expression="6*7"), answer="${s1}"),
+    )
+    # Without a reflector, a plan without an answer goes straight back to the planner.
+    graph, sink = agent(tmp_path, model, reflection="never")
+    state = graph.invoke({"task": "t"})
+    assert state["failures"] == [] and state["answer"] == "42"
+    calls = of_type(sink.events, ToolCall)
+    assert [c.reused for c in calls] == [False, True]
+
+
+def test_a_call_judged_wrong_is_refused_before_it_runs(tmp_path: Path) -> None:
+    model = replay(
+        tmp_path,
+        plan(step("s1", "calculator", expression="6*8"), answer="${s1}"),
+        replan("6*8 is not the product asked for", wrong=["s1"]),
+        plan(step("s1", "calculator", expression="6*8"), answer="${s1}"),
+        plan(step("s1", "calculator", expression="6*7"), answer="${s1}"),
+        finish("42"),
+    )
+    graph, sink = agent(tmp_path, model, reflection="always")
+    state = graph.invoke({"task": "What is six times seven?"})
+    assert state["answer"] == "42"
+    repeated = [f for f in state["failures"] if f.category == "efficiency.repeated_action"]
+    assert [(f.node, f.step_id) for f in repeated] == [("validator", "s1")]
+    assert "judged wrong" in repeated[0].detail
+    # The repeat never ran: two calls, 6*8 then 6*7.
+    assert [c.args["expression"] for c in of_type(sink.events, ToolCall)] == ["6*8", "6*7"]
+    replanning_prompt = model.calls[2][-1].content
+    assert "judged these results wrong" in replanning_prompt and "6*8" in replanning_prompt
+    model.assert_complete()
 
 
 def test_tool_timeout_becomes_a_result_and_event(tmp_path: Path) -> None:
@@ -197,8 +233,8 @@ def test_replay_exhausted_is_a_clear_model_error(tmp_path: Path) -> None:
     assert [f.category for f in state["failures"]] == ["model.replay_exhausted"]
 
 
-def test_no_reflection_answers_with_last_result(tmp_path: Path) -> None:
-    model = replay(tmp_path, plan(step("s1", "calculator", expression="17*23+4")))
+def test_no_reflection_answers_from_the_template(tmp_path: Path) -> None:
+    model = replay(tmp_path, plan(step("s1", "calculator", expression="17*23+4"), answer="${s1}"))
     graph, _ = agent(tmp_path, model, reflection=False)
     state = graph.invoke({"task": "t"})
     assert state["answer"] == "395"
@@ -209,8 +245,8 @@ def test_no_reflection_answers_with_last_result(tmp_path: Path) -> None:
 def test_no_reflection_sends_tool_errors_back_to_planner(tmp_path: Path) -> None:
     model = replay(
         tmp_path,
-        plan(step("s1", "calculator", expression="2^^3")),
-        plan(step("s1", "calculator", expression="2**3")),
+        plan(step("s1", "calculator", expression="2^^3"), answer="${s1}"),
+        plan(step("s1", "calculator", expression="2**3"), answer="${s1}"),
     )
     graph, _ = agent(tmp_path, model, reflection=False)
     state = graph.invoke({"task": "t"})
@@ -228,10 +264,8 @@ async def test_ainvoke(tmp_path: Path) -> None:
 def test_checkpointer_keeps_the_conversation_per_thread(tmp_path: Path) -> None:
     model = replay(
         tmp_path,
-        plan(step("s1", "calculator", expression="17*23")),
-        finish("391"),
-        plan(step("s1", "calculator", expression="391+4")),
-        finish("395"),
+        plan(step("s1", "calculator", expression="17*23"), answer="${s1}"),
+        plan(step("s1", "calculator", expression="391+4"), answer="${s1}"),
     )
     graph = build_agent(
         AgentConfig(),
@@ -252,7 +286,7 @@ def test_checkpointer_keeps_the_conversation_per_thread(tmp_path: Path) -> None:
     ]
     assert first["run_id"] != second["run_id"]
     assert second["failures"] == [] and set(second["results"]) == {"s1"}
-    assert "human: What is 17*23?" in model.calls[2][-1].content
+    assert "human: What is 17*23?" in model.calls[1][-1].content
 
 
 def test_agent_as_a_subgraph_node_streams_updates(tmp_path: Path) -> None:
@@ -292,9 +326,11 @@ def test_graph_edges_come_from_node_annotations(tmp_path: Path) -> None:
         ("validator", "planner"),
         ("validator", "executor"),
         ("executor", "executor"),
-        ("executor", "reflector"),
+        ("executor", "joiner"),
+        ("joiner", "finalizer"),
+        ("joiner", "reflector"),
+        ("joiner", "planner"),
         ("reflector", "planner"),
-        ("reflector", "executor"),
         ("reflector", "finalizer"),
         ("finalizer", "remember"),
         ("remember", "__end__"),

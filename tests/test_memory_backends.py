@@ -7,7 +7,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from support import agentlab, finish, of_type, only_trace, plan, step, write_cassette
+from support import agentlab, of_type, only_trace, plan, step, write_cassette
 
 from agentlab.events import MemoryFault, MemoryRecalled
 from agentlab.memory import LongTermMemory, MemoryKind, open_backends, open_store
@@ -25,7 +25,7 @@ def home(tmp_path: Path) -> Path:
 
 def cassette(tmp_path: Path) -> Path:
     return write_cassette(
-        tmp_path / "c.jsonl", plan(step("s1", "calculator", expression="6*7")), finish("42")
+        tmp_path / "c.jsonl", plan(step("s1", "calculator", expression="6*7"), answer="${s1}")
     )
 
 

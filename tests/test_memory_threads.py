@@ -56,8 +56,8 @@ def planner_prompt(record: Path, index: int = 0) -> str:
 
 
 ASK = "What is 17*23+4?"
-FIRST = (plan(step("s1", "calculator", expression="17*23+4")), finish("395"))
-SECOND = (plan(), finish("You asked about 17*23+4, which is 395."))
+FIRST = (plan(step("s1", "calculator", expression="17*23+4"), answer="${s1}"),)
+SECOND = (plan(answer="You asked about 17*23+4, which is 395."),)
 
 
 def test_second_run_on_a_thread_answers_about_the_first(tmp_path: Path) -> None:

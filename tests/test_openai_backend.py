@@ -19,7 +19,7 @@ from agentlab.trace import read_trace
 SECRET = "sk-test-abcdefghijklmnopqrstuvwxyz123456"
 
 
-GOOD_PLAN = plan(step("s1", "calculator", expression="17*23+4"))
+GOOD_PLAN = plan(step("s1", "calculator", expression="17*23+4"), answer="${s1}")
 
 
 def runner(
@@ -32,7 +32,7 @@ def runner(
 
 
 def test_cli_drives_openai_with_json_schema_response_format(serve: Any, tmp_path: Path) -> None:
-    fake = serve([(200, GOOD_PLAN), (200, finish("395"))])
+    fake = serve([(200, GOOD_PLAN)])
     env = {
         "PATH": "/usr/bin:/bin",
         "OPENAI_BASE_URL": fake.base_url,
@@ -59,7 +59,8 @@ def test_cli_drives_openai_with_json_schema_response_format(serve: Any, tmp_path
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["answer"] == "395"
-    plan_request, reflect_request = fake.requests
+    # The plan's template answers: one request, no reflection.
+    [plan_request] = fake.requests
     assert plan_request["model"] == "test-model"
     assert plan_request["response_format"]["type"] == "json_schema"
     assert 512 in (plan_request.get("max_tokens"), plan_request.get("max_completion_tokens"))
@@ -67,19 +68,22 @@ def test_cli_drives_openai_with_json_schema_response_format(serve: Any, tmp_path
     plan_schema = plan_request["response_format"]["json_schema"]["schema"]
     # The step budget is part of the schema, so constrained decoding cannot run away.
     assert plan_schema["properties"]["steps"]["maxItems"] == 8
-    assert reflect_request["response_format"]["json_schema"]["name"] == "Reflection"
+    variants = plan_schema["properties"]["steps"]["items"]["anyOf"]
+    by_tool = {v["properties"]["tool"]["const"]: v for v in variants}
+    assert by_tool["calculator"]["properties"]["args"]["required"] == ["expression"]
+    assert by_tool["calculator"]["properties"]["args"]["additionalProperties"] is False
     assert fake.headers[0]["authorization"] == f"Bearer {SECRET}"
     # Real token counts from the server's usage, and no secret in the trace.
     trace_text = Path(result["trace"]).read_text()
     assert SECRET not in trace_text
-    assert result["counters"]["tokens_in"] == 200
+    assert result["counters"]["tokens_in"] == 100  # the one request's usage
 
 
 def test_rate_limit_is_retried(serve: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    fake = serve([(429, ""), (200, GOOD_PLAN), (200, finish("395"))])
+    fake = serve([(429, ""), (200, GOOD_PLAN)])
     result = runner(fake, monkeypatch, tmp_path).run("What is 17*23+4?")
     assert result.status == "answered" and result.answer == "395"
-    assert len(fake.requests) == 3
+    assert len(fake.requests) == 2
     assert result.failures == []
 
 

@@ -7,7 +7,8 @@ import json
 from agentlab.config import Budgets
 from agentlab.failures import FailureCategory as C
 from agentlab.plan_checks import check_plan
-from agentlab.schemas import Plan, capped_plan
+from agentlab.plan_schema import plan_model
+from agentlab.schemas import Plan
 from agentlab.tools import default_registry
 
 TOOLS = default_registry(["calculator"])
@@ -74,10 +75,10 @@ def test_plan_over_the_step_budget() -> None:
     ]
 
 
-def test_capped_plan_caps_the_schema_and_still_parses_a_longer_plan() -> None:
+def test_plan_schema_caps_the_steps_and_still_parses_a_longer_plan() -> None:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    schema = capped_plan(3)
+    schema = plan_model(list(TOOLS), max_steps=3)
     assert schema.model_json_schema()["properties"]["steps"]["maxItems"] == 3
     # The cap reaches llama.cpp's grammar: a fourth step cannot be decoded.
     grammar = json_schema_to_gbnf(json.dumps(schema.model_json_schema()))

@@ -9,17 +9,16 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from openai_fake import FakeOpenAI
-from support import agentlab, finish, of_type, plan, step
+from support import agentlab, of_type, plan, step
 
 from agentlab.events import ModelCall
 from agentlab.llm.response_cache import CachedReply, ResponseCache, request_key
 from agentlab.trace import read_trace
 
 SCRIPT = [
-    (200, plan(step("s1", "calculator", expression="14*36-289"))),
-    (200, finish("215")),
-    (200, plan(step("s1", "calculator", expression="7*9+12*5"))),
-    (200, finish("124")),  # wrong (123): a failing verdict must come back the same too
+    (200, plan(step("s1", "calculator", expression="14*36-289"), answer="${s1}")),
+    # A wrong answer (123): a failing verdict must come back the same too.
+    (200, plan(step("s1", "calculator", expression="7*9+12*5"), answer="124")),
 ]
 
 
@@ -55,17 +54,17 @@ def test_eval_cache_reruns_a_finished_study_without_model_calls(serve: Any, tmp_
     args = ["eval", "math", "--limit", "2", "--model", "openai:m", "--cache"]
     first = agentlab(*args, "--out", str(tmp_path / "first"), cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert len(fake.requests) == 4
+    assert len(fake.requests) == 2  # one plan a task, each answering from its template
     assert verdicts(tmp_path / "first") == {"crates": ("pass", "215"), "cinema": ("fail", "124")}
-    assert [f.cache for f in footers(tmp_path / "first")] == [{"hits": 0, "misses": 2}] * 2
+    assert [f.cache for f in footers(tmp_path / "first")] == [{"hits": 0, "misses": 1}] * 2
 
     # The same study again (a new output directory, as after a grading fix): every reply
     # comes from the cache, the server sees nothing, the verdicts are the same.
     again = agentlab(*args, "--out", str(tmp_path / "again"), cwd=tmp_path, env=env)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert len(fake.requests) == 4
+    assert len(fake.requests) == 2
     assert verdicts(tmp_path / "again") == verdicts(tmp_path / "first")
-    assert [f.cache for f in footers(tmp_path / "again")] == [{"hits": 2, "misses": 0}] * 2
+    assert [f.cache for f in footers(tmp_path / "again")] == [{"hits": 1, "misses": 0}] * 2
     for trace in (tmp_path / "again").glob("*.jsonl"):
         calls = of_type(read_trace(trace), ModelCall)
         assert calls and all(c.cached for c in calls)
@@ -73,8 +72,8 @@ def test_eval_cache_reruns_a_finished_study_without_model_calls(serve: Any, tmp_
     # Without --cache nothing is read from it (and footers say nothing about a cache).
     off = agentlab(*args[:-1], "--out", str(tmp_path / "off"), cwd=tmp_path, env=env)
     assert off.returncode == 0, off.stdout + off.stderr
-    assert len(fake.requests) == 8
-    assert all("cache" not in f for f in footers(tmp_path / "off"))
+    assert len(fake.requests) == 4
+    assert all(f.cache is None for f in footers(tmp_path / "off"))
 
 
 def test_the_key_covers_prompt_model_schema_and_settings(tmp_path: Path) -> None:

@@ -272,3 +272,49 @@ def test_snippet_starts_at_the_sentence_with_most_query_terms() -> None:
         "- The per diem is 55 EUR in Europe."
     )
     assert len(best_snippet("word " * 500, ["word"])) <= 240
+
+
+def test_each_chunk_knows_the_heading_of_its_section(tmp_path: Path) -> None:
+    body = " ".join(f"w{i}" for i in range(30))
+    write(tmp_path, "guide.md", f"preamble\n\n# Guide\n\n{body}\n\n## Second part ##\n\n{body}\n")
+    doc = read_document(tmp_path, tmp_path / "guide.md")
+    assert [h for _, h in doc.headings] == ["Guide", "Second part"]
+    chunks = list(chunk_document(doc, words=20, overlap=5))
+    # Each chunk takes the section its middle lies in; text before any heading has none.
+    assert [c.heading for c in chunks] == ["Guide", "Guide", *["Second part"] * 3]
+    assert next(c.heading for c in chunk_document(doc, words=2, overlap=0)) == ""
+    write(tmp_path, "guide.md", doc.text + " zephyr")
+    [found] = LocalIndex(tmp_path, chunk_words=20, overlap_words=5).search("zephyr", 5)
+    assert (found.heading, found.corpus) == ("Second part", str(tmp_path.resolve()))
+
+
+def test_binary_files_named_as_text_are_skipped_and_listed(corpus: Path) -> None:
+    (corpus / "logo.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (corpus / "notes.md").write_bytes("# Notes\n\nplain".encode("utf-16"))
+    status = LocalIndex(corpus).open()
+    assert [(s.path, s.reason) for s in status.skipped] == [
+        ("logo.txt", SkipReason.BINARY),
+        ("notes.md", SkipReason.BINARY),
+    ]
+    assert "UTF-16" in status.skipped[0].detail
+    assert status.files == 3
+
+
+def test_opening_reports_progress_per_file_read(corpus: Path) -> None:
+    seen: list[index_module.IndexProgress] = []
+    LocalIndex(corpus).open(progress=seen.append)
+    assert [(p.stage, p.done, p.total) for p in seen] == [
+        ("hashing", 1, 3),
+        ("hashing", 2, 3),
+        ("hashing", 3, 3),
+        ("indexing", 1, 3),
+        ("indexing", 2, 3),
+        ("indexing", 3, 3),
+    ]
+    assert seen[-1].chunks == 3
+    again: list[index_module.IndexProgress] = []
+    assert not LocalIndex(corpus).open(progress=again.append).built
+    assert again == [], "a current index reads no file"
+    write(corpus, "boats/sloop.md", "# Sloop\n\nA sloop is smaller than a schooner.\n")
+    LocalIndex(corpus).open(progress=again.append)
+    assert [(p.stage, p.total) for p in again][:1] == [("hashing", 1)], "only the changed file"

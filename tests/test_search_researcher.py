@@ -52,6 +52,9 @@ def test_researcher_answers_with_the_right_cited_path(tmp_path: Path, task_id: s
     assert calls and all(c.status == "ok" and c.data["backend"] == "local" for c in calls)
     found = {hit["path"] for c in calls for hit in c.data["hits"]}
     assert task["source"] in found
+    # The result cites the document the answer names, from those hits.
+    assert [(c.path, c.named) for c in result.citations] == [(task["source"], True)]
+    assert Path(result.citations[0].location).is_file()
 
 
 def cli(*args: str) -> Result:

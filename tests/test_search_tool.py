@@ -3,6 +3,7 @@ failures reach the trace under the taxonomy."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,37 @@ def test_empty_corpus_is_a_tool_error_the_model_can_read(tmp_path: Path) -> None
     [call] = of_type(events, ToolCall)
     assert call.status == "error"
     assert "the document index is unavailable: nothing to index" in call.output
+
+
+def test_a_named_corpus_means_the_local_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    mine = AgentConfig(search_corpus=str(tmp_path / "a"))
+    assert mine.search_corpus == (tmp_path / "a",)
+    tool = builtin_tool("search", mine)
+    assert (tool.backend, tool.corpus) == ("local", (tmp_path / "a",))  # type: ignore[attr-defined]
+    web = builtin_tool("search", mine.model_copy(update={"search_backend": "web"}))
+    assert web.backend == "web"  # type: ignore[attr-defined]
+    monkeypatch.setenv("AGENTLAB_CORPUS", f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}")
+    from_env = builtin_tool("search", AgentConfig())
+    assert from_env.backend == "local"  # type: ignore[attr-defined]
+    assert from_env.corpus == (tmp_path / "a", tmp_path / "b")  # type: ignore[attr-defined]
+    assert builtin_tool("search", mine).corpus == (tmp_path / "a",)  # type: ignore[attr-defined]
+
+
+def test_several_folders_are_searched_together(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "jib.md").write_text("# Jib\n\nThe jib is a small headsail.\n")
+    (tmp_path / "b" / "main.md").write_text("# Main\n\nThe mainsail is the big sail.\n")
+    tool = SearchTool(backend="local", corpus=(tmp_path / "a", tmp_path / "b"))
+    result: SearchResults = tool.invoke({"query": "jib sail", "max_results": 5})
+    hits = [(h.corpus, h.path) for h in result.hits]  # type: ignore[union-attr]
+    assert sorted(hits) == [(str(tmp_path / "a"), "jib.md"), (str(tmp_path / "b"), "main.md")]
+    assert [h.rank for h in result.hits] == [1, 2]
+    scores = [h.score for h in result.hits]  # type: ignore[union-attr]
+    assert scores == sorted(scores, reverse=True), "merged by score"
+    one: SearchResults = tool.invoke({"query": "jib sail", "max_results": 1})
+    assert len(one.hits) == 1

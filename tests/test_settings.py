@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,17 @@ ENVIRONMENT_GETTERS = ("os.environ.get", "os.getenv")
 
 
 def test_read_at_call_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("AGENTLAB_MODELS_DIR", raising=False)
     monkeypatch.setenv("AGENTLAB_HOME", str(tmp_path / "one"))
     assert settings.home() == tmp_path / "one"
     monkeypatch.setenv("AGENTLAB_HOME", str(tmp_path / "two"))
     assert settings.runs_dir() == tmp_path / "two" / "runs"
-    assert settings.current().models_dir == tmp_path / "two" / "models"
-    assert models_dir() == tmp_path / "two" / "models"
+    # Model weights are cached once per user, not per project home.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert settings.current().models_dir == tmp_path / "cache" / "agentlab" / "models"
+    assert models_dir() == tmp_path / "cache" / "agentlab" / "models"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/is/ignored")
+    assert models_dir() == Path.home() / ".cache" / "agentlab" / "models"
     monkeypatch.setenv("AGENTLAB_MODEL", "replay:x.jsonl")
     assert default_model_spec() == "replay:x.jsonl"
 
@@ -41,6 +47,13 @@ def test_blank_is_unset_and_lists_split() -> None:
     assert read.tools == ("a:b", "c:d")
     assert read.models_dir == Path("/m")
     assert read.db is None and read.embedder is None and read.sandbox_image is None
+    assert read.corpus == ()
+
+
+def test_corpus_folders_split_on_the_path_separator() -> None:
+    folders = f" docs {os.pathsep}{os.pathsep} ~/wiki{os.pathsep}"
+    read = settings.current({"AGENTLAB_CORPUS": folders})
+    assert read.corpus == (Path("docs"), Path.home() / "wiki")
 
 
 def _environment_reads(tree: ast.AST) -> list[tuple[int, str]]:

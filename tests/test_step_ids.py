@@ -18,7 +18,8 @@ from agentlab.llm import ReplayChatModel
 from agentlab.llm.caller import json_schema_response_format
 from agentlab.llm.parsing import parse_structured
 from agentlab.plan_checks import check_plan
-from agentlab.schemas import STEP_ID_PATTERN, Plan, Step, capped_plan, is_step_id
+from agentlab.plan_schema import plan_model
+from agentlab.schemas import STEP_ID_PATTERN, Plan, Step, is_step_id
 from agentlab.tools.base import Artifact, ToolOutput
 from agentlab.tools.registry import ToolRegistry
 from agentlab.trace import JsonlTraceSink, Tracer, read_trace
@@ -63,30 +64,36 @@ def test_plain_ids_are_step_ids(step_id: str) -> None:
     assert is_step_id(step_id)
 
 
+REGISTRY = ToolRegistry([report])
+
+
 @pytest.mark.parametrize("step_id", BAD_IDS)
 def test_other_ids_are_not(step_id: str) -> None:
     assert not is_step_id(step_id)
 
 
 def test_the_schema_the_model_gets_carries_the_id_pattern() -> None:
-    schema = json_schema_response_format(capped_plan(8))["json_schema"]["schema"]
-    assert schema["$defs"]["Step"]["properties"]["id"]["pattern"] == STEP_ID_PATTERN
+    model = plan_model(list(REGISTRY), max_steps=8)
+    schema = json_schema_response_format(model)["json_schema"]["schema"]
+    for variant in schema["properties"]["steps"]["items"]["anyOf"]:
+        assert variant["properties"]["id"]["pattern"] == STEP_ID_PATTERN
     assert Plan.model_json_schema()["$defs"]["Step"]["properties"]["id"]["pattern"]
 
 
 def test_the_embedded_backend_turns_the_pattern_into_grammar() -> None:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    schema = json_schema_response_format(capped_plan(8))["json_schema"]["schema"]
+    model = plan_model(list(REGISTRY), max_steps=8)
+    schema = json_schema_response_format(model)["json_schema"]["schema"]
     grammar = json_schema_to_gbnf(json.dumps(schema))
-    rule = next(line for line in grammar.splitlines() if line.startswith("Step-id ::="))
+    rule = next(line for line in grammar.splitlines() if line.startswith("steps-item-0-id ::="))
     assert "[A-Za-z_]" in rule  # the first character class, then up to 31 more
-    assert rule.count("Step-id-1") == 31
+    assert rule.count("steps-item-0-id-1") == 31
 
 
 def test_a_bad_id_parses_so_the_validator_can_name_it() -> None:
     reply = plan(step(ESCAPE, "report", text="x"))
-    parsed = parse_structured(reply, capped_plan(8))
+    parsed = parse_structured(reply, plan_model(list(REGISTRY), max_steps=8))
     assert parsed.steps[0].id == ESCAPE
 
 

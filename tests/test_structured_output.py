@@ -27,7 +27,10 @@ from agentlab.llm.structured import (
 from agentlab.runner import Runner
 from agentlab.trace import read_trace
 
-GOOD_PLAN = plan(step("s1", "calculator", expression="17*23+4"))
+GOOD_PLAN = plan(step("s1", "calculator", expression="17*23+4"), answer="${s1}")
+REPLAN_PLAN = plan(step("s1", "calculator", expression="17*23+4"))  # no answer yet: plan again
+TWO_ROUNDS = {"reflection": "never"}
+"""Without a reflector a plan without an answer goes back to the planner: two planning rounds."""
 TASK = "What is 17*23+4?"
 
 
@@ -53,12 +56,12 @@ def last_user_text(request: dict[str, Any]) -> str:
 def test_llama_cpp_refusal_selects_json_object_without_spending_retries(
     serve: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    fake = serve([(200, GOOD_PLAN), (200, finish("395"))], accepts=("json_object", "text"))
-    result = runner(fake, monkeypatch, tmp_path, retries=2).run(TASK)
+    fake = serve([(200, REPLAN_PLAN), (200, GOOD_PLAN)], accepts=("json_object", "text"))
+    result = runner(fake, monkeypatch, tmp_path, retries=2, **TWO_ROUNDS).run(TASK)
     assert result.status == "answered" and result.answer == "395"
     assert result.failures == []
     # One refused json_schema request (not retried, though 2 retries were allowed), then
-    # json_object for the plan and, remembered, for the reflection.
+    # json_object for the plan and, remembered, for the next planning round.
     assert fake.formats() == ["json_schema", "json_object", "json_object"]
     plan_request = fake.requests[1]
     assert plan_request["max_tokens"] == 512
@@ -77,13 +80,13 @@ def test_the_negotiated_mode_is_remembered_for_the_process_and_in_the_header(
     serve: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     fake = serve(
-        [(200, GOOD_PLAN), (200, finish("395")), (200, GOOD_PLAN), (200, finish("395"))],
+        [(200, GOOD_PLAN), (200, GOOD_PLAN)],
         accepts=("json_object", "text"),
     )
     first = runner(fake, monkeypatch, tmp_path / "a").run(TASK)
     second = runner(fake, monkeypatch, tmp_path / "b").run(TASK)
     assert first.answer == second.answer == "395"
-    assert fake.formats() == ["json_schema", *["json_object"] * 4]
+    assert fake.formats() == ["json_schema", *["json_object"] * 2]
     first_header = read_trace(first.trace_path or "")[0]
     second_events = read_trace(second.trace_path or "")
     assert first_header.structured_output == "auto"  # found during that run
@@ -95,13 +98,13 @@ def test_a_text_only_server_still_gets_a_parsed_plan_through_the_prompt(
     serve: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     fake = serve(
-        [(200, f"Here is the plan:\n```json\n{GOOD_PLAN}\n```"), (200, finish("395"))],
+        [(200, f"Here is the plan:\n```json\n{GOOD_PLAN}\n```")],
         accepts=("text",),
         refusal=TEXT_ONLY_REFUSAL,
     )
     result = runner(fake, monkeypatch, tmp_path).run(TASK)
     assert result.status == "answered" and result.answer == "395"
-    assert fake.formats() == ["json_schema", "json_object", "text", "text"]
+    assert fake.formats() == ["json_schema", "json_object", "text"]
     prompt_request = fake.requests[2]
     # Capped in prompt mode too: a small model must not write until its context is full.
     # As max_tokens as well: llama-cpp-python's server does not read max_completion_tokens.
@@ -130,13 +133,13 @@ def test_a_real_server_error_after_a_refusal_is_api_error_after_the_full_retries
 @pytest.mark.parametrize(
     ("spec", "config", "formats", "header"),
     [
-        ("openai:m?structured=json_object", {}, ["json_object"] * 2, "json_object"),
-        ("openai:m", {"structured_output": "prompt"}, ["text"] * 2, "prompt"),
+        ("openai:m?structured=json_object", {}, ["json_object"], "json_object"),
+        ("openai:m", {"structured_output": "prompt"}, ["text"], "prompt"),
         # The spec is more specific than the config: it wins.
         (
             "openai:m?structured=json_schema",
             {"structured_output": "prompt"},
-            ["json_schema"] * 2,
+            ["json_schema"],
             "json_schema",
         ),
     ],
@@ -150,7 +153,7 @@ def test_a_forced_mode_is_used_without_negotiating(
     formats: list[str],
     header: str,
 ) -> None:
-    fake = serve([(200, GOOD_PLAN), (200, finish("395"))])
+    fake = serve([(200, GOOD_PLAN)])
     result = runner(fake, monkeypatch, tmp_path, model=spec, **config).run(TASK)
     assert result.answer == "395"
     assert fake.formats() == formats
@@ -202,15 +205,12 @@ def test_with_retry_and_with_fallbacks_wrapped_models_run_as_models(
 
     broken = serve([(500, "")])
     primary = ChatOpenAI(model="m", api_key="sk-test", base_url=broken.base_url, max_retries=0)
-    backup = ReplayChatModel(
-        path=str(write_cassette(tmp_path / "b.jsonl", GOOD_PLAN, finish("395")))
-    )
+    backup = ReplayChatModel(path=str(write_cassette(tmp_path / "b.jsonl", REPLAN_PLAN, GOOD_PLAN)))
     fallbacks = primary.with_fallbacks([backup])
-    result = Runner(AgentConfig(tools=("calculator",)), model=fallbacks, trace_dir=tmp_path).run(
-        TASK
-    )
+    config = AgentConfig(tools=("calculator",), **TWO_ROUNDS)
+    result = Runner(config, model=fallbacks, trace_dir=tmp_path).run(TASK)
     assert result.answer == "395"
-    assert len(broken.requests) == 2  # planner and reflector each tried the primary first
+    assert len(broken.requests) == 2  # each planning round tried the primary first
     # Mixed backends get the mode every model takes: the schema in the prompt.
     assert StructuredOutput.for_model(fallbacks).known is StructuredMode.PROMPT
     assert "JSON schema" in str(backup.calls[0][-1].content)
@@ -277,20 +277,18 @@ class FakeOllama:
 def test_a_langchain_provider_uses_its_own_structured_output(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    fake = FakeOllama([GOOD_PLAN, finish("395")])
+    fake = FakeOllama([REPLAN_PLAN, GOOD_PLAN])
     monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{fake.server.server_address[1]}")
     try:
-        runner = Runner(
-            AgentConfig(tools=("calculator",)), model="ollama:qwen2.5", trace_dir=tmp_path
-        )
+        config = AgentConfig(tools=("calculator",), **TWO_ROUNDS)
+        runner = Runner(config, model="ollama:qwen2.5", trace_dir=tmp_path)
         result = runner.run(TASK)
     finally:
         fake.server.shutdown()
     assert result.status == "answered" and result.answer == "395"
-    plan_request, reflect_request = fake.requests
+    plan_request, second_plan_request = fake.requests
     # Ollama's own structured output: the schema goes in its `format` field, not the prompt.
-    assert plan_request["format"]["title"] == "Plan"
-    assert reflect_request["format"]["title"] in ("Reflection", "Verdict")
+    assert plan_request["format"]["title"] == second_plan_request["format"]["title"] == "Plan"
     assert "JSON schema" not in json.dumps(plan_request["messages"])
     events = read_trace(result.trace_path or "")
     assert events[0].structured_output == "provider"

@@ -1,17 +1,21 @@
 """What every agentlab tool shares: typed outputs, artifacts, run context, timeouts.
 
-A tool is a langchain-core `BaseTool` with a pydantic `args_schema`. agentlab's
-own tools subclass `AgentTool`, which adds a timeout and says whether a repeated
-identical call may reuse the earlier result. Any other `BaseTool` (or an
-`@tool` function) works too and gets the defaults.
+A tool is a langchain-core `BaseTool`; its arguments are read however it declared
+them (`agentlab.tools.arguments`). agentlab's own tools subclass `AgentTool`,
+which adds a timeout and says whether a repeated identical call may reuse the
+earlier result. Any other `BaseTool` (an `@tool` function, a JSON-schema
+`StructuredTool`, an MCP tool, a coroutine-only tool) works too and gets the
+defaults, or sets them in its `metadata`.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
@@ -51,6 +55,10 @@ class AgentTool(BaseTool):
 
     idempotent: bool = True
     """Whether a repeated identical call may return the earlier result instead of re-running."""
+
+    direct_answer: bool = True
+    """Whether the tool's output can stand as a final answer (a number, a short text); False
+    for tools whose output must be read first (a page of search hits)."""
 
 
 @runtime_checkable
@@ -95,30 +103,74 @@ def tool_is_idempotent(tool: BaseTool) -> bool:
     return bool(_policy(tool, "idempotent", False))
 
 
+def tool_answers_directly(tool: BaseTool) -> bool:
+    """Whether the tool's output can be an answer as it is (default: yes)."""
+    return bool(_policy(tool, "direct_answer", True))
+
+
 def tool_is_declared(tool: BaseTool) -> bool:
     """Whether a tool is a declared function only: a stub whose call, not its effect, is what
     counts (BFCL's functions). A baseline without tools answers with calls to such functions."""
     return bool(_policy(tool, "declared", False))
 
 
-def args_model(tool: BaseTool) -> type[BaseModel]:
-    """The pydantic model a tool's arguments validate against."""
-    return cast(type[BaseModel], tool.get_input_schema())
+def content_text(content: Any) -> str:
+    """The text of message content: a string, or content blocks (`{"type": "text", "text":
+    ...}`, what MCP tools return), their texts joined and other blocks named by type."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, dict) and block.get("type") == "text":
+                parts.append(str(block.get("text", "")))
+            elif isinstance(block, dict):
+                parts.append(f"[{block.get('type', 'block')}]")
+            else:
+                parts.append(str(block))
+        return "\n".join(parts)
+    return str(content)
+
+
+def _is_content(output: Any) -> bool:
+    return isinstance(output, list) and all(
+        isinstance(block, dict) and "type" in block for block in output
+    )
 
 
 def output_text(output: Any) -> str:
-    """The text of any tool's return value: typed outputs say it, anything else is str()."""
+    """The text of any tool's return value: typed outputs say it, message content is its
+    text, anything else is str()."""
     if isinstance(output, ToolOutput):
         return output.as_text()
+    if isinstance(output, ToolMessage) or _is_content(output):
+        return content_text(output.content if isinstance(output, ToolMessage) else output)
     if isinstance(output, BaseModel):
         return output.model_dump_json()
     return str(output)
 
 
 def output_data(output: Any) -> Any:
-    """A JSON-ready form of a tool's return value, for the trace and the state."""
+    """A JSON-ready form of a tool's return value, for the trace and the state (an MCP
+    tool's structured content when it gave one)."""
+    if isinstance(output, ToolMessage):
+        artifact = output.artifact
+        if isinstance(artifact, dict) and artifact.get("structured_content") is not None:
+            return _json_ready(artifact["structured_content"])
+        return content_text(output.content)
+    if _is_content(output):
+        return content_text(output)
     if isinstance(output, BaseModel):
         return output.model_dump(mode="json", exclude={"artifacts"})
     if isinstance(output, str | int | float | bool) or output is None:
         return output
     return str(output)
+
+
+def _json_ready(value: Any) -> Any:
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        return str(value)

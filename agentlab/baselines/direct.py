@@ -78,11 +78,11 @@ class DirectAgent(Node):
         self.schema: type[DirectAnswer] = DirectCalls if functions else DirectAnswer
         self.system = direct_calls_prompt(functions) if functions else DIRECT_SYSTEM
 
-    def plan_made(self, state: AgentState, update: dict[str, Any], run_id: str) -> PlanMade | None:
+    def plans_made(self, state: AgentState, update: dict[str, Any], run_id: str) -> list[PlanMade]:
         plan = update.get("plan")
         if not isinstance(plan, Plan):
-            return None
-        return PlanMade(run_id=run_id, node=self.name, source="answer", plan=plan)
+            return []
+        return [PlanMade(run_id=run_id, node=self.name, source="answer", plan=plan)]
 
     @traced_node
     def __call__(self, state: AgentState, config: RunnableConfig) -> Command[Literal["finish"]]:

@@ -14,7 +14,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.tools import BaseTool
 
-from agentlab.prompts import describe_tool
+from agentlab.prompts import SEARCH_RULE, describe_tool
 
 FINAL_ANSWER = "final_answer"
 """The pseudo-tool a `react` step names to end the run (smolagents' convention)."""
@@ -28,7 +28,7 @@ Reply with JSON: {{"thought": "...", "action": {{"tool": "...", "args": {{...}}}
 - "thought": one short sentence: what you know so far and what to do next.
 - "action": one tool call with the arguments it takes. Its result comes back as an Observation.
 - When you know the answer, reply with the action {{"tool": "{final}", "args": {{"answer": "..."}}}}: the value only, e.g. "89".
-- Write math with *, /, +, - and ** for powers.
+- Write math with *, /, +, - and ** for powers.{search_rule}
 An example task comes first, then yours."""
 
 EXAMPLE_TASK = "A box holds 12 eggs. How many eggs are in 7 boxes plus 5 loose eggs?"
@@ -89,8 +89,12 @@ def direct_calls_prompt(functions: Iterable[BaseTool]) -> str:
 
 
 def react_system_prompt(tools: Iterable[BaseTool]) -> str:
+    listed = list(tools)
     return REACT_SYSTEM.format(
-        tools="\n".join(describe_tool(t) for t in tools) or "(none)", final=FINAL_ANSWER
+        tools="\n".join(describe_tool(t) for t in listed) or "(none)",
+        final=FINAL_ANSWER,
+        # The same rule as agentlab's planner gets, so the comparison measures the loop.
+        search_rule=SEARCH_RULE if any(t.name == "search" for t in listed) else "",
     )
 
 

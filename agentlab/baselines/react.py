@@ -27,6 +27,7 @@ from typing import Any, Final, Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +44,7 @@ from agentlab.budget import budget_exhausted
 from agentlab.events import PlanMade
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import AgentDeps, Node, traced_node
+from agentlab.plan_schema import schema_model, step_schema
 from agentlab.prompts import clip
 from agentlab.schemas import Plan, Step
 from agentlab.state import AgentState, Counters
@@ -71,48 +73,43 @@ class ReactStep(BaseModel):
     action: ReactAction
 
 
-def react_json_schema(tool_names: Sequence[str]) -> dict[str, Any]:
-    """The JSON schema the backend enforces: a thought, then an action whose `tool` is one of
-    the inventory's tools (arguments an open object, as a plan step's are) or `final_answer`
-    with a required `answer`."""
+def react_json_schema(tools: Sequence[BaseTool]) -> dict[str, Any]:
+    """The JSON schema the backend enforces: a thought, then an action that calls one of the
+    inventory's tools with that tool's own arguments (as a plan step's are constrained), or
+    `final_answer` with a required `answer`."""
+    defs: dict[str, Any] = {}
     answer = {
         "type": "object",
         "properties": {"answer": {"type": "string"}},
         "required": ["answer"],
+        "additionalProperties": False,
     }
     actions: list[dict[str, Any]] = [
+        step_schema(tool, defs, rationale=False, with_id=False) for tool in tools
+    ]
+    actions.append(
         {
             "type": "object",
             "properties": {"tool": {"const": FINAL_ANSWER}, "args": answer},
             "required": ["tool", "args"],
+            "additionalProperties": False,
         }
-    ]
-    if tool_names:
-        call = {
-            "type": "object",
-            "properties": {"tool": {"enum": list(tool_names)}, "args": {"type": "object"}},
-            "required": ["tool", "args"],
-        }
-        actions.insert(0, call)
-    return {
+    )
+    schema: dict[str, Any] = {
         "title": "ReactStep",
         "type": "object",
         "properties": {"thought": {"type": "string"}, "action": {"anyOf": actions}},
         "required": ["thought", "action"],
     }
+    if defs:
+        schema["$defs"] = defs
+    return schema
 
 
-def react_step_model(tool_names: Sequence[str]) -> type[ReactStep]:
-    """`ReactStep` whose JSON schema lists `tool_names`; parsing stays lenient, so a tool the
-    backend did not constrain reaches the tool node and counts as `planning.invalid_tool`."""
-    schema = react_json_schema(tool_names)
-
-    def constrain(generated: dict[str, Any]) -> None:
-        generated.clear()
-        generated.update(json.loads(json.dumps(schema)))
-
-    config = ConfigDict(extra="ignore", title="ReactStep", json_schema_extra=constrain)
-    return type("ReactStep", (ReactStep,), {"model_config": config, "__module__": __name__})
+def react_step_model(tools: Sequence[BaseTool]) -> type[ReactStep]:
+    """`ReactStep` presenting the inventory's union schema; parsing stays lenient, so a tool
+    the backend did not constrain reaches the tool node and counts as `planning.invalid_tool`."""
+    return schema_model(ReactStep, react_json_schema(tools))
 
 
 def answer_of(args: dict[str, Any]) -> str:
@@ -132,16 +129,16 @@ class ReactAgent(Node):
             SystemMessage(content=react_system_prompt(deps.tools)),
             *react_example(),
         ]
-        self.schema = react_step_model(deps.tools.names())
+        self.schema = react_step_model(list(deps.tools))
 
-    def plan_made(self, state: AgentState, update: dict[str, Any], run_id: str) -> PlanMade | None:
+    def plans_made(self, state: AgentState, update: dict[str, Any], run_id: str) -> list[PlanMade]:
         """Each tool call the model asks for is an action; a run's actions form its plan."""
         action = update.get("action")
         if not isinstance(action, Step):
-            return None
+            return []
         number = len(state.get("results") or {}) + 1
         plan = Plan(steps=[action])
-        return PlanMade(run_id=run_id, node=self.name, source="action", version=number, plan=plan)
+        return [PlanMade(run_id=run_id, node=self.name, source="action", version=number, plan=plan)]
 
     def messages(self, state: AgentState) -> list[BaseMessage]:
         return [

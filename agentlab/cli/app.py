@@ -16,6 +16,7 @@ from agentlab.cli.models import models_app
 from agentlab.cli.run import run
 from agentlab.cli.sandbox import sandbox_app
 from agentlab.cli.search import index_app, search
+from agentlab.cli.serve import serve
 from agentlab.cli.tools import tools
 from agentlab.cli.traces import traces_app
 
@@ -61,6 +62,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.command()(search)
 app.add_typer(index_app, name="index")
 app.add_typer(traces_app, name="traces")
+app.command()(serve)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from agentlab import settings
+from agentlab.cli.corpus import BackendOption, CorpusOption, prepare_indexes, with_corpus
 from agentlab.cli.inputs import cassette_file, folder
 from agentlab.cli.render import RunRenderer
 from agentlab.cli.session import default_user, open_runner, usage_error
@@ -44,6 +45,14 @@ def chat(
     record: Annotated[
         Path | None, typer.Option(help="Write every model exchange to this cassette.")
     ] = None,
+    corpus: CorpusOption = None,
+    backend: BackendOption = None,
+    mcp: Annotated[
+        Path | None,
+        typer.Option(
+            help='Attach MCP servers ({"mcpServers": {...}}), started once for the conversation.'
+        ),
+    ] = None,
 ) -> None:
     """Talk to the agent turn by turn; the conversation is kept on a thread. /exit or Ctrl-D ends."""
     thread = thread or uuid.uuid4().hex[:12]
@@ -51,6 +60,7 @@ def chat(
     try:
         chosen = [variant] if variant else []
         config = AgentConfig().with_variants([*chosen, *(["no-memory"] if no_memory else [])])
+        config = with_corpus(config, corpus, backend)
         folder(settings.runs_dir(), "AGENTLAB_HOME/runs")
         if record is not None:
             cassette_file(record)
@@ -59,9 +69,16 @@ def chat(
     with ExitStack() as stack:
         try:
             runner = open_runner(
-                config, stack=stack, model=model, tool_specs=tool or (), record=record, threads=True
+                config,
+                stack=stack,
+                model=model,
+                tool_specs=tool or (),
+                record=record,
+                threads=True,
+                mcp=mcp,
             )
             unfinished = runner.unfinished(thread)
+            prepare_indexes(config, console)
         except ConfigError as exc:
             raise usage_error(str(exc)) from None
         shown = escape(thread)

@@ -13,9 +13,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agentlab import settings
+from agentlab.cli.corpus import (
+    BackendOption,
+    CorpusOption,
+    prepare_folders,
+    searched_folders,
+    with_corpus,
+)
 from agentlab.cli.inputs import folder
+from agentlab.config import AgentConfig
 from agentlab.errors import ConfigError
-from agentlab.eval.harness import EvalSettings, Evaluation, Pair, PairResult, safe_name
+from agentlab.eval.harness import (
+    EvalSettings,
+    Evaluation,
+    Pair,
+    PairResult,
+    pair_config,
+    safe_name,
+)
 from agentlab.eval.sources import open_suite
 from agentlab.llm.response_cache import ResponseCache
 from agentlab.llm.spec import default_model_spec
@@ -82,7 +97,16 @@ def eval_command(
         Path | None,
         typer.Option("--out", help="Trace directory (default AGENTLAB_HOME/evals/SUITE/MODEL)."),
     ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Runs in parallel.")] = 1,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Runs in parallel: 1 in this process, N on N worker processes "
+            "(with --ray: in flight on the cluster, default its CPUs).",
+        ),
+    ] = 1,
     limit: Annotated[int | None, typer.Option(min=1, help="Run only K tasks.")] = None,
     seed: Annotated[
         int | None, typer.Option(help="Shuffle the tasks with this seed before --limit.")
@@ -99,6 +123,28 @@ def eval_command(
             "(AGENTLAB_HOME/cache/model-replies.sqlite), and keep new replies there.",
         ),
     ] = False,
+    corpus: CorpusOption = None,
+    backend: BackendOption = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Run the pairs as tasks on a Ray cluster: auto (the cluster this machine "
+            "joined), local (start one here with -j CPUs), or its address HOST:PORT.",
+        ),
+    ] = None,
+    claims: Annotated[
+        str | None,
+        typer.Option(
+            "--claims",
+            help="A postgresql:// URL: evaluators on machines that share no folder claim pairs "
+            "there, and it records finished pairs (default: claim files in the output folder).",
+        ),
+    ] = None,
+    study: Annotated[
+        str | None,
+        typer.Option(help="The study's name in the --claims table (default SUITE/MODEL)."),
+    ] = None,
 ) -> None:
     """Run every task of SUITE under every variant. Finished pairs are skipped, so an
     interrupted evaluation resumes when run again. Exit 0 when every pair was graded."""
@@ -110,6 +156,7 @@ def eval_command(
         )
         if record is not None:
             folder(record, "--record")
+        base_config = with_corpus(AgentConfig(), corpus, backend)
         evaluation = Evaluation(
             loaded,
             EvalSettings(
@@ -121,9 +168,22 @@ def eval_command(
                 limit=limit,
                 seed=seed,
                 cache=ResponseCache() if cache else None,
+                base_config=base_config,
+                ray=ray,
+                claims=claims,
+                study=study,
             ),
         )
         pending = evaluation.pending()
+        # Every folder a pending run searches is indexed once, before runs start in parallel.
+        prepare_folders(
+            (
+                folder
+                for pair in pending
+                for folder in searched_folders(pair_config(base_config, pair.task, pair.variant))
+            ),
+            out,
+        )
     except ConfigError as exc:
         raise _usage_error(str(exc)) from None
     total = len(evaluation.pairs())
@@ -134,6 +194,7 @@ def eval_command(
         markup=False,
     )
     results: list[PairResult] = []
+    elsewhere: list[Pair] = []
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -153,7 +214,11 @@ def eval_command(
                 passed = sum(1 for r in results if r.outcome == "pass")
                 progress.update(bar, advance=1, passed=passed)
 
-            evaluation.run(on_start=started, on_result=finished)
+            def skipped(pair: Pair) -> None:
+                elsewhere.append(pair)
+                progress.update(bar, advance=1)
+
+            evaluation.run(on_start=started, on_result=finished, on_skip=skipped)
     except KeyboardInterrupt:
         out.print(_summary(results, variants))
         err.print(
@@ -164,6 +229,12 @@ def eval_command(
     except ConfigError as exc:
         raise _usage_error(str(exc)) from None
     out.print(_summary(results, variants))
+    if elsewhere:
+        out.print(
+            f"{len(elsewhere)} pair(s) were claimed by another evaluator sharing this study",
+            highlight=False,
+            markup=False,
+        )
     out.print(
         f"traces: {target}\nreport: agentlab failures {target}", highlight=False, markup=False
     )

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agentlab.citations import Citation
 from agentlab.cli.progress import ModelProgress
 from agentlab.failures import FailureEvent
 from agentlab.runner import RunResult
@@ -20,6 +21,21 @@ from agentlab.schemas import Plan, Reflection
 from agentlab.state import StepResult
 
 STATUS_STYLE = {"ok": "green", "error": "red", "skipped": "yellow"}
+CITATIONS_SHOWN = 8
+"""Sources printed under an answer; `--json` has them all."""
+JOIN_WORDS = {
+    "clean": "the plan's answer stands (no reflection needed)",
+    "always": "the reflector judges every plan",
+    "failed_steps": "a step failed",
+    "unresolved_answer": "the plan's answer did not resolve",
+    "no_template": "the plan wrote no answer",
+    "not_usable": "a result is not an answer as it is",
+    "examples_failed": "the code fails its examples",
+    "examples_passed": "the code passed its examples",
+    "untested": "the code ran but nothing checked it: asking for asserts",
+    "budget": "replans spent",
+}
+"""What the joiner's reasons (`agentlab.events.JoinReason`) say to a person."""
 
 
 def _args(args: dict[str, Any]) -> str:
@@ -61,6 +77,13 @@ class RunRenderer:
         elif event.get("event") == "step_finished":
             result = StepResult.model_validate({k: v for k, v in event.items() if k != "event"})
             self.step(result)
+        elif event.get("event") == "joined":
+            said = JOIN_WORDS.get(str(event.get("reason")), str(event.get("reason")))
+            detail = str(event.get("detail") or "")
+            self.console.print(
+                f"[bold]join[/bold] {escape(said)}" + (f": {escape(detail)}" if detail else ""),
+                highlight=False,
+            )
 
     def step(self, result: StepResult) -> None:
         style = STATUS_STYLE[result.status]
@@ -101,6 +124,23 @@ class RunRenderer:
             )
         self.console.print(table)
 
+    def sources(self, citations: list[Citation]) -> None:
+        """The documents the answer rests on: path and heading, to check it against."""
+        if not citations:
+            return
+        named = citations[0].named
+        title = "sources" if named else "searched (the answer names none of them)"
+        self.console.print(f"[bold]{title}:[/bold]", highlight=False)
+        for citation in citations[:CITATIONS_SHOWN]:
+            self.console.print(
+                f"  [cyan]{escape(citation.location)}[/cyan] — {escape(citation.heading)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        more = len(citations) - CITATIONS_SHOWN
+        if more > 0:
+            self.console.print(f"  [dim]and {more} more (--json lists them)[/dim]")
+
     def result(self, result: RunResult) -> None:
         if self.progress is not None:
             self.progress.stop()
@@ -108,6 +148,7 @@ class RunRenderer:
             self.console.print(
                 f"[bold green]answer:[/bold green] {escape(result.answer or '')}", highlight=False
             )
+            self.sources(result.citations)
         else:
             self.console.print(
                 f"[bold red]{result.status}[/bold red]: {escape(result.status_detail or 'no answer')}",

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from agentlab import settings
 from agentlab.agents import load_agent
+from agentlab.cli.corpus import BackendOption, CorpusOption, prepare_indexes, with_corpus
 from agentlab.cli.inputs import cassette_file, folder, task_text
 from agentlab.cli.render import RunRenderer
 from agentlab.cli.session import default_user, open_runner, usage_error
@@ -85,7 +86,7 @@ def run(
     agent: Annotated[
         str | None,
         typer.Option(
-            help="Example agent to run by name: math, coder, researcher; a baseline: react, "
+            help="Example agent to run by name: math, coder, researcher, units; a baseline: react, "
             "direct (see `agentlab agents`); or your own agent.yaml, given as a path "
             "(./my-agent/agent.yaml)."
         ),
@@ -93,6 +94,15 @@ def run(
     user: Annotated[
         str | None,
         typer.Option(help="Whose long-term memories to use (default AGENTLAB_USER or 'default')."),
+    ] = None,
+    corpus: CorpusOption = None,
+    backend: BackendOption = None,
+    mcp: Annotated[
+        Path | None,
+        typer.Option(
+            help='Attach MCP servers: a JSON file {"mcpServers": {...}} as other MCP clients '
+            "read it (started for the run, stopped at its end)."
+        ),
     ] = None,
 ) -> None:
     """Run TASK. Exit code 0 when answered, 1 when not, 2 on a usage error."""
@@ -112,6 +122,7 @@ def run(
             config = config.model_copy(
                 update={"tools": tuple(t.strip() for t in tools.split(",") if t.strip())}
             )
+        config = with_corpus(config, corpus, backend)
         folder(
             trace_dir or settings.runs_dir(), "--trace-dir" if trace_dir else "AGENTLAB_HOME/runs"
         )
@@ -130,8 +141,11 @@ def run(
                 record=record,
                 threads=thread is not None,
                 agent=spec.name if spec else "agentlab",
+                mcp=mcp or (spec.mcp_file() if spec else None),
             )
             unfinished = runner.unfinished(thread) if thread is not None else None
+            # --json prints one result on stdout: what the index did goes to stderr.
+            prepare_indexes(config, Console(stderr=True) if as_json else Console())
         except ConfigError as exc:
             raise _usage_error(str(exc)) from None
         if task is None and unfinished is None:

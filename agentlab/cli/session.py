@@ -13,6 +13,7 @@ from rich.markup import escape
 from agentlab import settings
 from agentlab.cli.tool_specs import custom_tools
 from agentlab.config import AgentConfig
+from agentlab.mcp_servers import McpServers
 from agentlab.memory import Backends, open_backends
 from agentlab.memory.settings import MemorySettings
 from agentlab.runner import Runner
@@ -39,10 +40,17 @@ def open_runner(
     record: Path | None = None,
     threads: bool,
     agent: str = "agentlab",
+    mcp: Path | None = None,
 ) -> Runner:
-    """A runner with the checkpointer (when `threads`) and the long-term store (when
-    `config.memory`) open; both close with `stack`."""
+    """A runner with the checkpointer (when `threads`), the long-term store (when
+    `config.memory`) and the MCP servers of the `mcp` file open; all close with `stack`.
+    The servers' tools join the inventory (an inventory chosen by name gets them too)."""
     extra = custom_tools(tool_specs)
+    if mcp is not None:
+        served = stack.enter_context(McpServers.from_file(mcp)).tools
+        extra += served
+        if config.tools is not None:
+            config = config.model_copy(update={"tools": (*config.tools, *(t.name for t in served))})
     tools = [*builtin_tool_names(), *extra] if extra else None
     backends: Backends = stack.enter_context(open_backends(threads=threads, memory=config.memory))
     return Runner(

@@ -1,9 +1,12 @@
 """Tools declared by JSON schema (BFCL / OpenAI function docs), as stub tools.
 
-A declared tool validates its arguments with a strict pydantic model built from
-the schema (so the validator sees wrong types, missing and unexpected
-arguments) and returns a short acknowledgement instead of doing anything: the
-evaluation grades the call, not its effect.
+A declared function becomes an ordinary JSON-schema tool (a `StructuredTool`
+whose `args_schema` is the declaration's parameters), so the validator checks
+its calls through the same path as any JSON-schema or MCP tool
+(`agentlab.tools.arguments`): wrong types, missing and unexpected arguments.
+BFCL writes a few types of its own (`dict`, `float`, `tuple`, `any`); they are
+read as JSON Schema's. The tool returns a short acknowledgement instead of doing
+anything: the evaluation grades the call, not its effect.
 """
 
 from __future__ import annotations
@@ -11,86 +14,51 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from langchain_core.tools import BaseTool
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
-    create_model,
-)
+from langchain_core.tools import BaseTool, StructuredTool
 
 from agentlab.errors import ConfigError
 
-_SCALARS: dict[str, Any] = {
-    "string": StrictStr,
-    "integer": StrictInt,
-    # Python converts an int where a float is declared (BFCL accepts it too).
-    "float": StrictFloat | StrictInt,
-    "number": StrictFloat | StrictInt,
-    "boolean": StrictBool,
-    "any": Any,
+BFCL_TYPES: dict[str, str | None] = {
+    "dict": "object",
+    "float": "number",
+    "tuple": "array",
+    "any": None,
 }
+"""BFCL's type names as JSON Schema's (None: any value)."""
 
 
-class _StrictArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def json_schema(spec: Any) -> dict[str, Any]:
+    """A BFCL parameter declaration as JSON Schema (nested properties and items too)."""
+    if not isinstance(spec, dict):
+        return {}
+    schema = {k: v for k, v in spec.items() if k not in ("type", "properties", "items")}
+    kind = spec.get("type")
+    if isinstance(kind, str):
+        mapped = BFCL_TYPES.get(kind, kind)
+        if mapped is not None:
+            schema["type"] = mapped
+    if isinstance(spec.get("properties"), dict):
+        schema["properties"] = {k: json_schema(v) for k, v in spec["properties"].items()}
+    if isinstance(spec.get("items"), dict):
+        schema["items"] = json_schema(spec["items"])
+    return schema
 
 
-def _python_type(spec: dict[str, Any]) -> Any:
-    kind = spec.get("type", "any")
-    if kind in _SCALARS:
-        return _SCALARS[kind]
-    if kind in ("array", "tuple"):
-        items = spec.get("items")
-        return list[_python_type(items)] if isinstance(items, dict) else list[Any]  # type: ignore[misc]
-    if kind in ("dict", "object"):
-        return dict[str, Any]
-    return Any
+def parameters_schema(function: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a declared function: an object of its parameters, nothing else."""
+    schema = json_schema(function.get("parameters") or {})
+    schema["type"] = "object"
+    schema.setdefault("properties", {})
+    schema["additionalProperties"] = False
+    return schema
 
 
-def usable_name(param: str) -> bool:
-    """Whether a parameter name can be a pydantic field (no leading underscore, no clash)."""
-    return param.isidentifier() and not param.startswith("_") and not hasattr(BaseModel, param)
+def _acknowledge(name: str) -> Any:
+    def called(**kwargs: Any) -> str:
+        given = {k: v for k, v in kwargs.items() if v is not None}
+        return f"called {name} with {json.dumps(given, sort_keys=True, default=str)}"
 
-
-def declarable(function: dict[str, Any]) -> bool:
-    """Whether every parameter of a declared function can become a field of its schema."""
-    properties = (function.get("parameters") or {}).get("properties") or {}
-    return all(usable_name(p) for p in properties)
-
-
-def declared_args_model(function: dict[str, Any]) -> type[BaseModel]:
-    """A strict pydantic model for a declared function's parameters."""
-    name = str(function.get("name") or "")
-    params = function.get("parameters") or {}
-    required = set(params.get("required") or [])
-    fields: dict[str, Any] = {}
-    for param, spec in (params.get("properties") or {}).items():
-        if not usable_name(param):
-            raise ConfigError(f"function {name!r}: parameter name {param!r} is not usable")
-        annotation = _python_type(spec)
-        description = str(spec.get("description", ""))
-        if param in required:
-            fields[param] = (annotation, Field(description=description))
-        else:
-            fields[param] = (annotation | None, Field(default=None, description=description))
-    model_name = "".join(part.title() for part in name.replace(".", "_").split("_")) + "Args"
-    return create_model(model_name or "Args", __base__=_StrictArgs, **fields)
-
-
-class DeclaredTool(BaseTool):
-    """A stub tool: validates its arguments and echoes the call."""
-
-    declared: bool = True
-    """A declared function: its call is graded, not its effect (`tool_is_declared`)."""
-
-    def _run(self, **kwargs: Any) -> str:
-        given = {k: v for k, v in kwargs.items() if v is not None and k != "run_manager"}
-        return f"called {self.name} with {json.dumps(given, sort_keys=True, default=str)}"
+    return called
 
 
 def declared_tool(function: dict[str, Any]) -> BaseTool:
@@ -98,8 +66,11 @@ def declared_tool(function: dict[str, Any]) -> BaseTool:
     name = function.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"a declared function needs a name: {function!r}")
-    return DeclaredTool(
+    return StructuredTool.from_function(
+        func=_acknowledge(name),
         name=name,
         description=str(function.get("description") or name),
-        args_schema=declared_args_model(function),
+        args_schema=parameters_schema(function),
+        # A declared function: its call is graded, not its effect (`tool_is_declared`).
+        metadata={"declared": True},
     )

@@ -9,90 +9,64 @@ Cassettes per run, for reproducible studies:
 `record_dir/<variant>/<task>.jsonl` is written with `record_dir`, and
 `model="replay:DIR"` with DIR a directory replays `DIR/<variant>/<task>.jsonl`
 for each pair (task ids made file-safe by `safe_name`).
+
+Pairs run in this process (`jobs=1`), in `jobs` worker processes, or as Ray
+tasks (`agentlab.eval.workers`). Each pair is claimed before it starts
+(`agentlab.eval.claims`), so evaluators started at once on one output folder,
+or on one Postgres claims table, run every pair exactly once.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
-import time
+import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 
-from agentlab import paths
-from agentlab.config import VARIANTS, AgentConfig, WithoutTool, parse_variant
+from agentlab.config import VARIANTS, WithoutTool, parse_variant
 from agentlab.errors import ConfigError
 from agentlab.eval.checks import CodeRunner, SandboxCodeRunner
-from agentlab.eval.declared import declared_tool
+from agentlab.eval.claims import Claim, ClaimStore, FileClaims, Heartbeat, PostgresClaims
+from agentlab.eval.pairs import (
+    REPLAY,
+    EvalSettings,
+    Pair,
+    PairResult,
+    PairRunner,
+    cassette_path,
+    pair_config,
+    pair_tools,
+    replay_dir,
+    safe_name,
+    task_tool_names,
+)
 from agentlab.eval.suite import Suite, Task
-from agentlab.eval.verdict import GradingSink, Judgement, Outcome, RunRecord, judge
+from agentlab.eval.workers import InlineWorkers, ProcessWorkers, RayWorkers, Workers
 from agentlab.failures import utc_now
-from agentlab.llm.response_cache import ResponseCache
-from agentlab.llm.structured import ChatModelLike
-from agentlab.private_files import open_private, private_dir
-from agentlab.runner import Runner
-from agentlab.tools.registry import ToolRegistry, builtin_tool, builtin_tool_names
-from agentlab.trace import JsonlTraceSink, read_ends
+from agentlab.private_files import FILE_MODE, private_dir
+from agentlab.tools.registry import builtin_tool_names
+from agentlab.trace import read_ends
 
-REPLAY = "replay:"
+__all__ = [
+    "MANIFEST",
+    "REPLAY",
+    "EvalSettings",
+    "Evaluation",
+    "Pair",
+    "PairResult",
+    "cassette_path",
+    "check_variants",
+    "finished_pairs",
+    "pair_config",
+    "pair_tools",
+    "safe_name",
+    "select_tasks",
+]
+
 MANIFEST = "eval.json"
-
-
-def safe_name(task_id: str) -> str:
-    """A task id as a file name: `HumanEval/0` → `HumanEval_0` (see `agentlab.paths`)."""
-    return paths.safe_name(task_id, empty="task")
-
-
-def cassette_path(root: Path, variant: str, task_id: str) -> Path:
-    """Where a pair's cassette lives under a record / replay directory (task and variant
-    ids come from suite files and benchmark packages: made file-safe, then checked)."""
-    return paths.contained(root, safe_name(variant), f"{safe_name(task_id)}.jsonl")
-
-
-@dataclass(frozen=True, slots=True)
-class Pair:
-    task: Task
-    variant: str
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.task.id, self.variant)
-
-
-@dataclass(frozen=True, slots=True)
-class PairResult:
-    """How one pair went."""
-
-    task_id: str
-    variant: str
-    outcome: Outcome | None
-    """pass / fail / error (the check could not run); None when the run was interrupted."""
-    status: str
-    seconds: float
-    run_id: str
-    trace: str | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class EvalSettings:
-    """What to run and where to write it."""
-
-    variants: tuple[str, ...] = ("full",)
-    out_dir: Path
-    """Traces go here, one per run; finished pairs found here are skipped."""
-    model: str | ChatModelLike | None = None
-    """A model spec, or `replay:DIR` for per-run cassettes; None picks the default model."""
-    record_dir: Path | None = None
-    """Write each run's model exchanges to `record_dir/<variant>/<task>.jsonl`."""
-    jobs: int = 1
-    limit: int | None = None
-    """Run only this many tasks: the first ones, or a seeded sample with `seed`."""
-    seed: int | None = None
-    base_config: AgentConfig = field(default_factory=AgentConfig)
-    cache: ResponseCache | None = None
-    """Answer model requests seen before from this exact response cache (`--cache`)."""
 
 
 def finished_pairs(out_dir: Path) -> set[tuple[str, str]]:
@@ -117,12 +91,6 @@ def select_tasks(suite: Suite, *, limit: int | None, seed: int | None) -> list[T
     return tasks[:limit] if limit is not None else tasks
 
 
-def task_tool_names(task: Task) -> list[str]:
-    """The tools a task's agent gets: its built-ins (all when unset), then its declared ones."""
-    builtins = list(task.tools) if task.tools is not None else builtin_tool_names()
-    return [*builtins, *task.function_names]
-
-
 def check_variants(variants: tuple[str, ...], tasks: list[Task]) -> None:
     """Refuse unknown variant names (and `no-TOOL` for a tool no task has) before anything runs."""
     if not variants:
@@ -139,35 +107,12 @@ def check_variants(variants: tuple[str, ...], tasks: list[Task]) -> None:
         raise ConfigError(f"variants repeat: {', '.join(variants)}")
 
 
-def pair_config(base: AgentConfig, task: Task, variant: str) -> AgentConfig:
-    """The config of one pair: the task's inventory, then the variant's switch.
-
-    `no-TOOL` for a task that never had TOOL leaves its inventory as it is.
-    """
-    tools = task_tool_names(task)
-    config = AgentConfig.model_validate({**base.model_dump(), **task.config, "tools": tuple(tools)})
-    parsed = parse_variant(variant)
-    if isinstance(parsed, WithoutTool) and parsed.tool not in tools:
-        return config.model_copy(update={"variant": parsed.name})
-    return config.with_variant(parsed)
-
-
-def pair_tools(task: Task, config: AgentConfig) -> ToolRegistry:
-    """Fresh tool objects for one run: built-ins by name (made for the pair's config, e.g.
-    its search backend), declared functions as stubs."""
-    builtins = task.tools if task.tools is not None else tuple(builtin_tool_names())
-    return ToolRegistry(
-        [*(builtin_tool(n, config) for n in builtins), *(declared_tool(f) for f in task.functions)]
-    )
-
-
-def replay_dir(model: str | ChatModelLike | None) -> Path | None:
-    """The directory of a `replay:DIR` spec (None for any other model)."""
-    if isinstance(model, str) and model.startswith(REPLAY):
-        path = Path(model.removeprefix(REPLAY))
-        if path.is_dir():
-            return path
-    return None
+def default_study(suite: str, model: object) -> str:
+    """`SUITE/MODEL`: the study's name in a Postgres claims table when none is given."""
+    spec = model if isinstance(model, str) else type(model).__name__ if model else "default"
+    if spec.startswith(REPLAY):
+        spec = "replay-" + Path(spec.removeprefix(REPLAY)).name
+    return f"{suite}/{spec}"
 
 
 class Evaluation:
@@ -178,12 +123,26 @@ class Evaluation:
     ) -> None:
         if settings.jobs < 1:
             raise ConfigError("jobs must be at least 1")
+        if settings.claim_lease_s <= 0:
+            raise ConfigError("the claim lease must be positive")
+        if settings.claims is not None and not settings.claims.startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ConfigError("claims go to a postgresql:// URL (or to files when not given)")
+        if (settings.jobs > 1 or settings.ray) and not (
+            settings.model is None or isinstance(settings.model, str)
+        ):
+            raise ConfigError(
+                "a model object runs in one process: give a model spec to run in parallel"
+            )
         self.suite = suite
         self.settings = settings
         self.code_runner: CodeRunner = code_runner or SandboxCodeRunner()
         self.tasks = select_tasks(suite, limit=settings.limit, seed=settings.seed)
         check_variants(settings.variants, self.tasks)
         self._replay = replay_dir(settings.model)
+        self.runner = PairRunner(suite.name, settings, self.code_runner, self._replay)
+        self._claims: ClaimStore | None = None
         if self._replay is not None:
             missing = [p for p in self.pairs() if not self._cassette(p).is_file()]
             if missing:
@@ -192,13 +151,29 @@ class Evaluation:
                     f"e.g. {self._cassette(missing[0])}"
                 )
 
+    @property
+    def claims(self) -> ClaimStore:
+        """Where this evaluation claims pairs (opened on first use)."""
+        if self._claims is None:
+            settings = self.settings
+            if settings.claims is not None:
+                study = settings.study or default_study(self.suite.name, settings.model)
+                self._claims = PostgresClaims(
+                    settings.claims, study, lease_s=settings.claim_lease_s
+                )
+            else:
+                self._claims = FileClaims(settings.out_dir, lease_s=settings.claim_lease_s)
+        return self._claims
+
     def pairs(self) -> list[Pair]:
         """Every selected pair, variant by variant (runs of one variant share a prompt prefix)."""
         return [Pair(t, v) for v in self.settings.variants for t in self.tasks]
 
     def pending(self) -> list[Pair]:
-        """The pairs without a finished run in the output directory."""
+        """The pairs without a finished run in the output directory (or the claims table)."""
         done = finished_pairs(self.settings.out_dir)
+        if self.settings.claims is not None:
+            done |= self.claims.finished()
         return [p for p in self.pairs() if p.key not in done]
 
     def run(
@@ -206,81 +181,97 @@ class Evaluation:
         *,
         on_start: Callable[[Pair], None] | None = None,
         on_result: Callable[[PairResult], None] | None = None,
+        on_skip: Callable[[Pair], None] | None = None,
     ) -> list[PairResult]:
-        """Run the pending pairs (`jobs` at a time); returns their results in completion order."""
+        """Run the pending pairs (`jobs` at a time); returns their results in completion order.
+
+        A pair another evaluator holds or finished meanwhile is skipped (`on_skip`)."""
         pending = self.pending()
         self._write_manifest(len(pending))
         results: list[PairResult] = []
-        for result in self._results(pending, on_start):
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+        try:
+            for result in self._results(pending, on_start, on_skip):
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+        finally:
+            if self._claims is not None:
+                self._claims.close()
+                self._claims = None
         return results
 
-    def _results(
-        self, pending: list[Pair], on_start: Callable[[Pair], None] | None
-    ) -> Iterator[PairResult]:
-        def start(pair: Pair) -> PairResult:
-            if on_start is not None:
-                on_start(pair)
-            return self.run_pair(pair)
+    def _workers(self) -> tuple[Workers, int]:
+        settings = self.settings
+        if settings.ray is not None:
+            workers = RayWorkers(self.runner, settings.ray, settings.jobs)
+            in_flight = settings.jobs if settings.jobs > 1 else workers.cpus()
+            return workers, in_flight
+        if settings.jobs == 1:
+            return InlineWorkers(self.runner), 1
+        # One pair queued behind each running one, so a worker that finishes starts its next
+        # pair at once instead of waiting for the evaluator to claim and send one.
+        return ProcessWorkers(self.runner, settings.jobs), 2 * settings.jobs
 
-        if self.settings.jobs == 1:
-            # On the calling thread, so Ctrl-C stops the run in flight (its trace says so).
-            yield from (start(p) for p in pending)
+    def _results(
+        self,
+        pending: list[Pair],
+        on_start: Callable[[Pair], None] | None,
+        on_skip: Callable[[Pair], None] | None,
+    ) -> Iterator[PairResult]:
+        if not pending:
             return
-        pool = ThreadPoolExecutor(self.settings.jobs, thread_name_prefix="agentlab-eval")
-        futures: list[Future[PairResult]] = [pool.submit(start, p) for p in pending]
+        store = self.claims
+        heartbeat = Heartbeat(store)
+        workers, in_flight = self._workers()
+        running: dict[Future[PairResult], tuple[Pair, Claim]] = {}
+        queue = iter(pending)
         try:
-            for future in as_completed(futures):
-                yield future.result()
+            while True:
+                # Claim just before starting, so evaluators sharing the study split it.
+                for pair in queue:
+                    claim = store.claim(pair.key)
+                    if claim is None:
+                        if on_skip is not None:
+                            on_skip(pair)
+                        continue
+                    heartbeat.hold(claim)
+                    if on_start is not None:
+                        on_start(pair)
+                    try:
+                        future = workers.submit(pair)
+                    except BaseException:  # Ctrl-C in a run on this thread: free the pair
+                        heartbeat.drop(claim)
+                        store.end(claim, done=False, trace=None)
+                        raise
+                    running[future] = (pair, claim)
+                    if len(running) >= in_flight:
+                        break
+                if not running:
+                    return
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    _, claim = running.pop(future)
+                    heartbeat.drop(claim)
+                    try:
+                        result = future.result()
+                    except BaseException:
+                        store.end(claim, done=False, trace=None)
+                        raise
+                    store.end(claim, done=result.outcome in ("pass", "fail"), trace=result.trace)
+                    yield result
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            heartbeat.close()
+            for future, (_, claim) in running.items():
+                future.cancel()
+                store.end(claim, done=False, trace=None)
+            workers.close()
 
     def run_pair(self, pair: Pair) -> PairResult:
-        """Run one task under one variant and grade it."""
-        task, variant = pair.task, pair.variant
-        sink = GradingSink(
-            JsonlTraceSink(self.settings.out_dir),
-            lambda record: self._judge(task, record),
-        )
-        record = (
-            cassette_path(self.settings.record_dir, variant, task.id)
-            if self.settings.record_dir is not None
-            else None
-        )
-        started = time.perf_counter()
-        config = pair_config(self.settings.base_config, task, variant)
-        with Runner(
-            config,
-            model=self._model(pair),
-            tools=pair_tools(task, config),
-            trace_dir=sink,
-            record=record,
-            response_cache=self.settings.cache,
-        ) as runner:
-            result = runner.run(task.prompt, task_id=task.id)
-        judgement = sink.judgement(result.run_id)
-        return PairResult(
-            task_id=task.id,
-            variant=variant,
-            outcome=judgement.verdict.outcome if judgement is not None else None,
-            status=result.status,
-            seconds=round(time.perf_counter() - started, 3),
-            run_id=result.run_id,
-            trace=result.trace_path,
-        )
-
-    def _judge(self, task: Task, record: RunRecord) -> Judgement:
-        return judge(task, record, self.code_runner, suite=self.suite.name)
+        """Run one task under one variant here and grade it (no claim: the caller owns it)."""
+        return self.runner.run(pair)
 
     def _cassette(self, pair: Pair) -> Path:
         return cassette_path(self._replay or Path("."), pair.variant, pair.task.id)
-
-    def _model(self, pair: Pair) -> str | ChatModelLike | None:
-        if self._replay is not None:
-            return f"{REPLAY}{self._cassette(pair)}"
-        return self.settings.model
 
     def _write_manifest(self, pending: int) -> None:
         settings = self.settings
@@ -292,6 +283,7 @@ class Evaluation:
             "model": model if isinstance(model, str) or model is None else type(model).__name__,
             "record_dir": str(settings.record_dir) if settings.record_dir else None,
             "jobs": settings.jobs,
+            "ray": settings.ray,
             "limit": settings.limit,
             "seed": settings.seed,
             "cache": str(settings.cache.path) if settings.cache else None,
@@ -299,5 +291,10 @@ class Evaluation:
             "started": utc_now(),
         }
         private_dir(settings.out_dir)
-        with open_private(settings.out_dir / MANIFEST, "w") as handle:
+        # Written whole and renamed into place: evaluators sharing the folder write it too.
+        target = settings.out_dir / MANIFEST
+        scratch = target.with_name(f".{MANIFEST}.{uuid.uuid4().hex[:8]}")
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(json.dumps(manifest, indent=2) + "\n")
+        os.replace(scratch, target)

@@ -90,6 +90,8 @@ class RunRecord:
                 )
             case FailureEvent():
                 self.categories.append(str(event.category))
+            case PlanMade(candidate=int()):
+                pass  # one of a round's candidates; the chosen one is made again after
             case PlanMade(source="action"):
                 if self._actions is None:
                     self._actions = Plan()
@@ -108,6 +110,12 @@ class RunRecord:
                 self.interrupted = not event.finished
             case _:
                 pass
+
+    def calling_plan(self) -> Plan | None:
+        """The last plan that made calls: a replan that only writes the answer (no steps)
+        stands on the calls before it."""
+        with_steps = [plan for plan in self.plans if plan.steps]
+        return with_steps[-1] if with_steps else (self.plans[-1] if self.plans else None)
 
     @classmethod
     def from_events(cls, events: Sequence[TraceEvent]) -> RunRecord:
@@ -181,7 +189,8 @@ def _grade_answer(
     check = task.check
     failures: list[FailureEvent] = []
     if isinstance(check, BfclCheck):
-        final_plan = record.plans[-1].model_dump(mode="json") if record.plans else None
+        calling = record.calling_plan()
+        final_plan = calling.model_dump(mode="json") if calling is not None else None
         result, category = grade_plan(check, task.functions, final_plan)
         grade = Grade(
             result.valid, f"{result.error_type}: {result.error}" if not result.valid else ""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from pydantic import BaseModel
 
 from agentlab.errors import AgentlabError, ContextOverflowError, ModelAPIError, ModelError
@@ -31,7 +33,8 @@ from agentlab.llm.structured import (
 from agentlab.trace import Tracer
 
 CASSETTE_EXCLUDES = {"type", "run_id", "time", "tokens_estimated", "structured", "cached"}
-"""Fields of a model call a cassette does not keep (it replays any run)."""
+"""Fields of a model call a cassette does not keep (it replays any run); `finish_reason` is
+kept, so a reply that was cut off replays as cut off."""
 
 __all__ = [
     "SCHEMA_IN_PROMPT",
@@ -55,9 +58,48 @@ class ModelReply:
     """How the structured reply was asked for (None for a plain call)."""
     cached: bool = False
     """Served by the response cache: no model call was made."""
+    finish_reason: str | None = None
+    """Why generation stopped, when the backend says; `length`: cut off at the token limit."""
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+
+@dataclass(frozen=True, slots=True)
+class Decoding:
+    """How one reply is decoded when it differs from the caller's defaults."""
+
+    max_tokens: int | None = None
+    """Room for this reply (else the caller's `max_tokens`)."""
+    temperature: float | None = None
+    """Sample at this temperature (else the model's own setting: greedy for agentlab's)."""
+    seed: int = 0
 
 
 _MODES = frozenset(m.value for m in StructuredMode)
+
+
+def _cut_off_reply(exc: Exception) -> AIMessage | None:
+    """The reply inside openai's `LengthFinishReasonError` (its parse helpers raise when a
+    structured reply reaches the token limit): still a reply, recorded as truncated by the
+    caller (`model.output_truncated`), not a backend failure."""
+    if type(exc).__name__ != "LengthFinishReasonError":
+        return None
+    completion = getattr(exc, "completion", None)
+    choices = getattr(completion, "choices", None) or []
+    message = getattr(choices[0], "message", None) if choices else None
+    text = str(getattr(message, "content", None) or "")
+    usage = getattr(completion, "usage", None)
+    metadata: UsageMetadata | None = None
+    if usage is not None:
+        tokens_in, tokens_out = int(usage.prompt_tokens), int(usage.completion_tokens)
+        metadata = UsageMetadata(
+            input_tokens=tokens_in, output_tokens=tokens_out, total_tokens=tokens_in + tokens_out
+        )
+    return AIMessage(
+        content=text, response_metadata={"finish_reason": "length"}, usage_metadata=metadata
+    )
 
 
 def _estimate_tokens(text: str) -> int:
@@ -119,14 +161,17 @@ class ModelCaller:
         schema: type[BaseModel] | None,
         node: str,
         run_id: str,
+        decoding: Decoding | None = None,
     ) -> ModelReply:
-        """One request; raises `ModelError` when the backend fails."""
-        key = self._cache_key(messages, schema)
+        """One request; raises `ModelError` when the backend fails. `decoding` overrides
+        the room and asks for a sampled reply."""
+        decoding = decoding or Decoding()
+        key = self._cache_key(messages, schema, decoding)
         if key is not None and (hit := self._cached(key, messages, node, run_id)) is not None:
             return hit
         started = time.perf_counter()
         try:
-            reply, sent, mode = self._ask(messages, schema, run_id)
+            reply, sent, mode = self._ask(messages, schema, run_id, decoding)
         except AgentlabError as exc:
             if isinstance(exc, ModelError):
                 exc.node = exc.node or node
@@ -143,9 +188,12 @@ class ModelCaller:
             else sum(_estimate_tokens(text_of(m.content)) for m in sent)
         )
         tokens_out = int(usage["output_tokens"]) if usage else _estimate_tokens(text)
-        answer = ModelReply(text, tokens_in, tokens_out, latency, estimated, mode)
+        finish = (getattr(reply, "response_metadata", None) or {}).get("finish_reason")
+        answer = ModelReply(
+            text, tokens_in, tokens_out, latency, estimated, mode, False, finish and str(finish)
+        )
         self._log(node, run_id, sent, answer)
-        if key is not None and self.cache is not None:
+        if key is not None and self.cache is not None and not answer.truncated:
             self.cache.put(key, CachedReply(text, tokens_in, tokens_out, mode))
         return answer
 
@@ -158,15 +206,24 @@ class ModelCaller:
         return {"hits": hits, "misses": misses}
 
     def _ask(
-        self, messages: list[BaseMessage], schema: type[BaseModel] | None, run_id: str
+        self,
+        messages: list[BaseMessage],
+        schema: type[BaseModel] | None,
+        run_id: str,
+        decoding: Decoding,
     ) -> tuple[BaseMessage, list[BaseMessage], StructuredMode | None]:
         """The reply, the messages sent, and the structured mode that produced it.
 
         A refusal of the response format moves on to the next mode while the mode is
         being negotiated; the mode that answers is remembered for the server.
         """
+        sampling: dict[str, Any] = (
+            {"temperature": decoding.temperature, "seed": decoding.seed}
+            if decoding.temperature is not None
+            else {}
+        )
         if schema is None:
-            return self.model.invoke(messages), messages, None
+            return self.model.invoke(messages, **sampling), messages, None
         candidates = self.structured.candidates()
         negotiating = self.structured.fixed is None and self.structured.server is not None
         remembered = self.structured.known
@@ -176,10 +233,11 @@ class ModelCaller:
                 mode,
                 messages,
                 schema,
-                max_tokens=self.max_tokens,
+                max_tokens=decoding.max_tokens or self.max_tokens,
                 cap_prompt=self.structured.openai_compatible,
                 legacy_cap=self.structured.legacy_cap,
             )
+            request.kwargs.update(sampling)
             try:
                 reply = self._invoke(request, schema)
             except Exception as exc:
@@ -205,13 +263,26 @@ class ModelCaller:
     def _invoke(self, request: StructuredRequest, schema: type[BaseModel]) -> BaseMessage:
         if request.mode is StructuredMode.PROVIDER and isinstance(self.model, BaseChatModel):
             return provider_reply(self.model, request.messages, schema)
-        return self.model.invoke(request.messages, **request.kwargs)
+        try:
+            return self.model.invoke(request.messages, **request.kwargs)
+        except Exception as exc:
+            cut = _cut_off_reply(exc)
+            if cut is None:
+                raise
+            return cut
 
-    def _cache_key(self, messages: list[BaseMessage], schema: type[BaseModel] | None) -> str | None:
+    def _cache_key(
+        self, messages: list[BaseMessage], schema: type[BaseModel] | None, decoding: Decoding
+    ) -> str | None:
         if self.cache is None:
             return None
         fixed = self.structured.fixed
-        settings = {"max_tokens": self.max_tokens, "structured": fixed.value if fixed else "auto"}
+        settings = {
+            "max_tokens": decoding.max_tokens or self.max_tokens,
+            "structured": fixed.value if fixed else "auto",
+            "temperature": decoding.temperature,
+            "seed": decoding.seed if decoding.temperature is not None else None,
+        }
         return request_key(
             self._identity, messages, schema_json(schema) if schema else None, settings
         )
@@ -248,6 +319,7 @@ class ModelCaller:
             tokens_estimated=reply.tokens_estimated,
             structured=reply.structured.value if reply.structured else None,
             cached=reply.cached,
+            finish_reason=reply.finish_reason,
         )
         self.tracer.write(call)
         if self.recorder is not None:

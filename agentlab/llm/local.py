@@ -160,10 +160,10 @@ class LocalChatModel(BaseChatModel):
                 {"role": ROLES.get(m.type, "user"), "content": _content(m)} for m in messages
             ],
             "response_format": llama_response_format(kwargs.get("response_format")),
-            "temperature": self.temperature,
+            "temperature": kwargs.get("temperature", self.temperature),
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "stop": stop,
-            "seed": self.seed,
+            "seed": kwargs.get("seed", self.seed),
         }
 
     def _generate(

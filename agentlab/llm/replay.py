@@ -38,6 +38,8 @@ class CassetteEntry(BaseModel):
     reply: Annotated[str, Field(strict=True)]
     tokens_in: TokenCount | None = None
     tokens_out: TokenCount | None = None
+    finish_reason: str | None = None
+    """`length` replays a reply that was cut off at its token limit as cut off."""
 
 
 def _problem(exc: ValidationError) -> str:
@@ -129,7 +131,8 @@ class ReplayChatModel(BaseChatModel):
             entry = self._entries[self._position]
             self._position += 1
             self._calls.append(list(messages))
-        message = AIMessage(content=entry.reply)
+        metadata = {"finish_reason": entry.finish_reason} if entry.finish_reason else {}
+        message = AIMessage(content=entry.reply, response_metadata=metadata)
         if entry.tokens_in is not None and entry.tokens_out is not None:
             message.usage_metadata = {
                 "input_tokens": entry.tokens_in,

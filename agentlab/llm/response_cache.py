@@ -92,6 +92,10 @@ class ResponseCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
 
+    def __reduce__(self) -> tuple[type[ResponseCache], tuple[Path]]:
+        # A worker process (eval -j N) opens its own connection to the same file.
+        return (ResponseCache, (self.path,))
+
     def get(self, key: str) -> CachedReply | None:
         with self._lock:
             row = self._db.execute(

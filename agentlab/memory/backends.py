@@ -26,7 +26,7 @@ from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.memory.embeddings import resolve_embedder
 from agentlab.memory.sqlite_store import TEXT_FIELD, AgentlabSqliteStore, connect
 from agentlab.schemas import Plan, Reflection, Step
-from agentlab.state import Counters, StepResult
+from agentlab.state import CodeAttempt, Counters, StepResult
 from agentlab.stops import STOP_TYPES
 
 THREADS_FILE = "threads.sqlite"
@@ -43,6 +43,7 @@ STATE_TYPES = (
     Reflection,
     StepResult,
     Counters,
+    CodeAttempt,
     FailureEvent,
     FailureCategory,
     *STOP_TYPES,

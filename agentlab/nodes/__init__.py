@@ -7,6 +7,7 @@ nodes it may go to next; LangGraph draws the edges from it.
 from agentlab.nodes.base import AgentDeps
 from agentlab.nodes.executor import Executor
 from agentlab.nodes.finalizer import Finalizer
+from agentlab.nodes.joiner import Joiner
 from agentlab.nodes.planner import Planner
 from agentlab.nodes.recall import Recall
 from agentlab.nodes.reflector import Reflector
@@ -17,6 +18,7 @@ __all__ = [
     "AgentDeps",
     "Executor",
     "Finalizer",
+    "Joiner",
     "Planner",
     "Recall",
     "Reflector",

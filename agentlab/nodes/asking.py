@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from agentlab.budget import budget_exhausted
 from agentlab.errors import ModelError
 from agentlab.failures import FailureCategory, FailureEvent
+from agentlab.llm.caller import Decoding
 from agentlab.llm.parsing import MalformedOutputError, parse_structured
 from agentlab.nodes.base import AgentDeps
 from agentlab.state import AgentState, Counters
@@ -44,18 +45,36 @@ def ask_structured(
     schema: type[T],
     *,
     node: str,
+    spent: Counters | None = None,
+    sampling: float | None = None,
+    seed: int = 0,
 ) -> Asked[T]:
-    """Ask until the reply parses into `schema`, up to `1 + max_output_retries` attempts."""
-    budgets = deps.config.budgets
+    """Ask until the reply parses into `schema`, up to `1 + max_output_retries` attempts.
+
+    `spent` is what the node already used (for the budget checks). `sampling` asks for a
+    sampled reply at that temperature (seeded by `seed`) instead of the greedy one. A reply
+    cut off at its token limit is `model.output_truncated`, never parsed as if complete:
+    code is asked again with twice the room (up to `output_tokens_cap`); a plan or verdict,
+    whose room is ample, is asked again for a shorter reply (a small model that fills it
+    is repeating itself).
+    """
+    config = deps.config
+    budgets = config.budgets
     asked: Asked[T] = Asked(None)
+    room = config.output_tokens()
     for _attempt in range(1 + budgets.max_output_retries):
-        over = budget_exhausted(state, budgets, spent=asked.counters, llm_calls=1)
+        used = (spent or Counters()) + asked.counters
+        over = budget_exhausted(state, budgets, spent=used, llm_calls=1)
         if over is not None:
             asked.stop = over
             return asked
         try:
             reply = deps.caller.complete(
-                messages, schema=schema, node=node, run_id=state.get("run_id", "unknown")
+                messages,
+                schema=schema,
+                node=node,
+                run_id=state.get("run_id", "unknown"),
+                decoding=Decoding(max_tokens=room, temperature=sampling, seed=seed),
             )
         except ModelError as exc:
             asked.failures.append(deps.failure(state, exc.category, exc.message, node=node))
@@ -64,6 +83,26 @@ def ask_structured(
         asked.counters += Counters(
             llm_calls=1, tokens_in=reply.tokens_in, tokens_out=reply.tokens_out
         )
+        if reply.truncated:
+            asked.failures.append(
+                deps.failure(
+                    state,
+                    FailureCategory.MODEL_OUTPUT_TRUNCATED,
+                    TRUNCATED.format(node=node, tokens=reply.tokens_out, room=room),
+                    node=node,
+                )
+            )
+            if deps.delivers_code(state):
+                # Code can need more room than a plan: ask again with twice as much.
+                room = min(room * 2, max(config.output_tokens_cap, room))
+            else:
+                # A plan or verdict that fills its room is a model repeating itself.
+                messages = [
+                    *messages,
+                    AIMessage(content=reply.text[:200]),
+                    HumanMessage(content=RETRY_TRUNCATED.format(room=room)),
+                ]
+            continue
         try:
             asked.value = parse_structured(reply.text, schema)
             return asked
@@ -82,3 +121,30 @@ def ask_structured(
                 HumanMessage(content=RETRY_MALFORMED.format(problem=exc.message)),
             ]
     return asked
+
+
+TRUNCATED = (
+    "the {node}'s reply was cut off at its limit of {room} tokens ({tokens} generated); asked again"
+)
+RETRY_TRUNCATED = (
+    "That reply was cut off at {room} tokens before the JSON ended. Reply again with a much "
+    "shorter JSON object: no long numbers, no repeated text."
+)
+
+
+@dataclass
+class Sampled(Generic[T]):
+    """Several `ask_structured` rounds for one node (candidate plans): the values that
+    parsed, in order, and what all of them cost."""
+
+    values: list[T] = field(default_factory=list)
+    counters: Counters = field(default_factory=Counters)
+    failures: list[FailureEvent] = field(default_factory=list)
+    stop: StopReason | None = None
+
+    def add(self, asked: Asked[T]) -> None:
+        if asked.value is not None:
+            self.values.append(asked.value)
+        self.counters += asked.counters
+        self.failures += asked.failures
+        self.stop = self.stop or asked.stop

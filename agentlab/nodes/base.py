@@ -13,6 +13,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.types import Command, Overwrite
 
+from agentlab.code_examples import delivers_code
 from agentlab.config import AgentConfig
 from agentlab.events import NodeStep, PlanMade, Reflected
 from agentlab.failures import FailureCategory, FailureEvent
@@ -69,6 +70,10 @@ class AgentDeps:
     def tool(self, name: str) -> BaseTool | None:
         return self.tools.get(name) if name in self.tools else None
 
+    def delivers_code(self, state: AgentState) -> bool:
+        """Whether this run's answer is code (`code_examples.delivers_code`)."""
+        return delivers_code(self.config.deliverable, state.get("task") or "", self.tools.names())
+
 
 class Node:
     """A graph node; subclasses implement `__call__` decorated with `traced_node`."""
@@ -78,17 +83,25 @@ class Node:
     def __init__(self, deps: AgentDeps) -> None:
         self.deps = deps
 
-    def plan_made(self, state: AgentState, update: dict[str, Any], run_id: str) -> PlanMade | None:
-        """The `plan` event of a step of this node, or None when it made no plan.
+    def plans_made(self, state: AgentState, update: dict[str, Any], run_id: str) -> list[PlanMade]:
+        """The `plan` events of a step of this node (none when it made no plan).
 
-        By default, the update's `plan` (a planner's whole plan); a node whose plan
-        takes another form (a tool loop's action, a tool-less answer's calls) says so.
+        By default, when the update sets `plan_version`: each candidate plan of a round
+        of several, else the update's `plan` (a planner's whole plan); a node whose plan takes another form (a tool loop's
+        action, a tool-less answer's calls) says so.
         """
+        if "plan_version" not in update:  # no new plan (or round of candidates) was made
+            return []
+        version = update["plan_version"]
+        if candidates := update.get("candidates"):
+            return [
+                PlanMade(run_id=run_id, node=self.name, version=version, plan=plan, candidate=k)
+                for k, plan in enumerate(candidates, 1)
+            ]
         plan = update.get("plan")
         if not isinstance(plan, Plan):
-            return None
-        version = update.get("plan_version", state.get("plan_version", 0) + 1)
-        return PlanMade(run_id=run_id, node=self.name, version=version, plan=plan)
+            return []
+        return [PlanMade(run_id=run_id, node=self.name, version=version, plan=plan)]
 
 
 N = TypeVar("N", bound=Node)
@@ -154,8 +167,7 @@ def trace_node_step(node: Node, state: AgentState, command: Command[Any], second
     tracer = node.deps.tracer
     for event in _listed(update.get("failures")):
         tracer.failure(event)
-    made = node.plan_made(state, update, run_id)
-    if made is not None:
+    for made in node.plans_made(state, update, run_id):
         tracer.write(made)
     for reflection in _listed(update.get("reflections")):
         tracer.write(Reflected(run_id=run_id, node=node.name, reflection=reflection))

@@ -23,7 +23,7 @@ from agentlab.schemas import Plan, Step
 from agentlab.state import AgentState, Counters, StepResult
 from agentlab.step_engine import StepEngine, Wave
 
-Goto = Literal["executor", "reflector", "planner", "finalizer"]
+Goto = Literal["executor", "joiner", "finalizer"]
 
 
 def pending_steps(plan: Plan, results: dict[str, StepResult]) -> list[Step]:
@@ -65,16 +65,8 @@ class Executor(Node):
         results: dict[str, StepResult],
         update: dict[str, Any],
     ) -> Goto:
-        if pending_steps(plan, results):
-            return "executor"
-        if self.deps.config.reflection:
-            return "reflector"
-        errors = [r for r in results.values() if r.status == "error"]
-        if errors:
-            # Without a reflector, tool errors still go back to the planner as findings.
-            update["findings"] = [r.output for r in errors]
-            return "planner"
-        return "finalizer"
+        # Once every step has run, the joiner decides what the results mean.
+        return "executor" if pending_steps(plan, results) else "joiner"
 
     def _triage(
         self, state: AgentState, plan: Plan, results: dict[str, StepResult], wave: Wave

@@ -8,12 +8,14 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Overwrite
 
-from agentlab import lifecycle, prompts
+from agentlab import code_examples, lifecycle, prompts
 from agentlab.budget import replans_exhausted
-from agentlab.nodes.asking import ask_structured
-from agentlab.nodes.base import Node, traced_node
-from agentlab.schemas import capped_plan
-from agentlab.state import AgentState, Counters
+from agentlab.joining import combine_candidates
+from agentlab.nodes.asking import Sampled, ask_structured
+from agentlab.nodes.base import AgentDeps, Node, traced_node
+from agentlab.plan_schema import plan_model
+from agentlab.schemas import Plan
+from agentlab.state import AgentState, Counters, StepResult
 from agentlab.stops import NoAnswer
 
 HISTORY_MESSAGES = 6
@@ -26,9 +28,14 @@ def conversation_history(state: AgentState) -> list[str]:
     return [f"{m.type}: {prompts.clip(str(m.content), 300)}" for m in earlier[-HISTORY_MESSAGES:]]
 
 
-def planner_messages(system: str, state: AgentState) -> list[BaseMessage]:
-    """The planner's prompt: the shared system prompt, then the task and what it must take into account."""
+def planner_messages(
+    system: str, state: AgentState, *, code_request: str | None = None
+) -> list[BaseMessage]:
+    """The planner's prompt: the shared system prompt, then the task and what it must take
+    into account (`code_request`: the answer must be the code a step writes)."""
     sections = [prompts.PLAN_REQUEST.format(task=state["task"])]
+    if code_request:
+        sections.append(code_request)
     if memories := state.get("memories"):
         sections.append(prompts.fenced_memories(memories))
     if history := conversation_history(state):
@@ -36,6 +43,8 @@ def planner_messages(system: str, state: AgentState) -> list[BaseMessage]:
     if results := state.get("results"):
         lines = [prompts.result_line(r) for r in results.values()]
         sections.append(prompts.SECTION_RESULTS.format(items=prompts.bullet_list(lines)))
+    if note := state.get("round_note"):
+        sections.append(note)
     if findings := state.get("findings"):
         sections.append(prompts.SECTION_FINDINGS.format(items=prompts.bullet_list(findings)))
     return [SystemMessage(content=system), HumanMessage(content="\n\n".join(sections))]
@@ -43,6 +52,32 @@ def planner_messages(system: str, state: AgentState) -> list[BaseMessage]:
 
 class Planner(Node):
     name = "planner"
+
+    def __init__(self, deps: AgentDeps) -> None:
+        super().__init__(deps)
+        config = deps.config
+        rationale = config.plan_rationale
+        if rationale is None:
+            rationale = not deps.caller.name.startswith("local:")
+        self.schema = plan_model(
+            list(deps.tools),
+            max_steps=config.budgets.max_plan_steps,
+            rationale=rationale,
+            # Code is its own plan: an approach sentence before it turned HumanEval plans into
+            # a first line of code (`numbers = sorted(numbers)`) instead of the function.
+            approach=config.plan_approach and config.deliverable != "code",
+        )
+
+    def _code_request(self, state: AgentState) -> str | None:
+        """What the planner is told when the answer is code. A task that shows examples (and
+        a benchmark, whose hidden tests grade the code as it is) gets code only; a user's
+        request without examples gets the code followed by asserts it chose, which run with
+        the step and are the code's check."""
+        if not self.deps.delivers_code(state):
+            return None
+        if self.deps.config.deliverable == "code" or code_examples.gives_examples(state["task"]):
+            return prompts.CODE_REQUEST
+        return prompts.CODE_WITH_ASSERTS_REQUEST
 
     @traced_node
     def __call__(
@@ -54,24 +89,71 @@ class Planner(Node):
             return Command(
                 update=lifecycle.stop(deps, state, over, node=self.name), goto="finalizer"
             )
-        schema = capped_plan(deps.config.budgets.max_plan_steps)
-        asked = ask_structured(
-            deps, state, planner_messages(deps.system_prompt, state), schema, node=self.name
+        messages = planner_messages(
+            deps.system_prompt, state, code_request=self._code_request(state)
         )
+        asked = self._ask(state, messages)
         update: dict[str, Any] = {
             "failures": asked.failures,
             "counters": asked.counters + Counters(replans=int(replanning)),
         }
-        if asked.stop is not None or asked.value is None:
+        plans = asked.values
+        if asked.stop is not None or not plans:
             attempts = 1 + deps.config.budgets.max_output_retries
             reason = asked.stop or NoAnswer(detail=NO_PLAN.format(attempts=attempts))
             update |= lifecycle.stop(deps, state, reason, node=self.name, failures=asked.failures)
             return Command(update=update, goto="finalizer")
+        several = len(plans) > 1
         update |= {
-            "plan": asked.value,
+            # Without a validator every candidate runs (with one, the valid ones do).
+            "plan": combine_candidates(plans, list(range(1, len(plans) + 1)))
+            if several and not deps.config.validator
+            else plans[0],
+            "candidates": plans if several else [],
+            "valid_candidates": list(range(1, len(plans) + 1)) if several else [],
             "plan_version": state.get("plan_version", 0) + 1,
             "results": Overwrite({}),
+            "prior_calls": _reusable(state),
             "findings": [],
+            "round_note": "",
             "answer": None,
         }
         return Command(update=update, goto="validator" if deps.config.validator else "executor")
+
+    def _ask(self, state: AgentState, messages: list[BaseMessage]) -> Sampled[Plan]:
+        """One plan, or `plans` candidates: the first greedy, the rest sampled (the prompt
+        is the same, so a backend that caches it processes it once)."""
+        deps = self.deps
+        sampled: Sampled[Plan] = Sampled()
+        for index in range(deps.config.plans):
+            spent = sampled.counters
+            sampling = SAMPLING if index else None
+            asked = ask_structured(
+                deps,
+                state,
+                messages,
+                self.schema,
+                node=self.name,
+                spent=spent,
+                sampling=sampling,
+                seed=index,
+            )
+            sampled.add(asked)
+            if asked.stop is not None:
+                break
+        return sampled
+
+
+SAMPLING = 0.8
+"""Temperature of candidate plans after the first (which is greedy)."""
+
+
+def _reusable(state: AgentState) -> dict[str, StepResult]:
+    """Calls of earlier plans a new plan may reuse: those that succeeded and were not judged
+    wrong."""
+    rejected = set(state.get("rejected") or [])
+    return {
+        key: result
+        for key, result in (state.get("past_calls") or {}).items()
+        if result.status == "ok" and key not in rejected
+    }

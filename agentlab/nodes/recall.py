@@ -34,20 +34,22 @@ class Recall(Node):
     def __call__(self, state: AgentState, config: RunnableConfig) -> Command[Literal["planner"]]:
         update = lifecycle.begin(self.deps, state, config)
         task, task_id, run_id = update["task"], update["task_id"], update["run_id"]
+        turn: HumanMessage = update["messages"][-1]
         begun: AgentState = {
             "task": task,
             "task_id": task_id,
             "run_id": run_id,
             "started_at": update["started_at"],
-            "messages": list(state.get("messages") or []),
+            # The thread's turns before this one (a chat turn is already among them).
+            "messages": [m for m in state.get("messages") or [] if m.id != turn.id],
             "counters": Counters(),
         }
-        earlier = self._keep_history_in_budget(begun, update)
+        earlier = self._keep_history_in_budget(begun, update, turn)
         update["memories"] = _summary_line(earlier) + self._recall(begun, config)
         return Command(update=update, goto="planner")
 
     def _keep_history_in_budget(
-        self, state: AgentState, update: dict[str, Any]
+        self, state: AgentState, update: dict[str, Any], turn: HumanMessage
     ) -> list[AnyMessage]:
         """Trim the thread's earlier messages to the budget, summarising what is cut; returns
         the earlier messages the run goes on with."""
@@ -68,7 +70,7 @@ class Recall(Node):
             Counters(llm_calls=1, tokens_in=reply.tokens_in, tokens_out=reply.tokens_out)
         )
         replaced = history.replace_history(reply.text, cut.kept)
-        update["messages"] = [*replaced, HumanMessage(content=state["task"])]
+        update["messages"] = [*replaced, turn]
         deps.tracer.write(HistoryTrimmed(run_id=run_id, cut=len(cut.cut), kept=len(cut.kept)))
         return list(replaced[1:])  # type: ignore[arg-type]
 

@@ -1,4 +1,9 @@
-"""reflector: judges the results and decides to finish, continue or replan."""
+"""reflector: judges a plan's results (a model call) and decides to finish or replan.
+
+The joiner sends it here when the results do not already answer (see its policy);
+a replan names the steps judged wrong, so the next plan is shown them and may not
+repeat their calls.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,10 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from agentlab import lifecycle, prompts
+from agentlab import execution, lifecycle, prompts
 from agentlab.budget import replans_exhausted
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import Node, traced_node
-from agentlab.nodes.executor import pending_steps
 from agentlab.schemas import (
     ClosingReflection,
     Continue,
@@ -44,14 +48,14 @@ class Reflector(Node):
     @traced_node
     def __call__(
         self, state: AgentState, config: RunnableConfig
-    ) -> Command[Literal["finalizer", "planner", "executor"]]:
+    ) -> Command[Literal["finalizer", "planner"]]:
         deps = self.deps
-        steps_pending = bool(pending_steps(state.get("plan") or Plan(), state.get("results") or {}))
-        schema: type[Reflection | ClosingReflection] = (
-            Reflection if steps_pending else ClosingReflection
-        )
         asked = ask_structured(
-            deps, state, reflector_messages(deps.system_prompt, state), schema, node=self.name
+            deps,
+            state,
+            reflector_messages(deps.system_prompt, state),
+            ClosingReflection,
+            node=self.name,
         )
         update: dict[str, Any] = {"failures": asked.failures, "counters": asked.counters}
         if asked.stop is not None:
@@ -60,35 +64,39 @@ class Reflector(Node):
             )
             return Command(update=update, goto="finalizer")
         if asked.value is None:
-            # An unparseable verdict: fall back to the executor's last result, as
-            # when reflection is off.
+            # An unparseable verdict: fall back to what the plan gave, as when reflection is off.
             return Command(update=update, goto="finalizer")
-        reflection = (
-            asked.value if isinstance(asked.value, Reflection) else asked.value.as_reflection()
-        )
+        reflection = asked.value.as_reflection()
         update["reflections"] = [reflection]
         decision = decision_of(reflection)
         match decision:
             case Finish(answer=answer):
-                update["answer"] = answer or None
+                if not deps.delivers_code(state) and not state.get("code_attempts"):
+                    # A code answer stays the code the plan wrote, never prose about it.
+                    update["answer"] = answer or None
                 return Command(update=update, goto="finalizer")
             case Continue():
-                if steps_pending:
-                    return Command(update=update, goto="executor")
-                return self._replan(state, update, CONTINUE_FINDING)
+                return self._replan(state, update, reflection, CONTINUE_FINDING)
             case Replan(critique=critique):
-                return self._replan(state, update, critique or NO_CRITIQUE)
+                return self._replan(state, update, reflection, critique or NO_CRITIQUE)
             case _:
                 assert_never(decision)
 
     def _replan(
-        self, state: AgentState, update: dict[str, Any], finding: str
-    ) -> Command[Literal["finalizer", "planner", "executor"]]:
+        self, state: AgentState, update: dict[str, Any], reflection: Reflection, finding: str
+    ) -> Command[Literal["finalizer", "planner"]]:
         over = replans_exhausted(state, self.deps.config.budgets)
         if over is not None:
             stopped = lifecycle.stop(
                 self.deps, state, over, node=self.name, failures=update["failures"]
             )
             return Command(update=update | stopped, goto="finalizer")
-        update["findings"] = [finding]
+        results = state.get("results") or {}
+        wrong = [results[i] for i in reflection.wrong if i in results]
+        findings = [finding]
+        if wrong:
+            lines = "; ".join(prompts.result_line(r) for r in wrong)
+            findings.append(prompts.JUDGED_WRONG.format(items=lines))
+            update["rejected"] = [execution.call_key(r.tool, r.args) for r in wrong]
+        update["findings"] = findings
         return Command(update=update, goto="planner")

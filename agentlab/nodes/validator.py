@@ -10,6 +10,7 @@ from langgraph.types import Command
 
 from agentlab import lifecycle, prompts
 from agentlab.failures import FailureCategory, FailureEvent
+from agentlab.joining import combine_candidates
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import Node, traced_node
 from agentlab.plan_checks import Finding, check_plan
@@ -25,8 +26,11 @@ class Validator(Node):
         self, state: AgentState, config: RunnableConfig
     ) -> Command[Literal["executor", "planner", "finalizer"]]:
         deps = self.deps
+        if candidates := state.get("candidates"):
+            return self._candidates(state, candidates)
         plan = state.get("plan") or Plan()
-        findings = check_plan(plan, deps.tools, deps.config.budgets)
+        rejected = set(state.get("rejected") or [])
+        findings = check_plan(plan, deps.tools, deps.config.budgets, rejected=rejected)
         update: dict[str, Any] = {}
         if not findings and deps.config.llm_critique:
             critique_update, findings = self._critique(state, plan)
@@ -52,6 +56,41 @@ class Validator(Node):
         ]
         update |= {"failures": failures, "findings": [f.detail for f in findings]}
         return Command(update=update, goto="planner")
+
+    def _candidates(
+        self, state: AgentState, candidates: list[Plan]
+    ) -> Command[Literal["executor", "planner", "finalizer"]]:
+        """Check each candidate plan; the valid ones run together (their step ids prefixed
+        `c<n>_`), the others are findings. None valid: back to the planner."""
+        deps = self.deps
+        rejected = set(state.get("rejected") or [])
+        failures: list[FailureEvent] = []
+        valid: list[int] = []
+        first_findings: list[Finding] = []
+        for number, candidate in enumerate(candidates, 1):
+            findings = check_plan(candidate, deps.tools, deps.config.budgets, rejected=rejected)
+            if not findings:
+                valid.append(number)
+                continue
+            first_findings = first_findings or findings
+            failures += [
+                deps.failure(
+                    state,
+                    f.category,
+                    f"candidate {number}: {f.detail}",
+                    node=self.name,
+                    step_id=f.step_id,
+                    tool=f.tool,
+                    args=f.args,
+                )
+                for f in findings
+            ]
+        if not valid:
+            update = {"failures": failures, "findings": [f.detail for f in first_findings]}
+            return Command(update=update, goto="planner")
+        combined = combine_candidates(candidates, valid)
+        update = {"failures": failures, "plan": combined, "valid_candidates": valid}
+        return Command(update=update, goto="executor")
 
     def _critique(self, state: AgentState, plan: Plan) -> tuple[dict[str, Any], list[Finding]]:
         """Ask the model to review the plan; `revise` turns its issues into findings."""

@@ -5,7 +5,7 @@ usable on their own (the CLI's `agentlab index build` and `agentlab search` do).
 """
 
 from agentlab.tools.search.corpus import SkippedFile, SkipReason
-from agentlab.tools.search.index import IndexStatus, LocalIndex, index_location
+from agentlab.tools.search.index import IndexProgress, IndexStatus, LocalIndex, index_location
 from agentlab.tools.search.results import DocHit, SearchResults, WebHit
 from agentlab.tools.search.tool import (
     Backend,
@@ -20,6 +20,7 @@ from agentlab.tools.search.web import WebSearch
 __all__ = [
     "Backend",
     "DocHit",
+    "IndexProgress",
     "IndexStatus",
     "LocalIndex",
     "SearchArgs",

@@ -59,6 +59,9 @@ class SkipReason(StrEnum):
     """Replaced, grown or removed while it was being read."""
     UNREADABLE = "unreadable"
     """Could not be opened, or its text could not be extracted."""
+    BINARY = "binary"
+    """Named like a text file but holding binary data (NUL bytes: an image, an archive,
+    UTF-16 text)."""
 
 
 @dataclass(frozen=True, slots=True)

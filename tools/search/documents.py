@@ -9,6 +9,7 @@ can carry a terminal escape or grow without bound.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import time
@@ -35,6 +36,8 @@ MAX_PDF_PAGES = 2000
 
 PDF_SECONDS = 30.0
 """Time after which a PDF's remaining pages are left out (checked after each page)."""
+
+BINARY_DETAIL = "binary data (NUL bytes), not text; UTF-16 text must be saved as UTF-8"
 
 MAX_TITLE_CHARS = 200
 MAX_WORD_CHARS = 128
@@ -64,6 +67,8 @@ class Document:
     path: str
     title: str
     text: str
+    headings: tuple[tuple[int, str], ...] = ()
+    """Where each section starts in `text` and its heading (Markdown), in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,9 @@ class Chunk:
     title: str
     index: int
     text: str
+    heading: str = ""
+    """The heading of the section the chunk's middle lies in; empty when none (the text
+    before a document's first heading, formats without headings)."""
 
 
 class UnreadableDocumentError(FileSkippedError):
@@ -98,12 +106,29 @@ def parse_document(path: str, data: bytes) -> Document:
     suffix = name.suffix.lower()
     if suffix == ".pdf":
         title, text = _read_pdf(data)
+    elif b"\x00" in data:
+        # Text never holds NUL; decoding an image or archive would index garbage.
+        raise FileSkippedError(SkipReason.BINARY, BINARY_DETAIL)
     elif suffix in {".html", ".htm"}:
         title, text = _read_html(data.decode("utf-8", errors="replace"))
     else:
         text = clean_text(data.decode("utf-8", errors="replace"))
-        title = _markdown_title(text) if suffix in {".md", ".markdown"} else _first_line(text)
+        if suffix in {".md", ".markdown"}:
+            headings = markdown_headings(text)
+            title = headings[0][1] if headings else _first_line(text)
+            return Document(path, _clean_title(title) or name.stem, text, headings)
+        title = _first_line(text)
     return Document(path=path, title=_clean_title(title) or name.stem, text=text)
+
+
+def markdown_headings(text: str) -> tuple[tuple[int, str], ...]:
+    """Each Markdown heading of `text` with the offset where its section starts."""
+    found = []
+    for match in _MD_HEADING.finditer(text):
+        heading = _clean_title(_MD_CLOSING.sub("", match.group(1)))
+        if heading:
+            found.append((match.start(), heading))
+    return tuple(found)
 
 
 def clean_text(text: str) -> str:
@@ -125,21 +150,20 @@ def chunk_document(doc: Document, *, words: int, overlap: int) -> Iterator[Chunk
     if not spans:
         return
     step = max(1, words - overlap)
+    starts = [offset for offset, _ in doc.headings]
     start = 0
     index = 0
     while True:
         end = min(start + words, len(spans))
-        text = doc.text[spans[start][0] : spans[end - 1][1]]
-        yield Chunk(path=doc.path, title=doc.title, index=index, text=text)
+        first, last = spans[start][0], spans[end - 1][1]
+        section = bisect.bisect_right(starts, (first + last) // 2) - 1
+        heading = doc.headings[section][1] if section >= 0 else ""
+        text = doc.text[first:last]
+        yield Chunk(path=doc.path, title=doc.title, index=index, text=text, heading=heading)
         if end == len(spans):
             return
         start += step
         index += 1
-
-
-def _markdown_title(text: str) -> str:
-    match = _MD_HEADING.search(text)
-    return _MD_CLOSING.sub("", match.group(1)).strip() if match else _first_line(text)
 
 
 def _first_line(text: str) -> str:

@@ -6,7 +6,7 @@ Layout of an index store (beside the corpus in `.agentlab-index/`, or under
     files.json          size, mtime and sha256 of every file, so unchanged files are not re-read
     <key>/              one immutable build; key = hash of the files' contents and the settings
         manifest.json   written last: a folder without it is an unfinished build
-        chunks.json     path, title, chunk number and text of every chunk
+        chunks.json     path, title, chunk number, text and section heading of every chunk
         *.index.*       the bm25s matrices
 
 A build goes to a temporary folder and is renamed into place under a file lock,
@@ -30,10 +30,10 @@ import shutil
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentlab import settings
 from agentlab.errors import ConfigError
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     import bm25s
 
 INDEX_DIR_NAME = ".agentlab-index"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """Bump when the tokenizer, chunking or stored layout changes: every index then rebuilds."""
 
 DEFAULT_CHUNK_WORDS = 120
@@ -112,6 +112,29 @@ class IndexStatus:
     seconds: float
     skipped: tuple[SkippedFile, ...] = ()
     """Files of a supported type (and folders) left out of the build, each with its reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexProgress:
+    """How far opening an index has got: reported per file while files are read."""
+
+    stage: Literal["hashing", "indexing"]
+    """`hashing`: new or changed files are read to see whether the index is current;
+    `indexing`: a new build reads, parses and chunks every file."""
+    done: int
+    """Files of this stage finished."""
+    total: int
+    """Files this stage reads."""
+    chunks: int = 0
+    """Chunks made so far (indexing)."""
+
+
+ProgressCallback = Callable[[IndexProgress], None]
+"""Receives an `IndexProgress` after each file a stage reads."""
+
+
+def _quiet(_: IndexProgress) -> None:
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,13 +223,14 @@ class LocalIndex:
             self._store = index_location(self.corpus)
         return self._store
 
-    def open(self) -> IndexStatus:
-        """Check the corpus against the stored build; load it, or build a new one if files changed."""
+    def open(self, progress: ProgressCallback | None = None) -> IndexStatus:
+        """Check the corpus against the stored build; load it, or build a new one if files
+        changed. `progress` hears of every file read (new or changed files, then a build's)."""
         with self._lock:
             started = time.perf_counter()
             for attempt in range(3):
                 try:
-                    return self._open(started)
+                    return self._open(started, progress or _quiet)
                 except FileNotFoundError:
                     # Another process replaced the build we were about to read (its files
                     # changed meanwhile): look again.
@@ -214,10 +238,10 @@ class LocalIndex:
                         raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _open(self, started: float) -> IndexStatus:
+    def _open(self, started: float, progress: ProgressCallback) -> IndexStatus:
         self._prepare_store()
         scan = scan_corpus(self.corpus)
-        fingerprints, unreadable = self._fingerprints(scan.files)
+        fingerprints, unreadable = self._fingerprints(scan.files, progress)
         left_out = sorted([*scan.skipped, *unreadable], key=lambda s: s.path)
         key = self._key(fingerprints, left_out)
         folder = self.store / key
@@ -226,7 +250,7 @@ class LocalIndex:
             with _file_lock(self.store / ".lock"):
                 # Another process may have finished the same build while we waited.
                 if not (folder / "manifest.json").is_file():
-                    self._build(fingerprints, left_out, key)
+                    self._build(fingerprints, left_out, key, progress)
                     built = True
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         if self._loaded is None or self._loaded.key != key:
@@ -269,6 +293,8 @@ class LocalIndex:
                 chunk=loaded.chunks[i].index,
                 score=round(float(scores[i]), 4),
                 snippet=best_snippet(loaded.chunks[i].text, terms),
+                heading=loaded.chunks[i].heading,
+                corpus=str(self.corpus),
             )
             for rank, i in enumerate(order, start=1)
         ]
@@ -292,7 +318,7 @@ class LocalIndex:
         return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:20]
 
     def _fingerprints(
-        self, files: tuple[CorpusFile, ...]
+        self, files: tuple[CorpusFile, ...], progress: ProgressCallback
     ) -> tuple[dict[str, str], list[SkippedFile]]:
         """sha256 of every readable file, and the files that could not be read; a file whose
         size and mtime are unchanged is not read again."""
@@ -303,28 +329,39 @@ class LocalIndex:
             cached = {}
         fresh: dict[str, list[Any]] = {}
         unreadable: list[SkippedFile] = []
+        to_read: list[CorpusFile] = []
         for file in files:
             entry = cached.get(file.path)
             if entry and entry[0] == file.size and entry[1] == file.mtime_ns:
                 fresh[file.path] = entry
-                continue
+            else:
+                to_read.append(file)
+        for done, file in enumerate(to_read, start=1):
             try:
                 digest = _sha256(read_corpus_file(self.corpus, file.path))
             except FileSkippedError as exc:
                 unreadable.append(exc.record(file.path))
-                continue
-            fresh[file.path] = [file.size, file.mtime_ns, digest]
+            else:
+                fresh[file.path] = [file.size, file.mtime_ns, digest]
+            progress(IndexProgress("hashing", done, len(to_read)))
+        fresh = {path: fresh[path] for path in sorted(fresh)}
         if fresh != cached:
             _write_atomic(cache_path, json.dumps(fresh, sort_keys=True))
         return {path: entry[2] for path, entry in fresh.items()}, unreadable
 
-    def _build(self, fingerprints: dict[str, str], left_out: list[SkippedFile], key: str) -> None:
+    def _build(
+        self,
+        fingerprints: dict[str, str],
+        left_out: list[SkippedFile],
+        key: str,
+        progress: ProgressCallback,
+    ) -> None:
         import bm25s
 
         chunks: list[Chunk] = []
         skipped = list(left_out)
         indexed = 0
-        for path, digest in fingerprints.items():
+        for done, (path, digest) in enumerate(fingerprints.items(), start=1):
             try:
                 data = read_corpus_file(self.corpus, path)
                 if _sha256(data) != digest:
@@ -332,9 +369,12 @@ class LocalIndex:
                 doc = parse_document(path, data)
             except FileSkippedError as exc:
                 skipped.append(exc.record(path))
-                continue
-            indexed += 1
-            chunks.extend(chunk_document(doc, words=self.chunk_words, overlap=self.overlap_words))
+            else:
+                indexed += 1
+                chunks.extend(
+                    chunk_document(doc, words=self.chunk_words, overlap=self.overlap_words)
+                )
+            progress(IndexProgress("indexing", done, len(fingerprints), len(chunks)))
         tokens = [tokenize(f"{c.title}\n{c.text}") for c in chunks]
         if not any(tokens):
             raise ConfigError(
@@ -348,7 +388,7 @@ class LocalIndex:
         staging.mkdir(parents=True)
         retriever.save(str(staging), show_progress=False)
         # One JSON document, not JSON lines: a single parse loads 10,000 chunks 3x faster.
-        rows = [[c.path, c.title, c.index, c.text] for c in chunks]
+        rows = [[c.path, c.title, c.index, c.text, c.heading] for c in chunks]
         (staging / "chunks.json").write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
         manifest = {
             "format": FORMAT_VERSION,
@@ -385,7 +425,9 @@ def _load(folder: Path, key: str) -> _Loaded:
 
     retriever = bm25s.BM25.load(str(folder), show_progress=False)
     rows = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
-    chunks = [Chunk(path, title, index, text) for path, title, index, text in rows]
+    chunks = [
+        Chunk(path, title, index, text, heading) for path, title, index, text, heading in rows
+    ]
     vocabulary = frozenset(t for t in retriever.vocab_dict if t)
     return _Loaded(key=key, retriever=retriever, chunks=chunks, vocabulary=vocabulary)
 

@@ -37,6 +37,11 @@ class DocHit(BaseModel):
     score: float
     """BM25 score; only comparable between hits of the same query."""
     snippet: str
+    heading: str = ""
+    """The heading of the section the passage lies in (Markdown); empty when it has none."""
+    corpus: str = ""
+    """The corpus folder `path` is relative to (resolved); empty in results recorded before
+    agents could search folders of their own."""
 
 
 Hit = Annotated[WebHit | DocHit, Field(discriminator="kind")]

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import socket
 import threading
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from agentlab import settings
 from agentlab.errors import ConfigError, ToolError
 from agentlab.failures import FailureCategory
 from agentlab.tools.base import AgentTool
@@ -120,11 +121,13 @@ class SearchTool(AgentTool):
     args_schema: type[BaseModel] = SearchArgs
     timeout_s: float = 20.0
     idempotent: bool = True
+    direct_answer: bool = False  # hits are read, then answered from
 
     backend: Backend = "auto"
     """`web`, `local`, or `auto`: the web when it can be reached, else local."""
-    corpus: Path | None = None
-    """Folder the local backend searches; None is the corpus shipped with agentlab."""
+    corpus: tuple[Path, ...] = ()
+    """Folders the local backend searches (one path is read as one folder); empty: the
+    corpus shipped with agentlab."""
     web: WebSearch | None = Field(default=None, exclude=True)
     """The web backend; None makes the default ddgs one on first use."""
 
@@ -134,13 +137,28 @@ class SearchTool(AgentTool):
     def __init__(self, **data: Any) -> None:
         data.setdefault("description", DESCRIPTIONS[data.get("backend", "auto")])
         super().__init__(**data)
-        if self.corpus is not None and not Path(self.corpus).expanduser().is_dir():
-            raise ConfigError(f"search corpus {self.corpus} does not exist or is not a folder")
+        for folder in self.corpus:
+            if not folder.expanduser().is_dir():
+                raise ConfigError(f"search corpus {folder} does not exist or is not a folder")
+
+    @field_validator("corpus", mode="before")
+    @classmethod
+    def _one_folder(cls, value: Any) -> Any:
+        if value is None:
+            return ()
+        return (value,) if isinstance(value, str | PurePath) else value
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> SearchTool:
-        """The tool an agent with `config` gets from the registry."""
-        return cls(backend=config.search_backend)
+        """The tool an agent with `config` gets from the registry: `search_corpus`, else
+        `AGENTLAB_CORPUS`; a named corpus means the local backend unless `search_backend`
+        says otherwise."""
+        corpus = config_corpus(config)
+        return cls(backend=config_backend(config), corpus=corpus)
+
+    def folders(self) -> tuple[Path, ...]:
+        """The folders the local backend reads, resolved."""
+        return corpus_folders(self.corpus)
 
     def resolved_backend(self) -> Literal["web", "local"]:
         """The backend calls go to; `auto` is decided on first use and then kept."""
@@ -151,9 +169,9 @@ class SearchTool(AgentTool):
                 self._resolved = self.backend
         return self._resolved
 
-    def local_index(self) -> LocalIndex:
-        """The index of this tool's corpus (shared with other tools on the same folder)."""
-        return shared_index(self.corpus or shipped_corpus())
+    def local_indexes(self) -> list[LocalIndex]:
+        """The index of each corpus folder (shared with other tools on the same folder)."""
+        return [shared_index(folder) for folder in self.folders()]
 
     def _run(
         self, query: str, max_results: int = 5, region: str | None = None, **_: Any
@@ -166,16 +184,41 @@ class SearchTool(AgentTool):
 
     def _search_local(self, query: str, max_results: int) -> SearchResults:
         try:
-            index = self.local_index()
+            indexes = self.local_indexes()
             if not self._index_checked:
                 # Each new tool re-checks the files once, so an edit shows up in the next run.
-                index.open()
+                for index in indexes:
+                    index.open()
                 self._index_checked = True
-            hits = index.search(query, max_results)
+            found = [hit for index in indexes for hit in index.search(query, max_results)]
         except ConfigError as exc:
             raise ToolError(
                 f"the document index is unavailable: {exc}",
                 category=FailureCategory.EXECUTION_TOOL_ERROR,
                 tool_name=TOOL_NAME,
             ) from None
+        if len(indexes) > 1:
+            # Each folder ranks its own passages; merged by score, an approximation, since
+            # BM25 weighs a word by how rare it is in its own folder.
+            found = sorted(found, key=lambda hit: -hit.score)[:max_results]
+        hits = [hit.model_copy(update={"rank": rank}) for rank, hit in enumerate(found, 1)]
         return SearchResults(query=query, backend="local", hits=hits)
+
+
+def corpus_folders(corpus: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The folders a local search over `corpus` reads, resolved; the shipped one when empty."""
+    return tuple(folder.expanduser().resolve() for folder in corpus or (shipped_corpus(),))
+
+
+def config_corpus(config: AgentConfig) -> tuple[Path, ...]:
+    """The folders `config`'s search reads: `search_corpus`, else `AGENTLAB_CORPUS`; empty
+    means the shipped corpus."""
+    return config.search_corpus or settings.current().corpus
+
+
+def config_backend(config: AgentConfig) -> Backend:
+    """The backend `config`'s search uses: `search_backend`, else local when a corpus is
+    named and `auto` when not."""
+    if config.search_backend is not None:
+        return config.search_backend
+    return "local" if config_corpus(config) else "auto"

@@ -16,7 +16,8 @@ plan: each step is one function call. Its error keys map onto the taxonomy:
 | value_error:*, missing_optional | planning.wrong_argument_values |
 | wrong_count (no call, or several) | goal.wrong_answer |
 
-Cases whose parameter names cannot be pydantic fields (3 use `_class`) are left out.
+Every case is kept: the declared functions are JSON-schema tools
+(`agentlab.eval.declared`), so a parameter named `_class` is as good as any.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from agentlab.errors import ConfigError
-from agentlab.eval.declared import declarable
 from agentlab.eval.suite import BfclCheck, Suite, Task
 from agentlab.failures import FailureCategory
 
@@ -351,6 +351,5 @@ def bfcl_suite(category: str = "simple_python", *, limit: int | None = None) -> 
             tags=("bfcl", category),
         )
         for case in cases
-        if all(declarable(f) for f in case["function"])
     ][:limit]
     return Suite(name=f"bfcl-{category}", tasks=tuple(tasks))

@@ -1,0 +1,252 @@
+"""A code task's own examples, run against the plan's code before the run answers.
+
+The examples come from the task text only (the benchmark's hidden tests are
+never shown to the agent): doctest lines (`>>> f(2)` then `4`) and the
+"`f(2) == 4`" / "`f(2) ➞ 4`" lines task statements write. They run in the
+run's sandbox session, where the plan's code is already defined, through
+`doctest`; the last line of the check's output counts what passed.
+"""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+MARKER = "EXAMPLES passed={passed} failed={failed}"
+_MARKER = re.compile(r"^EXAMPLES passed=(\d+) failed=(\d+)$", re.M)
+_ARROW = re.compile(
+    r"(?<![\w.])(?P<call>[A-Za-z_]\w*\s*\(.*\))\s*(?:==>|==|=>|->|➞|→)\s*(?P<want>.+?)\s*$"
+)
+MAX_EXAMPLES = 20
+REPORT_CHARS = 1500
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One example: the expression to run and what it must give (a doctest `want`)."""
+
+    source: str
+    want: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleOutcome:
+    """How the examples went: counts, and doctest's report of the failures."""
+
+    passed: int
+    failed: int
+    report: str
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.passed > 0
+
+
+def defined_functions(code: str) -> list[str]:
+    """Names of the top-level functions `code` defines (none when it does not parse)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+_ASKS_FOR_CODE = re.compile(
+    r"\b(?:write|implement|create|define|code)\b[^.?!\n]{0,80}?"
+    r"\b(?:function|class|method|program|script)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_code(task: str) -> bool:
+    """Whether the task asks for a program ("write a Python function ...", a `def` to
+    complete): its answer is then the code, not what the code prints."""
+    return bool(_ASKS_FOR_CODE.search(task)) or bool(re.search(r"^\s*def \w+\(", task, re.M))
+
+
+def delivers_code(deliverable: str, task: str, tools: Iterable[str]) -> bool:
+    """Whether a run's answer is code: `deliverable="code"`, or `auto` with the python tool
+    and a task that asks for a program."""
+    if deliverable == "code":
+        return True
+    return deliverable == "auto" and "python" in set(tools) and asks_for_code(task)
+
+
+def gives_examples(task: str) -> bool:
+    """Whether the task shows examples of the code's use (doctests, `f(x) == y`, `➞`)."""
+    return bool(task_examples(task, re.findall(r"def (\w+)\(", task)))
+
+
+def own_asserts(code: str) -> int:
+    """How many top-level `assert` statements `code` makes: the quick checks a plan writes
+    after its function (they ran when the step ran; a failing one fails the step)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return 0
+    return sum(1 for node in tree.body if isinstance(node, ast.Assert))
+
+
+_FENCED = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)```", re.S | re.I)
+
+
+def _docstrings(task: str) -> str:
+    """The task's text with docstrings as doctest reads them: when the task is Python (or
+    holds fenced Python, HumanEval style), the docstrings' cleaned text; else the text
+    itself. Read raw, a docstring's closing quotes would join the last example's expected
+    output, and fences and indentation would make doctest give up."""
+    texts: list[str] = []
+    for source in [task, *_FENCED.findall(task)]:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        texts += [
+            ast.get_docstring(node) or ""
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module)
+        ]
+    return "\n\n".join(t for t in texts if t) or task
+
+
+def task_examples(task: str, functions: list[str]) -> list[Example]:
+    """The examples in `task` that call one of `functions` (doctests, then arrow lines)."""
+    if not functions:
+        return []
+    names = set(functions)
+    found: list[Example] = []
+    text = _docstrings(task)
+    try:
+        parsed = doctest.DocTestParser().get_examples(text)
+    except ValueError:  # inconsistent indentation in the task's docstring
+        parsed = []
+    for example in parsed:
+        if not _calls(example.source, names):
+            continue
+        source, want = example.source.strip(), _value_lines(example.want)
+        if not want:
+            # `>>> f(x) == y` with nothing after it: the comparison itself must hold.
+            if not _is_comparison(source):
+                continue
+            want = "True"
+        elif _is_literal(want) and (expression := _one_line(source)) is not None:
+            # Compared by value: the task may quote a string or wrap a list either way.
+            source, want = f"({expression}) == ({_one_line(want)})", "True"
+        found.append(Example(source, want))
+    seen = {e.source for e in found}
+    for line in text.splitlines():
+        match = _ARROW.search(line)
+        if match is None or line.lstrip().startswith(">>>"):
+            continue
+        call, want = match.group("call"), match.group("want").rstrip(".,;")
+        want = _JS_LITERALS.get(want, want)
+        if call in seen or not _calls(call, names) or not _literal_arguments(call):
+            continue
+        if not _is_literal(want):
+            continue
+        # Compared by equality, not by repr: the task may quote a string either way.
+        found.append(Example(f"({call}) == ({want})", "True"))
+        seen.add(call)
+    return found[:MAX_EXAMPLES]
+
+
+def check_program(examples: list[Example], label: str = "task examples") -> str:
+    """Python that runs `examples` in the session's namespace and prints doctest's report of
+    the failures, then the `MARKER` line. `label` names the check (one per plan)."""
+    text = "".join(f">>> {e.source}\n{e.want}\n" for e in examples)
+    return (
+        f"# {label}\n"
+        "import doctest as _d\n"
+        f"_t = _d.DocTestParser().get_doctest({text!r}, dict(globals()), 'task examples', "
+        "'<task>', 0)\n"
+        "_out = []\n"
+        "_r = _d.DocTestRunner(optionflags=_d.NORMALIZE_WHITESPACE | _d.ELLIPSIS)"
+        ".run(_t, out=_out.append, clear_globs=False)\n"
+        f"print(''.join(_out)[-{REPORT_CHARS}:])\n"
+        f"print({MARKER!r}.format(passed=_r.attempted - _r.failed, failed=_r.failed))\n"
+    )
+
+
+def outcome_of(output: str) -> ExampleOutcome | None:
+    """The check's outcome from its output (None when the marker line is missing)."""
+    matches = list(_MARKER.finditer(output))
+    if not matches:
+        return None
+    last = matches[-1]
+    report = output[: last.start()].strip()
+    return ExampleOutcome(int(last.group(1)), int(last.group(2)), report[-REPORT_CHARS:])
+
+
+def _value_lines(want: str) -> str:
+    """A doctest's expected output, without the prose a task statement may write right
+    after it: its first line, and more only while a bracket it opened is still open."""
+    lines = want.strip().splitlines()
+    kept: list[str] = []
+    depth = 0
+    for line in lines:
+        kept.append(line)
+        depth += sum(line.count(c) for c in "([{") - sum(line.count(c) for c in ")]}")
+        if depth <= 0:
+            break
+    return "\n".join(kept)
+
+
+def _calls(source: str, names: set[str]) -> bool:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in names
+        for n in ast.walk(tree)
+    )
+
+
+_JS_LITERALS = {"true": "True", "false": "False", "null": "None"}
+
+
+def _one_line(text: str) -> str | None:
+    """An expression on one line, comments dropped (None when `text` is not one)."""
+    try:
+        return ast.unparse(ast.parse(text.strip(), mode="eval"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _is_literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text)
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _literal_arguments(call: str) -> bool:
+    """Whether every argument of the call is a literal (a task that writes `f(xyy)` for the
+    string "xyy" gives no example that can run)."""
+    try:
+        node = ast.parse(call, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    if not isinstance(node, ast.Call):
+        return False
+    return all(_is_literal(ast.unparse(a)) for a in [*node.args, *(k.value for k in node.keywords)])
+
+
+def _is_comparison(source: str) -> bool:
+    try:
+        tree = ast.parse(source, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return isinstance(tree.body, ast.Compare)
+
+
+def _is_expression(text: str) -> bool:
+    try:
+        ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True

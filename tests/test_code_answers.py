@@ -1,0 +1,279 @@
+"""A code task's answer is code, tested on the task's own examples before the run answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import finish, of_type, plan, step, write_cassette
+
+from agentlab import AgentConfig, build_agent
+from agentlab.code_examples import (
+    asks_for_code,
+    check_program,
+    defined_functions,
+    delivers_code,
+    gives_examples,
+    outcome_of,
+    own_asserts,
+    task_examples,
+)
+from agentlab.events import Joined, ModelCall, ToolCall
+from agentlab.llm import ReplayChatModel
+from agentlab.trace import MemoryTraceSink, Tracer
+
+TASK = '''def add(a: int, b: int) -> int:
+    """Add two numbers.
+    >>> add(2, 3)
+    5
+    >>> add(-1, 1)
+    0
+    """
+'''
+WRONG = "def add(a, b):\n    return a - b"
+RIGHT = "def add(a, b):\n    return a + b"
+
+
+def code_plan(code: str) -> str:
+    return plan(step("s1", "python", code=code), answer="${s1.code}")
+
+
+def run(
+    tmp_path: Path, *replies: str, task: str = TASK, **config: Any
+) -> tuple[dict[str, Any], MemoryTraceSink, ReplayChatModel]:
+    model = ReplayChatModel(path=str(write_cassette(tmp_path / "c.jsonl", *replies)))
+    sink = MemoryTraceSink()
+    graph = build_agent(
+        AgentConfig(**{"memory": False, "deliverable": "code", **config}),
+        model=model,
+        tools=["python"],
+        trace=Tracer(sink),
+    )
+    state = graph.invoke({"task": task})
+    model.assert_complete()
+    return state, sink, model
+
+
+# -- the examples a task gives (no sandbox needed)
+
+
+MIXED = '''def add(a: int, b: int) -> int:
+    """Add two numbers.
+    >>> add(2, 3)
+    5
+    >>> add(-1, 1)
+    0
+    Also: add(10, 5) ➞ 15
+    add(1, 1) == 2.
+    other(3) -> 4
+    """
+'''
+
+
+def test_doctests_and_arrow_examples_are_found_for_the_functions_the_code_defines() -> None:
+    task = MIXED
+    examples = task_examples(task, defined_functions(RIGHT))
+    # Compared by value (a task may quote or wrap a literal either way), one line each.
+    assert [(e.source, e.want) for e in examples] == [
+        ("(add(2, 3)) == (5)", "True"),
+        ("(add(-1, 1)) == (0)", "True"),
+        ("(add(10, 5)) == (15)", "True"),
+        ("(add(1, 1)) == (2)", "True"),
+    ]
+
+
+def test_examples_that_cannot_run_are_left_out() -> None:
+    task = (
+        "def f(x):\n"
+        '    """\n'
+        "    f(xyy) ➞ False\n"  # an unquoted string: no example
+        "    f('a') ➞ true\n"  # JavaScript's true is Python's True
+        "    >>> f('b')\n"
+        "    'B'\n"
+        "    >>> print(f('c'))\n"
+        "    C\n"  # printed, not a literal: compared as text
+        '    """\n'
+    )
+    assert [(e.source, e.want) for e in task_examples(task, ["f"])] == [
+        ("(f('b')) == ('B')", "True"),
+        ("print(f('c'))", "C"),
+        ("(f('a')) == (True)", "True"),
+    ]
+    assert task_examples(task, []) == []
+    assert task_examples("no examples here", ["add"]) == []
+
+
+def test_the_check_reports_what_passed_from_its_last_line() -> None:
+    program = check_program(task_examples(TASK, ["add"]))
+    assert "doctest" in program and "add(2, 3)" in program
+    outcome = outcome_of("Failed example:\n    add(2, 3)\nEXAMPLES passed=1 failed=1\n")
+    assert outcome is not None and (outcome.passed, outcome.failed, outcome.ok) == (1, 1, False)
+    assert "Failed example" in outcome.report
+    assert outcome_of("no marker") is None
+
+
+# -- runs in the sandbox
+
+
+@pytest.mark.docker
+def test_a_failing_example_sends_the_failing_case_back_to_the_planner(tmp_path: Path) -> None:
+    state, sink, model = run(tmp_path, code_plan(WRONG), code_plan(RIGHT))
+    assert state["status"] == "answered" and state["answer"] == RIGHT
+    assert [e.reason for e in of_type(sink.events, Joined)] == [
+        "examples_failed",
+        "examples_passed",
+    ]
+    second_prompt = str(model.calls[1][-1].content)
+    assert "fails the task's own examples" in second_prompt
+    assert "add(2, 3)" in second_prompt and "Expected:" in second_prompt and "-1" in second_prompt
+    checks = [c for c in of_type(sink.events, ToolCall) if c.step_id.startswith("examples")]
+    assert [c.output.splitlines()[-1] for c in checks] == [
+        "EXAMPLES passed=0 failed=2",
+        "EXAMPLES passed=2 failed=0",
+    ]
+    [wrong] = [f for f in state["failures"] if f.node == "joiner"]
+    assert wrong.category == "planning.wrong_argument_values" and wrong.step_id == "s1"
+
+
+@pytest.mark.docker
+def test_the_answer_is_the_code_even_when_the_reflector_talks(tmp_path: Path) -> None:
+    prose = finish("The function add is complete and works as expected.")
+    state, sink, _ = run(tmp_path, code_plan(RIGHT), prose, reflection="always")
+    assert state["answer"] == RIGHT
+    assert [c.node for c in of_type(sink.events, ModelCall)] == ["planner", "reflector"]
+
+
+@pytest.mark.docker
+def test_when_replans_run_out_the_code_that_passed_most_examples_answers(tmp_path: Path) -> None:
+    from agentlab import Budgets
+
+    half = "def add(a, b):\n    return 5 if a == 2 else a - b"
+    state, sink, _ = run(
+        tmp_path, code_plan(WRONG), code_plan(half), budgets=Budgets(max_replans=1)
+    )
+    assert state["status"] == "answered" and state["answer"] == half
+    assert [e.reason for e in of_type(sink.events, Joined)] == ["examples_failed", "budget"]
+
+
+# -- replies cut off at their token limit
+
+
+def test_a_truncated_reply_is_truncation_and_is_asked_again_with_room(tmp_path: Path) -> None:
+    cut = json.dumps({"reply": '{"steps": [{"id": "s1", "tool": "python", "args": {"code": "de'})
+    cut_entry = json.loads(cut) | {"finish_reason": "length", "tokens_in": 50, "tokens_out": 2048}
+    cassette = tmp_path / "c.jsonl"
+    cassette.write_text(
+        json.dumps(cut_entry) + "\n" + json.dumps({"reply": code_plan(RIGHT)}) + "\n"
+    )
+    model = ReplayChatModel(path=str(cassette))
+    sink = MemoryTraceSink()
+    graph = build_agent(
+        AgentConfig(memory=False, deliverable="code"),
+        model=model,
+        tools=["calculator"],  # no python: the examples are not run, the plan is what counts
+        trace=Tracer(sink),
+    )
+    state = graph.invoke({"task": "Write add(a, b)."})
+    categories = [f.category for f in state["failures"]]
+    assert "model.output_truncated" in categories
+    assert "planning.malformed_output" not in categories  # never parsed as if complete
+    [cut_failure] = [f for f in state["failures"] if f.category == "model.output_truncated"]
+    assert "cut off at its limit of 2048 tokens" in cut_failure.detail
+    calls = of_type(sink.events, ModelCall)
+    assert [c.finish_reason for c in calls] == ["length", None]
+
+
+def test_a_truncated_plan_is_asked_again_for_a_shorter_reply(tmp_path: Path) -> None:
+    loop = {
+        "reply": '{"steps": [{"id": "s1", "tool": "calculator", "args": {"expression": "1000000',
+        "finish_reason": "length",
+        "tokens_in": 50,
+        "tokens_out": 512,
+    }
+    cassette = tmp_path / "c.jsonl"
+    good = plan(step("s1", "calculator", expression="6*7"), answer="${s1}")
+    cassette.write_text(json.dumps(loop) + "\n" + json.dumps({"reply": good}) + "\n")
+    model = ReplayChatModel(path=str(cassette))
+    graph = build_agent(
+        AgentConfig(memory=False),
+        model=model,
+        tools=["calculator"],
+        trace=Tracer(MemoryTraceSink()),
+    )
+    state = graph.invoke({"task": "What is 6*7?"})
+    assert state["answer"] == "42"
+    [cut] = [f for f in state["failures"] if f.category == "model.output_truncated"]
+    assert "limit of 512 tokens" in cut.detail
+    retry = str(model.calls[1][-1].content)
+    assert "cut off at 512 tokens" in retry and "shorter" in retry
+
+
+def test_the_plans_own_asserts_are_counted_only_at_the_top_level() -> None:
+    code = "def f(x):\n    assert x\n    return x\nassert f(1) == 1\nassert f(2) == 2\n"
+    assert own_asserts(code) == 2
+    assert own_asserts("def broken(:") == 0
+
+
+@pytest.mark.docker
+def test_without_examples_in_the_task_the_plans_asserts_are_its_examples(tmp_path: Path) -> None:
+    task = "Write a Python function is_palindrome(s) that ignores case and spaces"
+    code = (
+        "def is_palindrome(s):\n    t = s.replace(' ', '').lower()\n    return t == t[::-1]\n"
+        "assert is_palindrome('Never odd or even')\nassert not is_palindrome('abc')\n"
+    )
+    state, sink, model = run(tmp_path, code_plan(code), task=task, deliverable="auto")
+    assert state["answer"] == code.strip()
+    # The request was recognised as one for code, without examples: asserts were asked for.
+    assert "a few assert lines" in str(model.calls[0][-1].content)
+    assert len(of_type(sink.events, ModelCall)) == 1
+    (joined,) = of_type(sink.events, Joined)
+    assert (joined.decision, joined.reason) == ("answer", "examples_passed")
+    assert "own 2 asserts passed" in joined.detail
+
+
+@pytest.mark.docker
+def test_a_failing_assert_of_the_plan_fails_its_step_and_goes_back(tmp_path: Path) -> None:
+    task = "Write a Python function is_palindrome(s) that ignores case and spaces"
+    wrong = "def is_palindrome(s):\n    return s == s[::-1]\nassert is_palindrome('Aba')\n"
+    right = "def is_palindrome(s):\n    t = s.lower()\n    return t == t[::-1]\nassert is_palindrome('Aba')\n"
+    state, sink, _ = run(tmp_path, code_plan(wrong), code_plan(right), task=task)
+    assert state["answer"] == right.strip()
+    decisions = [(j.decision, j.reason) for j in of_type(sink.events, Joined)]
+    assert decisions == [("plan", "failed_steps"), ("answer", "examples_passed")]
+    second = of_type(sink.events, ModelCall)[1]
+    assert "AssertionError" in json.dumps(second.messages)
+
+
+def test_a_request_for_code_is_told_from_other_tasks() -> None:
+    assert asks_for_code("Write a Python function is_palindrome(s) that ignores case and spaces")
+    assert asks_for_code("Implement a class Stack with push and pop")
+    assert asks_for_code(TASK)  # a function to complete
+    assert not asks_for_code("What is 17*23+4?")
+    assert not asks_for_code("Compute the mean of 3, 4 and 5 with Python")
+    # Only with the python tool, unless the deliverable says so.
+    assert delivers_code("auto", "Write a function f", ["python"])
+    assert not delivers_code("auto", "Write a function f", ["calculator"])
+    assert delivers_code("code", "What is 2+2?", [])
+    assert gives_examples(TASK) and not gives_examples("Write a function f(x)")
+
+
+@pytest.mark.docker
+def test_code_that_only_ran_is_asked_once_for_asserts(tmp_path: Path) -> None:
+    task = "Write a Python function is_palindrome(s) that ignores case and spaces"
+    bare = "def is_palindrome(s):\n    t = s.replace(' ', '').lower()\n    return t == t[::-1]"
+    checked = bare + "\nassert is_palindrome('Never odd or even')\nassert not is_palindrome('ab')"
+    state, sink, model = run(
+        tmp_path, code_plan(bare), code_plan(checked), task=task, deliverable="auto"
+    )
+    assert state["answer"] == checked
+    decisions = [(j.decision, j.reason) for j in of_type(sink.events, Joined)]
+    assert decisions == [("plan", "untested"), ("answer", "examples_passed")]
+    assert "nothing checked it" in str(model.calls[1][-1].content)
+    # Code the task's own examples check is never sent back for asserts.
+    (tmp_path / "b").mkdir()
+    state, sink, _ = run(tmp_path / "b", code_plan(RIGHT), deliverable="auto")
+    assert [(j.decision, j.reason) for j in of_type(sink.events, Joined)] == [
+        ("answer", "examples_passed")
+    ]
