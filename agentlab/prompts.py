@@ -93,10 +93,13 @@ SEARCH_RULE = (
 )
 """In the system prompt when the search tool is in the inventory."""
 CODE_RULE = (
-    "\n- When the task asks you to write code, put all of it in one python step that ends "
-    'with a few assert lines checking it, and set "answer" to "${s1.code}" (that step\'s code).'
+    "\n- When the task asks you to write code, put all of it in one python step and set "
+    '"answer" to "${s1.code}" (that step\'s code).'
 )
-"""In the system prompt when the python tool is in the inventory."""
+"""In the system prompt when the python tool is in the inventory. Asserts are asked for in
+the task's message only when the task gives no examples (`CODE_WITH_ASSERTS_REQUEST`): in
+the shared prompt they contradicted a benchmark's "no tests" and a 1.5B model wrote them
+without end (HumanEval/49: 2,048 tokens of asserts)."""
 ADD_ASSERTS = (
     "The code ran, but nothing checked it. Plan the same python step again with a few assert "
     "lines after the code that check it on examples you choose."
