@@ -155,6 +155,15 @@ def majority(answers: list[str | None]) -> int | None:
     return next(i for i, k in enumerate(keys) if k in winners)
 
 
+_CANDIDATE_ID = re.compile(r"^c(\d+)_(.+)$")
+
+
+def candidate_of(step_id: str) -> tuple[int, str] | None:
+    """`(candidate number, its own step id)` of a step id `prefixed` wrote, else None."""
+    match = _CANDIDATE_ID.match(step_id)
+    return (int(match.group(1)), match.group(2)) if match is not None else None
+
+
 def prefixed(plan: Plan, number: int) -> Plan:
     """`plan` with its step ids, and its references to them, prefixed `c<number>_`."""
     prefix = f"c{number}_"

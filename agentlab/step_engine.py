@@ -11,7 +11,6 @@ at a time from a loop (the `react` baseline's tool node).
 
 from __future__ import annotations
 
-import re
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from agentlab import execution
 from agentlab.errors import UnsafePathError
 from agentlab.events import ToolCall
 from agentlab.failures import FailureCategory, FailureEvent
+from agentlab.joining import candidate_of
 from agentlab.plan_checks import (
     REPEATS_REJECTED,
     Finding,
@@ -342,10 +342,7 @@ class StepEngine:
         )
 
 
-_CANDIDATE = re.compile(r"^c(\d+)_")
-
-
 def _other_candidates(first: str, second: str) -> bool:
     """Whether two step ids belong to different candidate plans of one round (`c1_`, `c2_`)."""
-    a, b = _CANDIDATE.match(first), _CANDIDATE.match(second)
-    return a is not None and b is not None and a.group(1) != b.group(1)
+    a, b = candidate_of(first), candidate_of(second)
+    return a is not None and b is not None and a[0] != b[0]

@@ -18,7 +18,6 @@ candidates agree on wins; every candidate's answer is recorded.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
@@ -29,7 +28,7 @@ from agentlab import code_examples, prompts
 from agentlab.budget import replans_exhausted
 from agentlab.events import CandidateOutcome, Joined
 from agentlab.failures import FailureCategory
-from agentlab.joining import Decision, Judged, fill_template, judge, majority
+from agentlab.joining import Decision, Judged, candidate_of, fill_template, judge, majority
 from agentlab.nodes.base import AgentDeps, Node, traced_node
 from agentlab.schemas import Plan, Step
 from agentlab.state import AgentState, CodeAttempt, Counters, StepResult
@@ -37,7 +36,6 @@ from agentlab.step_engine import StepEngine
 
 Goto = Literal["finalizer", "reflector", "planner"]
 PYTHON = "python"
-CANDIDATE = re.compile(r"^c(\d+)_(.+)$")
 GOTO: dict[Decision, Goto] = {"answer": "finalizer", "reflect": "reflector", "plan": "planner"}
 
 
@@ -233,10 +231,9 @@ class Joiner(Node):
         ran), with its results under its own step ids; and every candidate's outcome."""
         by_candidate: dict[int, dict[str, StepResult]] = {}
         for step_id, result in results.items():
-            match = CANDIDATE.match(step_id)
-            if match is not None:
-                own = match.group(2)
-                by_candidate.setdefault(int(match.group(1)), {})[own] = result.model_copy(
+            if (owner := candidate_of(step_id)) is not None:
+                number, own = owner
+                by_candidate.setdefault(number, {})[own] = result.model_copy(
                     update={"step_id": own}
                 )
         ran = sorted(valid)
