@@ -32,6 +32,7 @@ from typing import Any, cast
 from agentlab.errors import ConfigError
 from agentlab.eval.suite import BfclCheck, Suite, Task
 from agentlab.failures import FailureCategory
+from agentlab.jsonl import numbered_lines
 
 DISTRIBUTION = "bfcl-eval"
 DATA_DIR = "bfcl_eval/data"
@@ -321,7 +322,7 @@ def data_file(name: str) -> Path:
 
 
 def _read_lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [json.loads(line) for _, line in numbered_lines(path.read_text(encoding="utf-8"))]
 
 
 def _prompt(question: list[list[dict[str, str]]]) -> str:
