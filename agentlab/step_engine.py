@@ -27,7 +27,6 @@ from agentlab.plan_checks import (
     REPEATS_REJECTED,
     Finding,
     argument_findings,
-    has_reference,
     id_finding,
     tool_finding,
 )
@@ -120,8 +119,7 @@ class StepEngine:
             return None
         tool = self.deps.tools.get(step.tool)
         # A result's text where a JSON-schema tool wants a number (or a list) is read as one.
-        filled = [name for name, value in step.args.items() if has_reference(value)]
-        args = argument_schema(tool).read_results(args, filled)
+        args = argument_schema(tool).read_results(args, step.args)
         problems = argument_findings(step, tool, args)
         if problems:
             self.refuse(state, step, problems, wave, args)
