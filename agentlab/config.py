@@ -40,6 +40,7 @@ class Budgets(BaseModel):
 
 
 ReflectionPolicy = Literal["always", "on_failure", "never"]
+ApprovalPolicy = Literal["ask", "allow", "deny"]
 
 
 class AgentConfig(BaseModel):
@@ -91,6 +92,21 @@ class AgentConfig(BaseModel):
     the code as its answer (`${s1.code}`), the task's own examples run in the sandbox
     before the run answers, and replies get `code_output_tokens`. `auto`: a plan whose
     answer template names a step's code is a code answer too."""
+
+    approval: ApprovalPolicy = "ask"
+    """What happens to a write action (a tool with side effects): `ask` a person before it
+    runs (the run stops with `interrupt()` until answered), `allow` it (but ask all the same
+    once the run has read text flagged as prompt injection), or `deny` it."""
+
+    guardrails: bool = True
+    """Screen tool output from outside for prompt injection and fence it as data in prompts,
+    and mask secrets and personal data in the task (see `masking`). Off: the
+    `no-guardrails` variant."""
+
+    masking: bool | None = None
+    """Mask API keys, e-mail addresses, phone and card numbers in the task before a model,
+    trace or memory sees them (tools that need them get them back). None: on for models
+    that are not on this machine (anything but `local:` and `replay:`)."""
 
     llm_critique: bool = False
     """Let the validator also ask the model to review a plan that passed the checks."""
@@ -196,6 +212,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no-approach": {"plan_approach": False},
     "critique": {"llm_critique": True},
     "no-memory": {"memory": False},
+    "no-guardrails": {"guardrails": False},
+    "approve-all": {"approval": "allow"},
     "react": {"architecture": "react"},
     "direct": {"architecture": "direct"},
 }

@@ -19,9 +19,12 @@ from typing import TYPE_CHECKING, Any
 from langgraph.config import get_stream_writer
 
 from agentlab import execution
+from agentlab.effects import Effect
 from agentlab.errors import UnsafePathError
-from agentlab.events import ToolCall
+from agentlab.events import EffectMade, ToolCall
 from agentlab.failures import FailureCategory, FailureEvent
+from agentlab.guardrails.injection import screen
+from agentlab.guardrails.masking import remask, unmask
 from agentlab.joining import candidate_of
 from agentlab.plan_checks import (
     REPEATS_REJECTED,
@@ -34,7 +37,15 @@ from agentlab.plan_checks import (
 from agentlab.schemas import Step
 from agentlab.state import AgentState, StepResult
 from agentlab.tools.arguments import argument_schema
-from agentlab.tools.base import output_data, output_text, tool_is_idempotent, tool_timeout
+from agentlab.tools.base import (
+    output_data,
+    output_text,
+    tool_gets_private_values,
+    tool_is_idempotent,
+    tool_output_is_external,
+    tool_timeout,
+)
+from agentlab.tools.effects import EffectOutput
 
 if TYPE_CHECKING:
     from agentlab.nodes.base import AgentDeps
@@ -50,6 +61,8 @@ class Wave:
     tool_calls: int = 0
     shared: list[tuple[str, Prepared]] = field(default_factory=list)
     """Calls answered by a twin in the same wave (candidate plans): (twin's step id, call)."""
+    effects: list[Effect] = field(default_factory=list)
+    """What the wave's write actions changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,11 +241,14 @@ class StepEngine:
         writer = get_stream_writer()
         pool = self.deps.tool_pool
         futures: dict[Future[Any], tuple[Prepared, float, float]] = {}
+        vault = state.get("vault") or {}
         for item in calls:
             tool = self.deps.tools.get(item.step.tool)
             writer({"event": "step_started", "step_id": item.step.id, "tool": tool.name})
             started = time.time()
-            future = execution.start_call(tool, item.args, config, pool)
+            # Masked values go back only into the calls of tools that declare they need them.
+            args = unmask(item.args, vault) if tool_gets_private_values(tool) else item.args
+            future = execution.start_call(tool, args, config, pool)
             futures[future] = (item, started, started + tool_timeout(tool))
         pending = set(futures)
         while pending:
@@ -254,6 +270,30 @@ class StepEngine:
                 result = wave.results[futures[future][0].step.id]
                 writer({"event": "step_finished", **result.model_dump()})
         wave.tool_calls += len(calls)
+
+    def _screened(self, state: AgentState, result: StepResult, wave: Wave) -> StepResult:
+        """`result` marked as text from outside, and screened for prompt injection, when its
+        tool's output comes from outside and guardrails are on; a hit is a failure event."""
+        tool = self.deps.tools.get(result.tool)
+        if not self.deps.config.guardrails or not tool_output_is_external(tool):
+            return result
+        hits = screen(result.output)
+        if hits:
+            quotes = "; ".join(f"{h.rule}: {h.quote!r}" for h in hits)
+            wave.failures.append(
+                self.deps.failure(
+                    state,
+                    FailureCategory.GUARDRAIL_PROMPT_INJECTION,
+                    f"step {result.step_id}: {result.tool} returned instructions aimed at the "
+                    f"agent ({quotes}); quoted as untrusted, write actions now need approval",
+                    node=self.node,
+                    step_id=result.step_id,
+                    tool=result.tool,
+                    args=result.args,
+                )
+            )
+        flagged = [f"{h.rule}: {h.quote}" for h in hits]
+        return result.model_copy(update={"external": True, "flagged": flagged})
 
     def _collect(
         self,
@@ -289,20 +329,36 @@ class StepEngine:
     ) -> None:
         step = item.step
         ended = time.time()
+        vault = state.get("vault") or {}
         if error is None:
-            result = StepResult(
-                step_id=step.id,
-                tool=step.tool,
-                args=item.args,
-                status="ok",
-                output=output_text(output),
-                data=output_data(output),
-                started=started,
-                ended=ended,
-                artifacts=artifacts or [],
+            result = self._screened(
+                state,
+                StepResult(
+                    step_id=step.id,
+                    tool=step.tool,
+                    args=item.args,
+                    status="ok",
+                    output=remask(output_text(output), vault),
+                    data=remask_data(output_data(output), vault),
+                    started=started,
+                    ended=ended,
+                    artifacts=artifacts or [],
+                ),
+                wave,
             )
+            if isinstance(output, EffectOutput):
+                effect = output.effect.model_copy(
+                    update={
+                        "step_id": step.id,
+                        "target": remask(output.effect.target, vault),
+                        "detail": remask(output.effect.detail, vault),
+                    }
+                )
+                wave.effects.append(effect)
+                self.deps.tracer.write(EffectMade(run_id=state["run_id"], effect=effect))
         else:
             category, message = execution.classify_error(error)
+            message = remask(message, vault)
             result = StepResult(
                 step_id=step.id,
                 tool=step.tool,
@@ -340,6 +396,19 @@ class StepEngine:
                 artifacts=result.artifacts,
             )
         )
+
+
+def remask_data(data: Any, vault: dict[str, str]) -> Any:
+    """A result's JSON-ready data with the vault's values put back as placeholders."""
+    if not vault:
+        return data
+    if isinstance(data, str):
+        return remask(data, vault)
+    if isinstance(data, dict):
+        return {k: remask_data(v, vault) for k, v in data.items()}
+    if isinstance(data, list):
+        return [remask_data(v, vault) for v in data]
+    return data
 
 
 def _other_candidates(first: str, second: str) -> bool:

@@ -21,7 +21,7 @@ from agentlab.eval.verdict import GradingSink, Judgement, Outcome, RunRecord, ju
 from agentlab.llm.response_cache import ResponseCache
 from agentlab.llm.structured import ChatModelLike
 from agentlab.runner import Runner
-from agentlab.tools.registry import ToolRegistry, builtin_tool, builtin_tool_names
+from agentlab.tools.registry import ToolRegistry, builtin_tool, default_tool_names
 from agentlab.trace import JsonlTraceSink
 
 REPLAY = "replay:"
@@ -97,7 +97,7 @@ class EvalSettings:
 
 def task_tool_names(task: Task) -> list[str]:
     """The tools a task's agent gets: its built-ins (all when unset), then its declared ones."""
-    builtins = list(task.tools) if task.tools is not None else builtin_tool_names()
+    builtins = list(task.tools) if task.tools is not None else default_tool_names()
     return [*builtins, *task.function_names]
 
 
@@ -121,7 +121,7 @@ def pair_config(base: AgentConfig, task: Task, variant: str) -> AgentConfig:
 def pair_tools(task: Task, config: AgentConfig) -> ToolRegistry:
     """Fresh tool objects for one run: built-ins by name (made for the pair's config, e.g.
     its search backend), declared functions as stubs."""
-    builtins = task.tools if task.tools is not None else tuple(builtin_tool_names())
+    builtins = task.tools if task.tools is not None else tuple(default_tool_names())
     return ToolRegistry(
         [*(builtin_tool(n, config) for n in builtins), *(declared_tool(f) for f in task.functions)]
     )
