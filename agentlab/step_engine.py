@@ -277,7 +277,8 @@ class StepEngine:
         tool = self.deps.tools.get(result.tool)
         if not self.deps.config.guardrails or not tool_output_is_external(tool):
             return result
-        hits = screen(result.output)
+        # The data may hold more of the text than the output shows (a hit's whole passage).
+        hits = screen(f"{result.output}\n{_strings(result.data)}")
         if hits:
             quotes = "; ".join(f"{h.rule}: {h.quote!r}" for h in hits)
             wave.failures.append(
@@ -396,6 +397,17 @@ class StepEngine:
                 artifacts=result.artifacts,
             )
         )
+
+
+def _strings(data: Any) -> str:
+    """The strings inside JSON-ready data, one per line."""
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict):
+        return "\n".join(_strings(v) for v in data.values())
+    if isinstance(data, list):
+        return "\n".join(_strings(v) for v in data)
+    return ""
 
 
 def remask_data(data: Any, vault: dict[str, str]) -> Any:
