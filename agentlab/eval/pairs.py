@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agentlab import paths
+from agentlab.approvals import approve_unflagged
 from agentlab.config import AgentConfig, WithoutTool, parse_variant
 from agentlab.eval.checks import CodeRunner
 from agentlab.eval.declared import declared_tool
@@ -181,6 +182,8 @@ class PairRunner:
             trace_dir=sink,
             record=record,
             response_cache=settings.cache,
+            # No person is there: write actions are approved unless the run read flagged text.
+            approver=approve_unflagged,
         ) as runner:
             result = runner.run(task.prompt, task_id=task.id)
         judgement = sink.judgement(result.run_id)
