@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -108,6 +109,14 @@ class AgentConfig(BaseModel):
     trace or memory sees them (tools that need them get them back). None: on for models
     that are not on this machine (anything but `local:` and `replay:`)."""
 
+    answer_format: str | None = None
+    """A regular expression the whole final answer must match (output guardrail): a miss is
+    `guardrail.output_invalid`, sent back to the reflector once, then `goal.no_answer`."""
+
+    answer_schema: dict[str, Any] | None = None
+    """A JSON Schema the final answer, read as JSON, must satisfy (same guardrail); the
+    parsed answer is `RunResult.structured`."""
+
     llm_critique: bool = False
     """Let the validator also ask the model to review a plan that passed the checks."""
 
@@ -158,6 +167,29 @@ class AgentConfig(BaseModel):
     def _one_folder(cls, value: Any) -> Any:
         # A single folder is the common case; a str must not be read as a tuple of characters.
         return (value,) if isinstance(value, str | PurePath) else value
+
+    @field_validator("answer_format")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"answer_format is not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("answer_schema")
+    @classmethod
+    def _schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            from jsonschema import Draft202012Validator
+            from jsonschema.exceptions import SchemaError
+
+            try:
+                Draft202012Validator.check_schema(value)
+            except SchemaError as exc:
+                raise ValueError(f"answer_schema is not a JSON Schema: {exc.message}") from None
+        return value
 
     @field_validator("reflection", mode="before")
     @classmethod

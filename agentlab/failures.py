@@ -39,6 +39,7 @@ class FailureCategory(StrEnum):
     GUARDRAIL_ACTION_REJECTED = "guardrail.action_rejected"
     GUARDRAIL_PROMPT_INJECTION = "guardrail.prompt_injection"
     GUARDRAIL_INPUT_MASKED = "guardrail.input_masked"
+    GUARDRAIL_OUTPUT_INVALID = "guardrail.output_invalid"
 
     @property
     def family(self) -> str:

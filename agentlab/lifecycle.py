@@ -128,6 +128,7 @@ def begin(deps: AgentDeps, state: AgentState, config: RunnableConfig) -> dict[st
         "awaiting": None,
         "effects": Overwrite([]),
         "vault": masked.vault if masked is not None else {},
+        "answer_feedback": "",
         "counters": Overwrite(Counters()),
         "answer": None,
         "stop": None,

@@ -31,6 +31,7 @@ from agentlab.errors import AgentlabError, ConfigError
 from agentlab.events import InternalError, Resumed
 from agentlab.failures import FailureEvent
 from agentlab.graph import ToolsArg, build_deps, compile_graph
+from agentlab.guardrails.answers import structured_answer
 from agentlab.llm.response_cache import ResponseCache
 from agentlab.llm.structured import ChatModelLike
 from agentlab.memory.backends import serializer
@@ -69,6 +70,8 @@ class RunResult:
     (`agentlab.citations`); empty without an answer or a document search."""
     effects: list[Effect] = field(default_factory=list)
     """What the run's write actions changed."""
+    structured: Any = None
+    """The answer read as JSON, when `AgentConfig.answer_schema` was declared and it fits."""
     awaiting: ApprovalRequest | None = None
     """The write step the run waits on (status `waiting`): resume the thread with a decision."""
 
@@ -90,6 +93,7 @@ class RunResult:
             "failures": [f.model_dump(mode="json") for f in self.failures],
             "citations": [c.model_dump(mode="json") for c in self.citations],
             "effects": [e.model_dump(mode="json") for e in self.effects],
+            "structured": self.structured,
             "awaiting": self.awaiting.model_dump(mode="json") if self.awaiting else None,
         }
 
@@ -337,6 +341,7 @@ class Runner:
             stop=state.get("stop"),
             citations=citations(calls, answer),
             effects=list(state.get("effects") or []),
+            structured=structured_answer(answer, self.config.answer_schema),
         )
 
     def _crashed(

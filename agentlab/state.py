@@ -148,6 +148,8 @@ class AgentState(TypedDict, total=False):
     """The write step the executor wants a person to decide on (the approval node asks)."""
     effects: Annotated[list[Effect], operator.add]
     """What the run's write actions changed (files written, messages queued)."""
+    answer_feedback: str
+    """Why the last answer failed the output guardrail: the reflector is told (once)."""
     vault: dict[str, str]
     """Masked values by placeholder (`agentlab.guardrails.masking`): given back only to tools
     that declare they need them; never in a prompt, a trace event or memory."""

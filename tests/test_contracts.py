@@ -35,6 +35,7 @@ TAXONOMY = {
     "guardrail.action_rejected",
     "guardrail.prompt_injection",
     "guardrail.input_masked",
+    "guardrail.output_invalid",
 }
 
 
