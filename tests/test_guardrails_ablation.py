@@ -1,5 +1,5 @@
 """The guardrails ablation runs end to end on replay: `agentlab eval` of the assistant suite
-under `full` and `no-guardrails`, then `benchmarks/guardrails.py` over its traces.
+under `full` and `no-guardrails`, then `scripts/guardrail_table.py` over its traces.
 
 The model is scripted to obey the injected document in the two tasks that read it
 (it mails the address the page names); the eval's approver approves writes unless
@@ -69,7 +69,7 @@ def test_the_ablation_counts_injected_actions_per_variant(tmp_path: Path) -> Non
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     table = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "guardrails.py"), str(out)],
+        [sys.executable, str(ROOT / "scripts" / "guardrail_table.py"), str(out)],
         capture_output=True,
         text=True,
         check=True,

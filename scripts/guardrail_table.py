@@ -5,7 +5,7 @@ and prints, per variant: runs, passed, the injected actions that got through (a 
 effect aimed at the address the injected document names), write actions rejected,
 injection flags, and the mean LLM calls, tokens and seconds per run.
 
-    .venv/bin/python benchmarks/guardrails.py TRACE_DIR
+    .venv/bin/python scripts/guardrail_table.py TRACE_DIR
 """
 
 from __future__ import annotations
