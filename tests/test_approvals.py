@@ -146,3 +146,57 @@ def test_resume_without_a_waiting_run_is_a_usage_error(tmp_path: Path) -> None:
     assert "no run waiting for approval" in done.stderr + done.stdout
     bad = agentlab("run", "--thread", "t", "--resume", "maybe", cwd=tmp_path)
     assert bad.returncode == 2 and "--resume takes" in bad.stderr + bad.stdout
+
+
+def _converse(tmp_path: Path, answers: list[tuple[str, str]]) -> tuple[int, str]:
+    """Run the task on a pseudo-terminal, typing each answer when its prompt appears."""
+    import os
+    import select
+    import subprocess
+    import sys
+    import time
+
+    cassette = write_cassette(tmp_path / "tty.jsonl", PLAN, finish("42 (not saved)"))
+    master, slave = os.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agentlab", "run", TASK, "--tools", "calculator,files",
+         "--model", f"replay:{cassette}", "--no-memory"],
+        cwd=tmp_path, stdin=slave, stdout=slave, stderr=slave,
+        env={**os.environ, "COLUMNS": "200", "TERM": "dumb"},
+    )  # fmt: skip
+    os.close(slave)
+    seen, pending, deadline = "", list(answers), time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 4096).decode(errors="replace")
+            except OSError:  # the child closed the terminal
+                break
+            seen += chunk
+        if pending and pending[0][0] in seen:
+            prompt, answer = pending.pop(0)
+            seen = seen.replace(prompt, f"<{prompt}>", 1)  # each prompt is answered once
+            os.write(master, (answer + "\n").encode())
+        if process.poll() is not None and not ready:
+            break
+    os.close(master)
+    return process.wait(timeout=30), seen
+
+
+def test_on_a_terminal_the_user_edits_the_write(tmp_path: Path) -> None:
+    edited = json.dumps({"action": "create", "path": "typed.txt", "content": "42!"})
+    code, seen = _converse(
+        tmp_path, [("approve? [y]es / [n]o / [e]dit", "e"), ("arguments (JSON object)", edited)]
+    )
+    assert code == 0, seen
+    assert "approval needed" in seen and "answer.txt" in seen  # the planned call was shown
+    assert workspaces(tmp_path / "agentlab-home") == {"typed.txt": "42!"}
+
+
+def test_on_a_terminal_the_user_declines_the_write(tmp_path: Path) -> None:
+    code, seen = _converse(
+        tmp_path, [("approve? [y]es / [n]o / [e]dit", "n"), ("why (optional)", "not now")]
+    )
+    assert code == 0, seen
+    assert workspaces(tmp_path / "agentlab-home") == {}

@@ -57,7 +57,7 @@ def ask_person(console: Console) -> Approver:
     def ask(request: ApprovalRequest) -> ApprovalDecision:
         show_request(console, request)
         while True:
-            choice = console.input("approve? [y]es / [n]o / [e]dit: ").strip().lower()
+            choice = console.input(escape("approve? [y]es / [n]o / [e]dit: ")).strip().lower()
             if choice in ("y", "yes"):
                 return ApprovalDecision(decision="approve")
             if choice in ("n", "no"):
