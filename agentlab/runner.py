@@ -203,9 +203,7 @@ class Runner:
             if threaded and (resumed := self._resume(thread_id, task)) is not None:
                 graph_input, run_id, final = None, resumed["run_id"], resumed
                 if (asked := self._asked(config)) is not None:
-                    # The time the run waited for a person is not counted against its budget.
-                    shift = {"started_at": resumed["started_at"]} if "started_at" in resumed else {}
-                    graph_input = self._answer(asked, decision, shift)
+                    graph_input = self._answer(asked, decision, resumed.get("started_at"))
                     awaiting = asked if graph_input is None else None
             elif task is None:
                 raise ConfigError(
@@ -232,9 +230,7 @@ class Runner:
                 asked = self._asked(config) if self.checkpointer is not None else None
                 if asked is None:
                     break
-                if on_event is not None:
-                    on_event("approval", asked)
-                graph_input = self._answer(asked, None)
+                graph_input = self._answer(asked, None, final.get("started_at"))
                 awaiting = asked if graph_input is None else None
         except AgentlabError as exc:
             return self._crashed(run_id, thread_id, Errored(detail=str(exc)), final)
@@ -260,19 +256,24 @@ class Runner:
         return None
 
     def _answer(
-        self,
-        request: ApprovalRequest,
-        decision: ApprovalDecision | None,
-        update: dict[str, Any] | None = None,
-    ) -> Any:
+        self, request: ApprovalRequest, decision: ApprovalDecision | None, started: float | None
+    ) -> Command[Any] | None:
         """The input that resumes a run stopped at `request`: the approver's answer, else
-        `decision` (with `update` to the state); None when neither can answer (the run stays
-        waiting)."""
+        `decision`; None when neither can answer (the run stays waiting).
+
+        The time spent deciding is not counted against the run's time budget: the run's
+        start (`started`, already moved past the time it lay waiting) moves forward by it.
+        The resuming `Command` carries the update, since a state update of its own would
+        drop the pending interrupt.
+        """
+        asked_at = time.time()
         if self.approver is not None:
             decision = self.approver(request)
         if decision is None:
             return None
-        return Command(resume=decision.model_dump(mode="json"), update=update or None)
+        waited = time.time() - asked_at
+        update = {"started_at": started + waited} if started is not None else None
+        return Command(resume=decision.model_dump(mode="json"), update=update)
 
     def _resume(self, thread_id: str | None, task: str | None) -> dict[str, Any] | None:
         """The state of the thread's unfinished run when it is to be resumed, else None.

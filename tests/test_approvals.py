@@ -200,3 +200,29 @@ def test_on_a_terminal_the_user_declines_the_write(tmp_path: Path) -> None:
     )
     assert code == 0, seen
     assert workspaces(tmp_path / "agentlab-home") == {}
+
+
+def test_the_time_a_person_takes_is_not_counted(tmp_path: Path) -> None:
+    import time
+
+    from agentlab.approvals import ApprovalDecision, ApprovalRequest
+    from agentlab.config import AgentConfig
+    from agentlab.runner import Runner
+
+    def slow_person(request: ApprovalRequest) -> ApprovalDecision:
+        time.sleep(1.5)
+        return ApprovalDecision(decision="approve")
+
+    cassette = write_cassette(tmp_path / "c.jsonl", PLAN)
+    started = time.monotonic()
+    with Runner(
+        AgentConfig(memory=False),
+        model=f"replay:{cassette}",
+        tools=["calculator", "files"],
+        trace_dir=tmp_path / "runs",
+        approver=slow_person,
+    ) as runner:
+        result = runner.run(TASK)
+    assert result.status == "answered" and time.monotonic() - started > 1.5
+    footer = of_type(read_trace(Path(str(result.trace_path))), Footer)[-1]
+    assert footer.seconds < 1.0
