@@ -104,6 +104,11 @@ class AgentConfig(BaseModel):
     and mask secrets and personal data in the task (see `masking`). Off: the
     `no-guardrails` variant."""
 
+    injection_model_check: bool | None = None
+    """After the rules pass a tool's output from outside, ask the agent's model too (one short
+    constrained call per result, `agentlab.guardrails.classifier`). None: only when the
+    model is embedded (`local:`)."""
+
     masking: bool | None = None
     """Mask API keys, e-mail addresses, phone and card numbers in the task before a model,
     trace or memory sees them (tools that need them get them back). None: on for models

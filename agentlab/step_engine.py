@@ -23,7 +23,8 @@ from agentlab.effects import Effect
 from agentlab.errors import UnsafePathError
 from agentlab.events import EffectMade, ToolCall
 from agentlab.failures import FailureCategory, FailureEvent
-from agentlab.guardrails.injection import screen
+from agentlab.guardrails.classifier import model_check
+from agentlab.guardrails.injection import InjectionHit, screen
 from agentlab.guardrails.masking import remask, unmask
 from agentlab.joining import candidate_of
 from agentlab.plan_checks import (
@@ -35,7 +36,7 @@ from agentlab.plan_checks import (
     tool_finding,
 )
 from agentlab.schemas import Step
-from agentlab.state import AgentState, StepResult
+from agentlab.state import AgentState, Counters, StepResult
 from agentlab.tools.arguments import argument_schema
 from agentlab.tools.base import (
     output_data,
@@ -63,6 +64,8 @@ class Wave:
     """Calls answered by a twin in the same wave (candidate plans): (twin's step id, call)."""
     effects: list[Effect] = field(default_factory=list)
     """What the wave's write actions changed."""
+    model_counters: Counters = field(default_factory=Counters)
+    """Model calls the wave made (the injection model check)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +208,7 @@ class StepEngine:
                     continue
             to_call.append(item)
         self._call_concurrently(state, to_call, wave)
+        self._model_screen(state, to_call, wave)
         for source, item in wave.shared:
             self._reuse(state, item, wave.results[source], wave)
         return wave
@@ -271,6 +275,52 @@ class StepEngine:
                 writer({"event": "step_finished", **result.model_dump()})
         wave.tool_calls += len(calls)
 
+    def _model_screen(self, state: AgentState, calls: list[Prepared], wave: Wave) -> None:
+        """Ask the model about each external result the rules passed, once the wave's calls
+        are all in (a model call must not hold up the tools' deadlines)."""
+        if not self._model_checks():
+            return
+        for item in calls:
+            result = wave.results.get(item.step.id)
+            if result is None or not result.external or result.flagged or result.status != "ok":
+                continue
+            source = f"{result.step_id} {result.tool}"
+            hits, spent, failures = model_check(
+                self.deps, state, source, result.output, node=self.node, spent=wave.model_counters
+            )
+            wave.model_counters += spent
+            wave.failures.extend(failures)
+            if hits:
+                wave.failures.append(self._injection_failure(state, result, hits))
+                flagged = result.model_copy(
+                    update={"flagged": [f"{h.rule}: {h.quote}" for h in hits]}
+                )
+                wave.results[item.step.id] = flagged
+                wave.past_calls[item.key] = flagged
+
+    def _model_checks(self) -> bool:
+        config = self.deps.config
+        if not config.guardrails:
+            return False
+        if config.injection_model_check is not None:
+            return config.injection_model_check
+        return self.deps.caller.name.startswith("local:")
+
+    def _injection_failure(
+        self, state: AgentState, result: StepResult, hits: list[InjectionHit]
+    ) -> FailureEvent:
+        quotes = "; ".join(f"{h.rule}: {h.quote!r}" for h in hits)
+        return self.deps.failure(
+            state,
+            FailureCategory.GUARDRAIL_PROMPT_INJECTION,
+            f"step {result.step_id}: {result.tool} returned instructions aimed at the "
+            f"agent ({quotes}); quoted as untrusted, write actions now need approval",
+            node=self.node,
+            step_id=result.step_id,
+            tool=result.tool,
+            args=result.args,
+        )
+
     def _screened(self, state: AgentState, result: StepResult, wave: Wave) -> StepResult:
         """`result` marked as text from outside, and screened for prompt injection, when its
         tool's output comes from outside and guardrails are on; a hit is a failure event."""
@@ -280,19 +330,7 @@ class StepEngine:
         # The data may hold more of the text than the output shows (a hit's whole passage).
         hits = screen(f"{result.output}\n{_strings(result.data)}")
         if hits:
-            quotes = "; ".join(f"{h.rule}: {h.quote!r}" for h in hits)
-            wave.failures.append(
-                self.deps.failure(
-                    state,
-                    FailureCategory.GUARDRAIL_PROMPT_INJECTION,
-                    f"step {result.step_id}: {result.tool} returned instructions aimed at the "
-                    f"agent ({quotes}); quoted as untrusted, write actions now need approval",
-                    node=self.node,
-                    step_id=result.step_id,
-                    tool=result.tool,
-                    args=result.args,
-                )
-            )
+            wave.failures.append(self._injection_failure(state, result, hits))
         flagged = [f"{h.rule}: {h.quote}" for h in hits]
         return result.model_copy(update={"external": True, "flagged": flagged})
 

@@ -224,7 +224,7 @@ class ReactTools(Node):
                 "past_calls": wave.past_calls,
                 "failures": wave.failures,
                 "effects": wave.effects,
-                "counters": Counters(tool_calls=wave.tool_calls),
+                "counters": wave.model_counters + Counters(tool_calls=wave.tool_calls),
                 "transcript": [observation],
                 "action": None,
             },

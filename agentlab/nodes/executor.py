@@ -68,7 +68,7 @@ class Executor(Node):
             "past_calls": wave.past_calls,
             "failures": wave.failures,
             "effects": wave.effects,
-            "counters": Counters(tool_calls=wave.tool_calls),
+            "counters": wave.model_counters + Counters(tool_calls=wave.tool_calls),
         }
         goto = self._route(state, plan, results, update)
         return Command(update=update, goto=goto)
