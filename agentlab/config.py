@@ -107,7 +107,7 @@ class AgentConfig(BaseModel):
     injection_model_check: bool | None = None
     """After the rules pass a tool's output from outside, ask the agent's model too (one short
     constrained call per result, `agentlab.guardrails.classifier`). None: only when the
-    model is embedded (`local:`)."""
+    model is embedded (`local:`) and the agent has a write tool."""
 
     masking: bool | None = None
     """Mask API keys, e-mail addresses, phone and card numbers in the task before a model,

@@ -42,6 +42,7 @@ from agentlab.tools.base import (
     output_data,
     output_text,
     tool_gets_private_values,
+    tool_has_side_effects,
     tool_is_idempotent,
     tool_output_is_external,
     tool_timeout,
@@ -304,7 +305,10 @@ class StepEngine:
             return False
         if config.injection_model_check is not None:
             return config.injection_model_check
-        return self.deps.caller.name.startswith("local:")
+        # By default only where a flag matters most (an agent that can write) and costs no
+        # money (an embedded model): read-only agents keep their calls and timings.
+        writes = any(tool_has_side_effects(t) for t in self.deps.tools)
+        return writes and self.deps.caller.name.startswith("local:")
 
     def _injection_failure(
         self, state: AgentState, result: StepResult, hits: list[InjectionHit]

@@ -3,8 +3,9 @@
 Rules (`injection.screen`) catch the phrasings they know; a result they pass is
 shown to the agent's model, fenced as untrusted, with a one-field schema
 (`InjectionVerdict`): does this text give instructions to an AI agent? The call
-is on by default only for an embedded model (`AgentConfig.injection_model_check`),
-where it costs time but no money; its tokens count against the run's budgets.
+is on by default only for an embedded model in an agent that can write
+(`AgentConfig.injection_model_check`): there it costs time but no money, and a flag
+matters most. Its tokens count against the run's budgets.
 """
 
 from __future__ import annotations
