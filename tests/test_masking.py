@@ -103,6 +103,8 @@ def test_mask_unmask_remask_round_trip() -> None:
     for value in (KEY, ADDRESS, card, "+44 20 7946 0958"):
         assert value not in masked.text
     assert "id 1234" in masked.text  # a short number is not a phone or a card
+    dates = "due 2026-11-26, paid 26.11.2026, order 1234-5678"
+    assert mask_text(dates).text == dates  # dates and short ids are not phone numbers
     args = {"to": "[EMAIL_1]", "body": ["[SECRET_1]", "[CARD_1]"], "n": 3}
     assert unmask(args, masked.vault) == {"to": ADDRESS, "body": [KEY, card], "n": 3}
     assert remask(f"sent to {ADDRESS}", masked.vault) == "sent to [EMAIL_1]"

@@ -32,6 +32,7 @@ KINDS: dict[str, str] = {
 }
 """Placeholder kind -> pattern, tried in this order (a key before an address inside it)."""
 _PATTERNS = {kind: re.compile(p) for kind, p in KINDS.items()}
+_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
 PLACEHOLDER = re.compile(r"\[(?:SECRET|EMAIL|CARD|PHONE)_\d{1,4}\]")
 
 
@@ -50,7 +51,8 @@ def _accept(kind: str, value: str) -> bool:
         digits = re.sub(r"\D", "", value)
         return 13 <= len(digits) <= 19 and _luhn(digits)
     if kind == "PHONE":
-        return 8 <= len(re.sub(r"\D", "", value)) <= 15
+        # Nine digits at least (a date, 2026-11-26, has eight), at most E.164's fifteen.
+        return 9 <= len(re.sub(r"\D", "", value)) <= 15 and not _DATE.fullmatch(value)
     return True
 
 
