@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from agentlab.approvals import ApprovalDecision, ApprovalRequest
+from agentlab.effects import Effect
 from agentlab.errors import TraceError
 from agentlab.failures import FailureEvent, utc_now
 from agentlab.schemas import Plan, Reflection
@@ -341,6 +343,24 @@ class HistoryTrimmed(Event):
     """Messages kept as they were."""
 
 
+class EffectMade(Event):
+    """A write action changed something outside the run (a file written, a message queued)."""
+
+    type: Literal["effect"] = "effect"
+    effect: Effect
+    """What it changed."""
+
+
+class ApprovalDecided(Event):
+    """A person (or the runner's approver) answered a write step's approval request."""
+
+    type: Literal["approval"] = "approval"
+    request: ApprovalRequest
+    """What was asked: the step, its tool and arguments, the plan's reason, any warnings."""
+    decision: ApprovalDecision
+    """The answer: approve, edit (with the arguments that run) or reject."""
+
+
 class Resumed(Event):
     """A killed run continued from its last checkpoint."""
 
@@ -387,6 +407,8 @@ class Footer(Event):
     """Set by `agentlab eval` when it grades the run."""
     cache: dict[str, int] | None = None
     """Response-cache `hits` and `misses` of the run, when a cache is on."""
+    effects: list[Effect] = Field(default_factory=list)
+    """What the run's write actions changed, in order."""
 
     @property
     def finished(self) -> bool:
@@ -409,6 +431,8 @@ TraceEvent = Annotated[
     | MemoryStored
     | MemoryFault
     | HistoryTrimmed
+    | EffectMade
+    | ApprovalDecided
     | Resumed
     | InternalError
     | Footer,

@@ -10,6 +10,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 
+from agentlab.guardrails.injection import InjectionHit, spotlight
 from agentlab.state import StepResult
 from agentlab.tools.arguments import argument_schema
 
@@ -188,6 +189,14 @@ def clip(text: str, limit: int = MAX_RESULT_CHARS) -> str:
 
 
 def result_line(result: StepResult) -> str:
+    """One step's call and result for a prompt; text from outside is fenced as untrusted data
+    (with a warning when it was flagged as prompt injection)."""
     args = json.dumps(result.args, ensure_ascii=False)
     outcome = {"ok": "->", "error": "-> ERROR:", "skipped": "-> SKIPPED:"}[result.status]
-    return f"{result.step_id} {result.tool}({args}) {outcome} {clip(result.output)}"
+    output = clip(result.output)
+    if result.external and result.status == "ok":
+        hits = [
+            InjectionHit(rule=r, quote=q) for r, _, q in (f.partition(": ") for f in result.flagged)
+        ]
+        output = spotlight(f"{result.step_id} {result.tool}", output, hits)
+    return f"{result.step_id} {result.tool}({args}) {outcome} {output}"

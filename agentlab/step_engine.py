@@ -19,9 +19,13 @@ from typing import TYPE_CHECKING, Any
 from langgraph.config import get_stream_writer
 
 from agentlab import execution
+from agentlab.effects import Effect
 from agentlab.errors import UnsafePathError
-from agentlab.events import ToolCall
+from agentlab.events import EffectMade, ToolCall
 from agentlab.failures import FailureCategory, FailureEvent
+from agentlab.guardrails.classifier import model_check
+from agentlab.guardrails.injection import InjectionHit, screen
+from agentlab.guardrails.masking import remask, unmask
 from agentlab.joining import candidate_of
 from agentlab.plan_checks import (
     REPEATS_REJECTED,
@@ -31,9 +35,18 @@ from agentlab.plan_checks import (
     tool_finding,
 )
 from agentlab.schemas import Step
-from agentlab.state import AgentState, StepResult
+from agentlab.state import AgentState, Counters, StepResult
 from agentlab.tools.arguments import argument_schema
-from agentlab.tools.base import output_data, output_text, tool_is_idempotent, tool_timeout
+from agentlab.tools.base import (
+    output_data,
+    output_text,
+    tool_gets_private_values,
+    tool_has_side_effects,
+    tool_is_idempotent,
+    tool_output_is_external,
+    tool_timeout,
+)
+from agentlab.tools.effects import EffectOutput
 
 if TYPE_CHECKING:
     from agentlab.nodes.base import AgentDeps
@@ -49,6 +62,10 @@ class Wave:
     tool_calls: int = 0
     shared: list[tuple[str, Prepared]] = field(default_factory=list)
     """Calls answered by a twin in the same wave (candidate plans): (twin's step id, call)."""
+    effects: list[Effect] = field(default_factory=list)
+    """What the wave's write actions changed."""
+    model_counters: Counters = field(default_factory=Counters)
+    """Model calls the wave made (the injection model check)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +207,7 @@ class StepEngine:
                     continue
             to_call.append(item)
         self._call_concurrently(state, to_call, wave)
+        self._model_screen(state, to_call, wave)
         for source, item in wave.shared:
             self._reuse(state, item, wave.results[source], wave)
         return wave
@@ -226,11 +244,14 @@ class StepEngine:
         writer = get_stream_writer()
         pool = self.deps.tool_pool
         futures: dict[Future[Any], tuple[Prepared, float, float]] = {}
+        vault = state.get("vault") or {}
         for item in calls:
             tool = self.deps.tools.get(item.step.tool)
             writer({"event": "step_started", "step_id": item.step.id, "tool": tool.name})
             started = time.time()
-            future = execution.start_call(tool, item.args, config, pool)
+            # Masked values go back only into the calls of tools that declare they need them.
+            args = unmask(item.args, vault) if tool_gets_private_values(tool) else item.args
+            future = execution.start_call(tool, args, config, pool)
             futures[future] = (item, started, started + tool_timeout(tool))
         pending = set(futures)
         while pending:
@@ -252,6 +273,68 @@ class StepEngine:
                 result = wave.results[futures[future][0].step.id]
                 writer({"event": "step_finished", **result.model_dump()})
         wave.tool_calls += len(calls)
+
+    def _model_screen(self, state: AgentState, calls: list[Prepared], wave: Wave) -> None:
+        """Ask the model about each external result the rules passed, once the wave's calls
+        are all in (a model call must not hold up the tools' deadlines)."""
+        if not self._model_checks():
+            return
+        for item in calls:
+            result = wave.results.get(item.step.id)
+            if result is None or not result.external or result.flagged or result.status != "ok":
+                continue
+            source = f"{result.step_id} {result.tool}"
+            hits, spent, failures = model_check(
+                self.deps, state, source, result.output, node=self.node, spent=wave.model_counters
+            )
+            wave.model_counters += spent
+            wave.failures.extend(failures)
+            if hits:
+                wave.failures.append(self._injection_failure(state, result, hits))
+                flagged = result.model_copy(
+                    update={"flagged": [f"{h.rule}: {h.quote}" for h in hits]}
+                )
+                wave.results[item.step.id] = flagged
+                wave.past_calls[item.key] = flagged
+
+    def _model_checks(self) -> bool:
+        config = self.deps.config
+        if not config.guardrails:
+            return False
+        if config.injection_model_check is not None:
+            return config.injection_model_check
+        # By default only where a flag matters most (an agent that can write) and costs no
+        # money (an embedded model): read-only agents keep their calls and timings.
+        writes = any(tool_has_side_effects(t) for t in self.deps.tools)
+        return writes and self.deps.caller.name.startswith("local:")
+
+    def _injection_failure(
+        self, state: AgentState, result: StepResult, hits: list[InjectionHit]
+    ) -> FailureEvent:
+        quotes = "; ".join(f"{h.rule}: {h.quote!r}" for h in hits)
+        return self.deps.failure(
+            state,
+            FailureCategory.GUARDRAIL_PROMPT_INJECTION,
+            f"step {result.step_id}: {result.tool} returned instructions aimed at the "
+            f"agent ({quotes}); quoted as untrusted, write actions now need approval",
+            node=self.node,
+            step_id=result.step_id,
+            tool=result.tool,
+            args=result.args,
+        )
+
+    def _screened(self, state: AgentState, result: StepResult, wave: Wave) -> StepResult:
+        """`result` marked as text from outside, and screened for prompt injection, when its
+        tool's output comes from outside and guardrails are on; a hit is a failure event."""
+        tool = self.deps.tools.get(result.tool)
+        if not self.deps.config.guardrails or not tool_output_is_external(tool):
+            return result
+        # The data may hold more of the text than the output shows (a hit's whole passage).
+        hits = screen(f"{result.output}\n{_strings(result.data)}")
+        if hits:
+            wave.failures.append(self._injection_failure(state, result, hits))
+        flagged = [f"{h.rule}: {h.quote}" for h in hits]
+        return result.model_copy(update={"external": True, "flagged": flagged})
 
     def _collect(
         self,
@@ -287,20 +370,36 @@ class StepEngine:
     ) -> None:
         step = item.step
         ended = time.time()
+        vault = state.get("vault") or {}
         if error is None:
-            result = StepResult(
-                step_id=step.id,
-                tool=step.tool,
-                args=item.args,
-                status="ok",
-                output=output_text(output),
-                data=output_data(output),
-                started=started,
-                ended=ended,
-                artifacts=artifacts or [],
+            result = self._screened(
+                state,
+                StepResult(
+                    step_id=step.id,
+                    tool=step.tool,
+                    args=item.args,
+                    status="ok",
+                    output=remask(output_text(output), vault),
+                    data=remask_data(output_data(output), vault),
+                    started=started,
+                    ended=ended,
+                    artifacts=artifacts or [],
+                ),
+                wave,
             )
+            if isinstance(output, EffectOutput):
+                effect = output.effect.model_copy(
+                    update={
+                        "step_id": step.id,
+                        "target": remask(output.effect.target, vault),
+                        "detail": remask(output.effect.detail, vault),
+                    }
+                )
+                wave.effects.append(effect)
+                self.deps.tracer.write(EffectMade(run_id=state["run_id"], effect=effect))
         else:
             category, message = execution.classify_error(error)
+            message = remask(message, vault)
             result = StepResult(
                 step_id=step.id,
                 tool=step.tool,
@@ -338,6 +437,30 @@ class StepEngine:
                 artifacts=result.artifacts,
             )
         )
+
+
+def _strings(data: Any) -> str:
+    """The strings inside JSON-ready data, one per line."""
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict):
+        return "\n".join(_strings(v) for v in data.values())
+    if isinstance(data, list):
+        return "\n".join(_strings(v) for v in data)
+    return ""
+
+
+def remask_data(data: Any, vault: dict[str, str]) -> Any:
+    """A result's JSON-ready data with the vault's values put back as placeholders."""
+    if not vault:
+        return data
+    if isinstance(data, str):
+        return remask(data, vault)
+    if isinstance(data, dict):
+        return {k: remask_data(v, vault) for k, v in data.items()}
+    if isinstance(data, list):
+        return [remask_data(v, vault) for v in data]
+    return data
 
 
 def _other_candidates(first: str, second: str) -> bool:

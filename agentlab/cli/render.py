@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agentlab.citations import Citation
+from agentlab.cli.approval import show_request
 from agentlab.cli.progress import ModelProgress
 from agentlab.failures import FailureEvent
 from agentlab.runner import RunResult
@@ -149,11 +150,25 @@ class RunRenderer:
                 f"[bold green]answer:[/bold green] {escape(result.answer or '')}", highlight=False
             )
             self.sources(result.citations)
+        elif result.awaiting is not None:
+            show_request(self.console, result.awaiting)
+            self.console.print(
+                f"[bold yellow]waiting[/bold yellow]: resume with `agentlab run --thread "
+                f"{escape(str(result.thread_id))} --resume approve|reject|'{{...args}}'`",
+                highlight=False,
+                soft_wrap=True,
+            )
         else:
             self.console.print(
                 f"[bold red]{result.status}[/bold red]: {escape(result.status_detail or 'no answer')}",
                 highlight=False,
                 soft_wrap=True,
+            )
+        for effect in result.effects:
+            self.console.print(
+                f"[bold]effect:[/bold] {escape(effect.tool)} {escape(effect.action)} "
+                f"{escape(effect.target)} ({escape(effect.detail)})",
+                highlight=False,
             )
         counters = result.counters
         self.console.print(

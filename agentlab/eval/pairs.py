@@ -16,6 +16,7 @@ from typing import Any
 from langchain_core.tools import BaseTool
 
 from agentlab import paths
+from agentlab.approvals import approve_unflagged
 from agentlab.config import AgentConfig, WithoutTool, parse_variant
 from agentlab.eval.checks import CodeRunner
 from agentlab.eval.declared import declared_tool
@@ -25,7 +26,7 @@ from agentlab.eval.verdict import GradingSink, Judgement, Outcome, RunRecord, ju
 from agentlab.llm.response_cache import ResponseCache
 from agentlab.llm.structured import ChatModelLike
 from agentlab.runner import Runner
-from agentlab.tools.registry import ToolRegistry, builtin_tool, builtin_tool_names
+from agentlab.tools.registry import ToolRegistry, builtin_tool, default_tool_names
 from agentlab.trace import JsonlTraceSink
 
 REPLAY = "replay:"
@@ -104,7 +105,7 @@ class EvalSettings:
 
 def task_tool_names(task: Task) -> list[str]:
     """The tools a task's agent gets: its built-ins (all when unset), then its declared ones."""
-    builtins = list(task.tools) if task.tools is not None else builtin_tool_names()
+    builtins = list(task.tools) if task.tools is not None else default_tool_names()
     return [*builtins, *task.function_names]
 
 
@@ -131,7 +132,7 @@ def pair_config(
 def pair_tools(task: Task, config: AgentConfig, served: Sequence[BaseTool] = ()) -> ToolRegistry:
     """The tools of one run: fresh built-ins by name (made for the pair's config, e.g. its
     search backend), declared functions as stubs, and the `served` MCP tools."""
-    builtins = task.tools if task.tools is not None else tuple(builtin_tool_names())
+    builtins = task.tools if task.tools is not None else tuple(default_tool_names())
     return ToolRegistry(
         [
             *(builtin_tool(n, config) for n in builtins),
@@ -196,6 +197,8 @@ class PairRunner:
             trace_dir=sink,
             record=record,
             response_cache=settings.cache,
+            # No person is there: write actions are approved unless the run read flagged text.
+            approver=approve_unflagged,
         ) as runner:
             result = runner.run(task.prompt, task_id=task.id)
         judgement = sink.judgement(result.run_id)
