@@ -35,6 +35,12 @@ class StepResult(BaseModel):
     ended: float = 0.0
     artifacts: list[str] = []
     """Paths of files the step produced, saved beside the trace."""
+    items: list[StepResult] | None = None
+    """A fan-out's results, one per item in item order (None: the step is not a fan-out).
+    The step is `ok` only when every item is; `${id[i]}` reads one item either way."""
+    not_taken: bool = False
+    """Skipped because its `when` condition was false (or it needs only such steps): a
+    branch not taken, not a failure."""
 
 
 class CodeAttempt(BaseModel):
