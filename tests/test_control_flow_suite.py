@@ -9,6 +9,7 @@ from support import of_type, plan, replan, step, write_cassette
 
 from agentlab.eval import EvalSettings, Evaluation, cassette_path, load_suite
 from agentlab.eval.checks import grade_text
+from agentlab.eval.report import build_report
 from agentlab.eval.suite import NumericCheck, RegexCheck, Suite
 from agentlab.events import ToolCall
 from agentlab.trace import read_trace
@@ -70,6 +71,7 @@ def scripts(variant: str) -> dict[str, list[str]]:
         courier = plan(
             step("s1", "calculator", expression="620+190"),
             {**step("s2", "calculator", expression="${s1}+35"), "when": "${s1} <= 2000"},
+            {**step("s3", "calculator", expression="${s1}"), "when": "${s1} > 2000"},
             answer="${s2}",
         )
     else:
@@ -123,3 +125,8 @@ def test_the_suite_replays_with_and_without_control_flow(tmp_path: Path) -> None
         (1, "7*140"),
         (2, "12*140"),
     ]
+    # `agentlab failures` counts the fan-out's item calls and the branch not taken, which
+    # is no call.
+    report = build_report([tmp_path / "runs"])
+    tools = {t.tool: (t.calls, t.errors, t.items, t.not_taken) for t in report.tools}
+    assert tools == {"calculator": (4 + 2 + 4 + 2, 0, 3, 1), "search": (6, 0, 0, 0)}
