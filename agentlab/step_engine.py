@@ -130,6 +130,7 @@ class StepEngine:
         )
         wave.results[step.id] = result
         if not_taken:
+            get_stream_writer()({"event": "step_finished", **result.model_dump()})
             self.deps.tracer.write(
                 ToolCall(
                     run_id=state["run_id"],

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.tools import ToolException, tool
-from support import finish, of_type, plan, step, write_cassette
+from support import agentlab, finish, of_type, plan, step, write_cassette
 
 from agentlab import AgentConfig, build_agent
 from agentlab.events import Joined, ToolCall
@@ -281,3 +281,28 @@ def test_recorded_plans_without_control_flow_still_parse() -> None:
 
     old = Plan.model_validate(json.loads(plan(step("s1", "calculator", expression="1"))))
     assert (old.steps[0].for_each, old.steps[0].when, old.steps[0].item) == (None, "", "item")
+
+
+def test_the_cli_shows_the_fan_out_its_items_and_the_branch_not_taken(tmp_path: Path) -> None:
+    reply = plan(
+        fan("s1", "calculator", [12, 15, 9], expression="${item}*24"),
+        step("s2", "calculator", expression="sum(${s1})"),
+        when("${s2} < 10", step("s3", "calculator", expression="1")),
+        answer="${s2}",
+    )
+    cassette = write_cassette(tmp_path / "c.jsonl", reply)
+    done = agentlab(
+        "run",
+        "How many pens?",
+        "--tools",
+        "calculator",
+        "--model",
+        f"replay:{cassette}",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    shown = " ".join(done.stdout.split())
+    assert "for each ${item} in [12, 15, 9]" in shown and "when ${s2} < 10" in shown
+    assert 's1[2] ok calculator({"expression": "9*24"}) -> 216' in shown
+    assert "s3 skipped calculator" in shown and "condition '${s2} < 10' is false" in shown
+    assert "answer: 864" in shown
