@@ -84,15 +84,15 @@ CONTROL_FLOW_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     "search": (
-        "What does a Tern station cost? If the catalogue does not say, use the price list.",
+        "What is the guest Wi-Fi password? If the handbook has nothing, try the IT notes.",
         {
-            "approach": "Search the catalogue; only if it finds nothing, the price list.",
+            "approach": "Search the handbook; only if it finds nothing, the IT notes.",
             "steps": [
-                {"id": "s1", "tool": "search", "args": {"query": "Tern station price"}},
+                {"id": "s1", "tool": "search", "args": {"query": "guest Wi-Fi password"}},
                 {
                     "id": "s2",
                     "tool": "search",
-                    "args": {"query": "price list Tern"},
+                    "args": {"query": "IT notes Wi-Fi"},
                     "when": "empty(${s1})",
                 },
             ],
