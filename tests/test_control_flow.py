@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.tools import ToolException, tool
+from langgraph.checkpoint.memory import InMemorySaver
 from support import agentlab, finish, of_type, plan, step, write_cassette
 
 from agentlab import AgentConfig, build_agent
 from agentlab.events import Joined, ToolCall
 from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.llm import ReplayChatModel
+from agentlab.schemas import Plan
 from agentlab.trace import MemoryTraceSink, Tracer
 
 POPULATIONS = {
@@ -276,9 +278,32 @@ def test_candidate_plans_keep_their_control_flow_references(tmp_path: Path) -> N
     }
 
 
-def test_recorded_plans_without_control_flow_still_parse() -> None:
-    from agentlab.schemas import Plan
+def test_a_fan_out_and_a_branch_not_taken_survive_the_checkpointer(tmp_path: Path) -> None:
+    reply = plan(
+        fan("s1", "population", ["Oslo", "Atlantis"], city="${item}"),
+        when("failed(${s1}) and not failed(${s1})", step("s2", "calculator", expression="1")),
+        answer="${s1[0]}",
+    )
+    model = ReplayChatModel(path=str(write_cassette(tmp_path / "c.jsonl", reply, finish("x"))))
+    graph = build_agent(
+        AgentConfig(memory=False),
+        model=model,
+        tools=[population, "calculator"],
+        trace=Tracer(MemoryTraceSink()),
+        checkpointer=InMemorySaver(),
+    )
+    config = {"configurable": {"thread_id": "t1"}}
+    graph.invoke({"task": "the task"}, config)
+    # The saved state (serialized by the checkpointer) reads back typed and whole.
+    results = graph.get_state(config).values["results"]
+    assert [(r.status, r.output) for r in results["s1"].items] == [
+        ("ok", "709000"),
+        ("error", "population failed: no city named 'Atlantis'"),
+    ]
+    assert results["s2"].not_taken and results["s2"].status == "skipped"
 
+
+def test_recorded_plans_without_control_flow_still_parse() -> None:
     old = Plan.model_validate(json.loads(plan(step("s1", "calculator", expression="1"))))
     assert (old.steps[0].for_each, old.steps[0].when, old.steps[0].item) == (None, "", "item")
 
