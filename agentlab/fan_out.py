@@ -14,7 +14,7 @@ import re
 import time
 from typing import Any
 
-from agentlab.schemas import Step
+from agentlab.schemas import REFERENCE, Step
 from agentlab.state import StepResult
 
 _ITEM_ID = re.compile(r"^(.+)\[(\d+)\]$")
@@ -175,3 +175,22 @@ def call_count(step: Step, results: dict[str, StepResult]) -> int:
         return 1
     values = list_of(results[source])
     return len(values) if values is not None else 1
+
+
+def bind_item(value: Any, name: str, item: Any) -> Any:
+    """`value` with a fan-out's `${name}` put in: an argument that is `${name}` alone becomes
+    the item itself (its type kept), one that holds it among text gets the item's text;
+    other references are left as they are."""
+    if isinstance(value, str):
+        whole = REFERENCE.fullmatch(value)
+        if whole is not None and whole.group(1) == name and whole.group(2) is None:
+            return item
+        return REFERENCE.sub(
+            lambda m: item_text(item) if m.group(1) == name and m.group(2) is None else m.group(0),
+            value,
+        )
+    if isinstance(value, dict):
+        return {k: bind_item(v, name, item) for k, v in value.items()}
+    if isinstance(value, list):
+        return [bind_item(v, name, item) for v in value]
+    return value

@@ -265,19 +265,6 @@ def _finding(step: Step, category: FailureCategory, detail: str) -> Finding:
     return Finding(category, detail, step.id, step.tool, step.args)
 
 
-def _bind(value: Any, name: str, text: str) -> Any:
-    """`value` with `${name}` (a fan-out's item) replaced by `text`; other references kept."""
-    if isinstance(value, str):
-        return REFERENCE.sub(
-            lambda m: text if m.group(1) == name and m.group(2) is None else m.group(0), value
-        )
-    if isinstance(value, dict):
-        return {k: _bind(v, name, text) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_bind(v, name, text) for v in value]
-    return value
-
-
 def control_flow_findings(step: Step, ids: list[str]) -> list[Finding]:
     """Problems of a step's `for_each`, `item` and `when`: a list source that is not one
     `${id}` or an item name that is no name or shadows a step (`planning.bad_reference`), a
@@ -318,12 +305,17 @@ def index_findings(step: Step, plan: Plan) -> list[Finding]:
 
 def step_argument_findings(step: Step, tool: BaseTool) -> list[Finding]:
     """The arguments' problems; a fan-out over a written list is checked with each item in
-    place of `${item}` (the first item with problems is reported)."""
+    place of `${item}`, read as the engine reads it (the first item with problems is
+    reported)."""
     if not isinstance(step.for_each, list) or not step.for_each:
         return argument_findings(step, tool, step.args)
+    schema = argument_schema(tool)
     for index, item in enumerate(step.for_each):
-        text = fan_out.item_text(item)
-        problems = argument_findings(step, tool, _bind(step.args, step.item, text))
+        # As the engine does: the item's text goes in, then an argument that wants another
+        # type (a number, a list) reads that text as JSON.
+        bound = fan_out.bind_item(step.args, step.item, fan_out.item_text(item))
+        filled = [name for name, value in step.args.items() if has_reference(value)]
+        problems = argument_findings(step, tool, schema.read_results(bound, filled))
         if problems:
             shown = json.dumps(item, ensure_ascii=False)[:40]
             return [

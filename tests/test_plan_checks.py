@@ -129,7 +129,7 @@ def test_a_fan_out_source_that_is_not_a_list_or_one_reference() -> None:
 
 
 def test_an_item_name_may_not_shadow_a_step() -> None:
-    [(category, detail)] = findings(calc("s1", "1"), fan("s2", [1], "${s1}", item="s1"))
+    [(category, detail)] = findings(calc("s1", "1"), fan("s2", [1], "${s1}*2", item="s1"))
     assert category == C.PLANNING_BAD_REFERENCE
     assert "item name 's1' shadows step s1" in detail
 
@@ -175,6 +175,10 @@ def test_arguments_are_checked_per_item_of_a_written_list() -> None:
     )
     assert category == C.PLANNING_INVALID_ARGUMENTS
     assert detail.startswith('for item 0 ("a"): step s1: calculator argument')
+
+
+def test_a_number_item_where_text_is_wanted_is_its_text() -> None:
+    assert findings(fan("s1", [1, 2.5], "${item}")) == []
 
 
 def test_an_index_past_the_end_of_a_written_fan_out() -> None:
