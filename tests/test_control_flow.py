@@ -246,6 +246,15 @@ def test_a_fan_out_over_a_run_time_list_longer_than_the_budget(tmp_path: Path) -
     assert calls(sink, "s2") == []
 
 
+def test_every_item_counts_against_the_runs_tool_call_budget(tmp_path: Path) -> None:
+    reply = plan(fan("s1", "population", list(POPULATIONS), city="${item}"), answer="${s1}")
+    state, sink, _ = run(tmp_path, reply, budgets={"max_steps": 4})
+    # Five calls do not fit in four: the run stops before making any of them.
+    assert state["status"] == "budget_exhausted"
+    assert [f.category for f in state["failures"]] == [FailureCategory.EFFICIENCY_BUDGET_EXHAUSTED]
+    assert of_type(sink.events, ToolCall) == []
+
+
 def test_the_validator_rejects_malformed_control_flow_before_anything_runs(
     tmp_path: Path,
 ) -> None:
