@@ -88,6 +88,11 @@ class AgentConfig(BaseModel):
     is computed from): a small model that writes the steps straight away often stops a
     step short of the question."""
 
+    plan_control_flow: bool = True
+    """Offer plans control flow: a step may fan out over a list (`for_each`) or run only
+    when a condition over earlier results holds (`when`). Off (variant `no-control-flow`),
+    the plan schema and the system prompt leave them out."""
+
     deliverable: Literal["auto", "code"] = "auto"
     """`code` when the answer must be a program (code suites, HumanEval): the plan names
     the code as its answer (`${s1.code}`), the task's own examples run in the sandbox
@@ -247,6 +252,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "plans-3": {"plans": 3},
     "plans-5": {"plans": 5},
     "no-approach": {"plan_approach": False},
+    "no-control-flow": {"plan_control_flow": False},
     "critique": {"llm_critique": True},
     "no-memory": {"memory": False},
     "no-guardrails": {"guardrails": False},

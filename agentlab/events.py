@@ -225,12 +225,15 @@ class ToolCall(Event):
     type: Literal["tool_call"] = "tool_call"
     step_id: str
     """The plan step (or `react` action) the call ran."""
+    item: int | None = None
+    """The item's index (from 0) when the call is one item of a fan-out (`for_each`)."""
     tool: str
     """The tool's name."""
     args: dict[str, Any]
     """The arguments the tool received."""
     status: StepStatus
-    """How the call ended (`skipped`: a step it referred to had failed)."""
+    """How the call ended (`skipped`: the step's `when` condition was false, or it needs
+    only steps whose condition was; no call was made)."""
     output: str
     """What the model reads (the error message when it failed)."""
     data: Any = None

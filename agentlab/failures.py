@@ -74,6 +74,8 @@ class FailureEvent(BaseModel):
     """The tool it concerns, if one."""
     args: dict[str, Any] | None = None
     """The arguments of that call."""
+    item: int | None = None
+    """The item's index (from 0) when the call was one item of a fan-out (`for_each`)."""
     run_id: str | None = None
     """The run's id."""
     task_id: str | None = None

@@ -95,7 +95,7 @@ def build_deps(
         caller=caller,
         tools=inventory,
         tracer=tracer,
-        system_prompt=system_prompt(inventory),
+        system_prompt=system_prompt(inventory, control_flow=config.plan_control_flow),
     )
 
 

@@ -41,6 +41,12 @@ class StepResult(BaseModel):
     """Whether the output is text from outside, shown to the model fenced as untrusted data."""
     flagged: list[str] = []
     """Prompt-injection hits in the output (`rule: quote`), warned about in prompts."""
+    items: list[StepResult] | None = None
+    """A fan-out's results, one per item in item order (None: the step is not a fan-out).
+    The step is `ok` only when every item is; `${id[i]}` reads one item either way."""
+    not_taken: bool = False
+    """Skipped because its `when` condition was false (or it needs only such steps): a
+    branch not taken, not a failure."""
 
 
 class CodeAttempt(BaseModel):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.config import get_stream_writer
 
-from agentlab import execution
+from agentlab import conditions, execution, fan_out
 from agentlab.effects import Effect
 from agentlab.errors import UnsafePathError
 from agentlab.events import EffectMade, ToolCall
@@ -70,11 +70,19 @@ class Wave:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A step ready to call: its tool and substituted arguments."""
+    """A step ready to call: its tool and substituted arguments (a fan-out's item runs as a
+    step of its own, under its item id `s2[0]`)."""
 
     step: Step
     args: dict[str, Any]
     key: str
+
+
+CONDITION_PROBLEM = "step {step}: condition {condition!r} {problem}"
+FAN_OUT_OVER_BUDGET = (
+    "step {step}: for_each has {n} items, over the {limit} calls a plan may make; "
+    "fan out over fewer items"
+)
 
 
 class StepEngine:
@@ -104,6 +112,7 @@ class StepEngine:
             started=now,
             ended=now,
         )
+        owner, index = fan_out.split_item_id(step.id)
         for finding in findings:
             wave.failures.append(
                 self.deps.failure(
@@ -111,23 +120,133 @@ class StepEngine:
                     finding.category,
                     finding.detail,
                     node=self.node,
-                    step_id=step.id,
+                    step_id=owner,
                     tool=step.tool,
                     args=args,
+                    item=index,
                 )
             )
 
-    def _prepare(
-        self, state: AgentState, step: Step, results: dict[str, StepResult], wave: Wave
-    ) -> Prepared | None:
-        """Resolve tool and arguments, or record why the step cannot be called."""
+    def skip(
+        self, state: AgentState, step: Step, output: str, wave: Wave, *, not_taken: bool
+    ) -> None:
+        """Record a step that does not run: a reference failed, or (`not_taken`) its condition
+        is false or it needs only steps whose condition was; the latter is traced as a
+        skipped `tool_call`, since it is the plan's branch, not a failure."""
+        now = time.time()
+        result = StepResult(
+            step_id=step.id,
+            tool=step.tool,
+            args=step.args,
+            status="skipped",
+            output=output,
+            started=now,
+            ended=now,
+            not_taken=not_taken,
+        )
+        wave.results[step.id] = result
+        if not_taken:
+            get_stream_writer()({"event": "step_finished", **result.model_dump()})
+            self.deps.tracer.write(
+                ToolCall(
+                    run_id=state["run_id"],
+                    step_id=step.id,
+                    tool=step.tool,
+                    args=step.args,
+                    status="skipped",
+                    output=output,
+                    started=now,
+                    ended=now,
+                    duration_s=0.0,
+                )
+            )
+
+    def _admissible(self, state: AgentState, step: Step, wave: Wave) -> bool:
+        """Whether the step's id and tool let it run; else its refusal is recorded."""
         # The id names the step's artifact files: a step with a bad id never runs.
         refusal = id_finding(step) or tool_finding(step, self.deps.tools)
         if refusal is not None:
             self.refuse(state, step, [refusal], wave)
-            return None
+            return False
+        return True
+
+    def _condition_holds(
+        self, state: AgentState, step: Step, results: dict[str, StepResult], wave: Wave
+    ) -> bool:
+        """Whether a step's `when` holds; a false one records the step as not taken, one that
+        cannot be evaluated refuses it (`planning.invalid_arguments`)."""
         try:
-            args = execution.substitute(step.args, results)
+            holds = conditions.holds(step.when, results)
+        except conditions.ConditionError as exc:
+            detail = CONDITION_PROBLEM.format(step=step.id, condition=step.when, problem=exc)
+            finding = Finding(FailureCategory.PLANNING_INVALID_ARGUMENTS, detail)
+            self.refuse(state, step, [finding], wave)
+            return False
+        if not holds:
+            output = execution.CONDITION_FALSE.format(condition=step.when)
+            self.skip(state, step, output, wave, not_taken=True)
+        return holds
+
+    def _items(
+        self, state: AgentState, step: Step, results: dict[str, StepResult], wave: Wave
+    ) -> list[Any] | None:
+        """The items a fan-out runs over, or None with the refusal recorded (no list, or
+        more items than a plan's step budget: `efficiency.budget_exhausted`)."""
+        try:
+            if isinstance(step.for_each, list):
+                items = list(execution.substitute(step.for_each, results))
+            else:
+                items = fan_out.source_items(step, results)
+        except (fan_out.FanOutError, execution.UnresolvedReferenceError) as exc:
+            detail = f"step {step.id}: " + (
+                str(exc)
+                if isinstance(exc, fan_out.FanOutError)
+                else f"for_each: ${{{exc.ref}}} has no result to take items from"
+            )
+            self.refuse(
+                state, step, [Finding(FailureCategory.PLANNING_BAD_REFERENCE, detail)], wave
+            )
+            return None
+        limit = self.deps.config.budgets.max_plan_steps
+        if len(items) > limit:
+            detail = FAN_OUT_OVER_BUDGET.format(step=step.id, n=len(items), limit=limit)
+            finding = Finding(FailureCategory.EFFICIENCY_BUDGET_EXHAUSTED, detail)
+            self.refuse(state, step, [finding], wave)
+            return None
+        return items
+
+    def _expand(
+        self, state: AgentState, step: Step, results: dict[str, StepResult], wave: Wave
+    ) -> tuple[list[Any], list[Prepared]] | None:
+        """A fan-out's items and the calls they make (an item whose arguments are refused is
+        recorded as a failed item); None when the step cannot fan out."""
+        items = self._items(state, step, results, wave)
+        if items is None:
+            return None
+        calls: list[Prepared] = []
+        for index, item in enumerate(items):
+            call = fan_out.item_call(step, index)
+            prepared = self._prepare(state, call, results, wave, fan_out.bound(item, step.item))
+            if prepared is not None:
+                calls.append(prepared)
+        return items, calls
+
+    def _gather(self, step: Step, items: list[Any], wave: Wave) -> None:
+        """Replace a fan-out's item results in the wave by the step's own result."""
+        ids = [fan_out.item_id(step.id, i) for i in range(len(items))]
+        wave.results[step.id] = fan_out.gathered(step, items, [wave.results.pop(i) for i in ids])
+
+    def _prepare(
+        self,
+        state: AgentState,
+        step: Step,
+        results: dict[str, StepResult],
+        wave: Wave,
+        bindings: dict[str, str] | None = None,
+    ) -> Prepared | None:
+        """Resolve tool and arguments, or record why the step cannot be called."""
+        try:
+            args = execution.substitute(step.args, results, bindings)
         except execution.UnresolvedReferenceError as exc:
             detail = f"step {step.id}: ${{{exc.ref}}} has no result to substitute"
             self.refuse(
@@ -155,7 +274,19 @@ class StepEngine:
         `results` are the earlier steps' results, for `${id}` substitution.
         """
         wave = wave if wave is not None else Wave()
-        prepared = [p for s in ready if (p := self._prepare(state, s, results, wave))]
+        prepared: list[Prepared] = []
+        fan_outs: list[tuple[Step, list[Any]]] = []
+        for step in ready:
+            if not self._admissible(state, step, wave):
+                continue
+            if step.when and not self._condition_holds(state, step, results, wave):
+                continue
+            if step.for_each is None:
+                if (single := self._prepare(state, step, results, wave)) is not None:
+                    prepared.append(single)
+            elif (expanded := self._expand(state, step, results, wave)) is not None:
+                fan_outs.append((step, expanded[0]))
+                prepared.extend(expanded[1])
         past = dict(state.get("past_calls") or {})
         prior = state.get("prior_calls") or {}
         rejected = set(state.get("rejected") or [])
@@ -192,9 +323,10 @@ class StepEngine:
                         f"step {item.step.id} repeats an earlier call of {item.step.tool} "
                         "with the same arguments",
                         node=self.node,
-                        step_id=item.step.id,
+                        step_id=fan_out.split_item_id(item.step.id)[0],
                         tool=item.step.tool,
                         args=item.args,
+                        item=fan_out.split_item_id(item.step.id)[1],
                     )
                 )
                 if earlier is not None and earlier.status == "ok" and tool_is_idempotent(tool):
@@ -210,6 +342,8 @@ class StepEngine:
         self._model_screen(state, to_call, wave)
         for source, item in wave.shared:
             self._reuse(state, item, wave.results[source], wave)
+        for step, items in fan_outs:
+            self._gather(step, items, wave)
         return wave
 
     def _reuse(self, state: AgentState, item: Prepared, earlier: StepResult, wave: Wave) -> None:
@@ -217,10 +351,12 @@ class StepEngine:
         now = time.time()
         result = earlier.model_copy(update={"step_id": item.step.id, "started": now, "ended": now})
         wave.results[item.step.id] = result
+        owner, index = fan_out.split_item_id(item.step.id)
         self.deps.tracer.write(
             ToolCall(
                 run_id=state["run_id"],
-                step_id=item.step.id,
+                step_id=owner,
+                item=index,
                 tool=item.step.tool,
                 args=item.args,
                 status=result.status,
@@ -369,6 +505,7 @@ class StepEngine:
         artifacts: list[str] | None = None,
     ) -> None:
         step = item.step
+        owner, index = fan_out.split_item_id(step.id)
         ended = time.time()
         vault = state.get("vault") or {}
         if error is None:
@@ -415,9 +552,10 @@ class StepEngine:
                     category,
                     message,
                     node=self.node,
-                    step_id=step.id,
+                    step_id=owner,
                     tool=step.tool,
                     args=item.args,
+                    item=index,
                 )
             )
         wave.results[step.id] = result
@@ -425,7 +563,8 @@ class StepEngine:
         self.deps.tracer.write(
             ToolCall(
                 run_id=state["run_id"],
-                step_id=step.id,
+                step_id=owner,
+                item=index,
                 tool=step.tool,
                 args=item.args,
                 status=result.status,

@@ -19,7 +19,7 @@ def write(path: Path, *tasks: dict[str, object]) -> Path:
 
 
 def test_shipped_suites_load() -> None:
-    assert set(shipped_suites()) == {"math", "code", "search", "multitool"}
+    assert set(shipped_suites()) == {"math", "code", "search", "multitool", "control-flow"}
     math = load_suite("math")
     assert len(math.tasks) == 25
     assert len({t.id for t in math.tasks}) == 25

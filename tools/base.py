@@ -195,6 +195,9 @@ def output_data(output: Any) -> Any:
         return output.model_dump(mode="json", exclude={"artifacts"})
     if isinstance(output, str | int | float | bool) or output is None:
         return output
+    if isinstance(output, list | tuple):
+        # A list a tool returns stays a list: a fan-out (`for_each`) can run over it.
+        return _json_ready(list(output))
     return str(output)
 
 

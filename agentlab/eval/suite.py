@@ -12,7 +12,8 @@ A suite is JSON lines (one task per line) or YAML (a list of tasks, or
 answer is not a number). `functions` declares tools by JSON schema (as BFCL
 and OpenAI function calling do); the harness turns them into stub tools.
 `config` sets `AgentConfig` fields for the task (e.g. the search backend).
-Shipped suites are named by their file stem: `math`, `code`, `search`.
+Shipped suites are named by their file stem: `math`, `code`, `search`, `multitool`,
+`control-flow`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any, Literal, assert_never
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from agentlab import execution, lifecycle
+from agentlab import execution, fan_out, lifecycle
 from agentlab.approvals import ApprovalRequest, AskFirst, RefuseStep, RunStep, gate
 from agentlab.budget import budget_exhausted
 from agentlab.failures import FailureCategory
@@ -57,7 +57,9 @@ class Executor(Node):
         if awaiting is not None and not wave.results:
             # A write step needs a person's decision and nothing else can run first.
             return Command(update={"awaiting": awaiting}, goto="approval")
-        over = budget_exhausted(state, self.deps.config.budgets, tool_calls=len(ready) or 0)
+        # A fan-out makes a call per item: each counts against the tool-call budget.
+        calls = sum(fan_out.call_count(step, results) for step in ready)
+        over = budget_exhausted(state, self.deps.config.budgets, tool_calls=calls)
         if ready and over is not None:
             stopped = lifecycle.stop(self.deps, state, over, node=self.name, failures=wave.failures)
             return Command(update={"results": wave.results, **stopped}, goto="finalizer")
@@ -147,9 +149,13 @@ class Executor(Node):
         ready: list[Step] = []
         for step in pending:
             refs = step.references()
-            failed = [r for r in refs if r in results and results[r].status != "ok"]
-            if failed:
-                wave.results[step.id] = self._skipped(step, failed)
+            blocked = [
+                (results[r], i)
+                for r, i in step.needs()
+                if r in results and not fan_out.is_available(results[r], i)
+            ]
+            if blocked:
+                self._skip(state, step, [r for r, _ in blocked], wave)
             elif all(r in results for r in refs):
                 ready.append(step)
             elif not any(r in pending_ids and r != step.id for r in refs):
@@ -168,14 +174,18 @@ class Executor(Node):
                 )
         return ready
 
-    def _skipped(self, step: Step, failed: list[str]) -> StepResult:
-        now = time.time()
-        return StepResult(
-            step_id=step.id,
-            tool=step.tool,
-            args=step.args,
-            status="skipped",
-            output=execution.SKIPPED_MESSAGE.format(refs=", ".join(failed)),
-            started=now,
-            ended=now,
-        )
+    def _skip(self, state: AgentState, step: Step, blocked: list[StepResult], wave: Wave) -> None:
+        """Skip a step whose needed results are missing: not taken when every one of them
+        is a branch not taken, else skipped for the failure (already recorded)."""
+        not_taken = all(r.not_taken for r in blocked)
+        names = ", ".join(_needed(r) for r in blocked)
+        template = execution.NOT_TAKEN_MESSAGE if not_taken else execution.SKIPPED_MESSAGE
+        self.engine.skip(state, step, template.format(refs=names), wave, not_taken=not_taken)
+
+
+def _needed(result: StepResult) -> str:
+    """A needed step as a skip message names it (a fan-out's failed items counted)."""
+    failed = fan_out.failed_items(result)
+    if failed:
+        return f"{result.step_id} (all its items; {failed} of {len(result.items or [])} failed)"
+    return result.step_id
