@@ -108,7 +108,7 @@ def plan_json_schema(
     max_steps: int,
     rationale: bool = False,
     approach: bool = True,
-    control_flow: bool = True,
+    control_flow: bool = False,
 ) -> dict[str, Any]:
     """The plan as the model decodes it: with `approach`, one sentence on what the answer
     is computed from (decoded first, so the steps follow a whole thought); at most
@@ -157,7 +157,7 @@ def plan_model(
     max_steps: int,
     rationale: bool = False,
     approach: bool = True,
-    control_flow: bool = True,
+    control_flow: bool = False,
 ) -> type[Plan]:
     """`Plan`, presenting the inventory's union schema (see the module docstring)."""
     schema = plan_json_schema(

@@ -91,4 +91,5 @@ def test_the_system_prompt_describes_control_flow_only_when_switched_on() -> Non
     on, off = system_prompt(tools, control_flow=True), system_prompt(tools)
     assert CONTROL_FLOW_RULE in on and "for_each" not in off and '"when"' not in off
     assert '"for_each":[12,15,9]' in on and "sum(${s1})" in on
-    assert AgentConfig().with_variant("no-control-flow").plan_control_flow is False
+    assert AgentConfig().plan_control_flow is False
+    assert AgentConfig().with_variant("control-flow").plan_control_flow is True

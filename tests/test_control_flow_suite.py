@@ -62,7 +62,7 @@ def scripts(variant: str) -> dict[str, list[str]]:
         answer="",
     )
     ask = replan("compute the total from the price found")
-    if variant == "full":
+    if variant == "control-flow":
         calibration = plan(
             {**step("s1", "calculator", expression="${item}*140"), "for_each": [3, 7, 12]},
             step("s2", "calculator", expression="sum(${s1})"),
@@ -97,7 +97,7 @@ def test_the_suite_replays_with_and_without_control_flow(tmp_path: Path) -> None
     shipped = load_suite("control-flow")
     chosen = tuple(t for t in shipped.tasks if t.id in ("calibration-orders", "courier-fee"))
     suite = Suite(name="control-flow", tasks=chosen)
-    variants = ("full", "no-control-flow")
+    variants = ("control-flow", "full")
     for variant in variants:
         for task_id, replies in scripts(variant).items():
             path = cassette_path(tmp_path / "cassettes", variant, task_id)
@@ -108,15 +108,15 @@ def test_the_suite_replays_with_and_without_control_flow(tmp_path: Path) -> None
     )
     results = Evaluation(suite, settings).run()
     assert sorted((r.task_id, r.variant, r.outcome) for r in results) == [
+        ("calibration-orders", "control-flow", "pass"),
         ("calibration-orders", "full", "pass"),
-        ("calibration-orders", "no-control-flow", "pass"),
+        ("courier-fee", "control-flow", "pass"),
         ("courier-fee", "full", "pass"),
-        ("courier-fee", "no-control-flow", "pass"),
     ]
     fanned = [
         call
         for r in results
-        if (r.task_id, r.variant) == ("calibration-orders", "full")
+        if (r.task_id, r.variant) == ("calibration-orders", "control-flow")
         for call in of_type(read_trace(Path(r.trace)), ToolCall)
         if call.item is not None
     ]

@@ -196,8 +196,8 @@ def test_the_item_name_outside_a_fan_out_is_no_step() -> None:
 
 
 def test_the_plan_schema_offers_control_flow_only_when_switched_on() -> None:
-    on = plan_model(list(TOOLS), max_steps=5).model_json_schema()
-    off = plan_model(list(TOOLS), max_steps=5, control_flow=False).model_json_schema()
+    on = plan_model(list(TOOLS), max_steps=5, control_flow=True).model_json_schema()
+    off = plan_model(list(TOOLS), max_steps=5).model_json_schema()
     [variant_on] = on["properties"]["steps"]["items"]["anyOf"]
     [variant_off] = off["properties"]["steps"]["items"]["anyOf"]
     assert set(variant_on["properties"]) - set(variant_off["properties"]) == {

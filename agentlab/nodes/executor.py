@@ -8,7 +8,6 @@ resumes without re-running finished steps.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Literal, assert_never
 
 from langchain_core.runnables import RunnableConfig
