@@ -18,7 +18,7 @@ from agentlab import conditions, fan_out
 from agentlab.config import Budgets
 from agentlab.execution import call_key
 from agentlab.failures import FailureCategory
-from agentlab.schemas import REFERENCE, Plan, Step, is_step_id
+from agentlab.schemas import REFERENCE, TEMPLATE_REFERENCE, Plan, Step, is_step_id
 from agentlab.tools.arguments import argument_schema, problem_text
 from agentlab.tools.registry import ToolRegistry
 
@@ -29,6 +29,11 @@ WRONG_ARGUMENT = "step {step}: {tool} argument {arg!r}: {problem}"
 BARE_REFERENCE = (
     "step {step}: argument {arg!r} uses {ref} as a value; "
     "write ${{{ref}}} to use step {ref}'s result"
+)
+ANSWER_ONLY_REFERENCE = (
+    "step {step}: argument {arg!r} uses ${{{ref}.{name}}}, which only the answer may use; "
+    "in a step, ${{{ref}}} is step {ref}'s result (to answer with step {ref}'s {name}, "
+    "leave this step out and set the answer to ${{{ref}.{name}}})"
 )
 MISSING_REFERENCE = "step {step}: ${{{ref}}} refers to no step of the plan"
 LATER_REFERENCE = "step {step}: ${{{ref}}} refers to a step that has not run before it"
@@ -152,6 +157,18 @@ def tool_finding(step: Step, tools: ToolRegistry) -> Finding | None:
     )
 
 
+def _answer_only_references(value: Any) -> list[tuple[str, str]]:
+    """The `${id.arg}` forms in a value (strings nested in lists and dicts): an answer
+    template's, which a step's argument cannot use (nothing substitutes them there)."""
+    if isinstance(value, dict):
+        return [found for v in value.values() for found in _answer_only_references(v)]
+    if isinstance(value, list):
+        return [found for v in value for found in _answer_only_references(v)]
+    if not isinstance(value, str):
+        return []
+    return [(m[1], m[2]) for m in TEMPLATE_REFERENCE.finditer(value) if m[2] is not None]
+
+
 def _bare_references(value: Any, earlier: set[str]) -> list[str]:
     if isinstance(value, dict):
         return [ref for v in value.values() for ref in _bare_references(v, earlier)]
@@ -159,7 +176,7 @@ def _bare_references(value: Any, earlier: set[str]) -> list[str]:
         return [ref for v in value for ref in _bare_references(v, earlier)]
     if not isinstance(value, str):
         return []
-    text = REFERENCE.sub("", value)
+    text = TEMPLATE_REFERENCE.sub("", value)
     return [ref for ref in earlier if re.search(rf"(?<![\w$]){re.escape(ref)}(?![\w(])", text)]
 
 
@@ -199,6 +216,13 @@ def reference_findings(step: Step, earlier: set[str], later: set[str]) -> list[F
             )
         )
     for arg, value in step.args.items():
+        for ref, name in _answer_only_references(value):
+            detail = ANSWER_ONLY_REFERENCE.format(step=step.id, arg=arg, ref=ref, name=name)
+            findings.append(
+                Finding(
+                    FailureCategory.PLANNING_BAD_REFERENCE, detail, step.id, step.tool, step.args
+                )
+            )
         for ref in _bare_references(value, earlier):
             findings.append(
                 Finding(

@@ -208,3 +208,23 @@ def test_the_plan_schema_offers_control_flow_only_when_switched_on() -> None:
     # Optional: a plain step is no longer to write.
     assert variant_on["required"] == variant_off["required"] == ["id", "tool", "args"]
     assert variant_on["properties"]["for_each"]["anyOf"][0]["maxItems"] == 5
+
+
+def test_a_steps_code_in_an_argument_is_answer_only_not_a_bare_id() -> None:
+    """Seen on HumanEval/48: the embedded model passed `${s1.code}` to a second python step
+    and was told, four times, that it wrote a bare s1."""
+    tools = default_registry(["python"])
+    code = "def is_palindrome(text):\n    return text == text[::-1]"
+    plan = Plan.model_validate(
+        {
+            "steps": [
+                {"id": "s1", "tool": "python", "args": {"code": code}},
+                {"id": "s2", "tool": "python", "args": {"code": "answer = '${s1.code}'"}},
+            ],
+            "answer": "${s2.code}",
+        }
+    )
+    [finding] = check_plan(plan, tools, Budgets())
+    assert finding.category == C.PLANNING_BAD_REFERENCE
+    assert "uses ${s1.code}, which only the answer may use" in finding.detail
+    assert "set the answer to ${s1.code}" in finding.detail
