@@ -50,7 +50,7 @@ def tool_args_schema(tool: BaseTool, defs: dict[str, Any]) -> dict[str, Any]:
 CONDITION_CHARS = 200
 """Room for a step's `when` condition."""
 
-LIST_SOURCE_PATTERN = r"^\$\{[A-Za-z_][A-Za-z0-9_-]{0,31}\}$"
+LIST_SOURCE_PATTERN = r"^[$][{][A-Za-z_][A-Za-z0-9_-]{0,31}[}]$"
 """A fan-out's list taken from an earlier step: one `${id}`."""
 
 
