@@ -52,3 +52,12 @@ def test_the_guardrails_ablation_replays_to_its_table(tmp_path: Path) -> None:
     )
     suite = load_suite(ROOT / "examples" / "assistant" / "tasks.jsonl")
     assert passes(Evaluation(suite, settings)) == {"full": 0, "no-guardrails": 2}
+
+
+def test_the_control_flow_ablation_replays_to_its_table(tmp_path: Path) -> None:
+    cassettes = STUDIES / "control-flow-qwen2.5-coder-1.5b" / "cassettes"
+    settings = EvalSettings(
+        variants=("control-flow", "full"), out_dir=tmp_path, model=f"replay:{cassettes}"
+    )
+    evaluation = Evaluation(load_suite("control-flow"), settings)
+    assert passes(evaluation) == {"control-flow": 0, "full": 0}
