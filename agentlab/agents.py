@@ -20,6 +20,7 @@ import yaml
 
 from agentlab.config import AgentConfig
 from agentlab.errors import ConfigError, UnsafePathError
+from agentlab.jsonl import numbered_lines
 from agentlab.paths import check_name
 
 AGENT_RULE = (
@@ -65,7 +66,7 @@ class AgentSpec:
         if self.folder is None or self.tasks_file is None:
             return []
         text = self.folder.joinpath(self.tasks_file).read_text(encoding="utf-8")
-        return [json.loads(line) for line in text.split("\n") if line.strip()]
+        return [json.loads(line) for _, line in numbered_lines(text)]
 
 
 def _examples() -> Traversable:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -40,6 +41,7 @@ class Budgets(BaseModel):
 
 
 ReflectionPolicy = Literal["always", "on_failure", "never"]
+ApprovalPolicy = Literal["ask", "allow", "deny"]
 
 
 class AgentConfig(BaseModel):
@@ -86,11 +88,46 @@ class AgentConfig(BaseModel):
     is computed from): a small model that writes the steps straight away often stops a
     step short of the question."""
 
+    plan_control_flow: bool = False
+    """Offer plans control flow: a step may fan out over a list (`for_each`) or run only
+    when a condition over earlier results holds (`when`). On (variant `control-flow`),
+    the plan schema and the system prompt describe them. Off by default until the
+    control-flow ablation shows it pays on the shipped suites: the published figures were
+    measured without it. Plans that use it still validate and run either way."""
+
     deliverable: Literal["auto", "code"] = "auto"
     """`code` when the answer must be a program (code suites, HumanEval): the plan names
     the code as its answer (`${s1.code}`), the task's own examples run in the sandbox
     before the run answers, and replies get `code_output_tokens`. `auto`: a plan whose
     answer template names a step's code is a code answer too."""
+
+    approval: ApprovalPolicy = "ask"
+    """What happens to a write action (a tool with side effects): `ask` a person before it
+    runs (the run stops with `interrupt()` until answered), `allow` it (but ask all the same
+    once the run has read text flagged as prompt injection), or `deny` it."""
+
+    guardrails: bool = True
+    """Screen tool output from outside for prompt injection and fence it as data in prompts,
+    and mask secrets and personal data in the task (see `masking`). Off: the
+    `no-guardrails` variant."""
+
+    injection_model_check: bool | None = None
+    """After the rules pass a tool's output from outside, ask the agent's model too (one short
+    constrained call per result, `agentlab.guardrails.classifier`). None: only when the
+    model is embedded (`local:`) and the agent has a write tool."""
+
+    masking: bool | None = None
+    """Mask API keys, e-mail addresses, phone and card numbers in the task before a model,
+    trace or memory sees them (tools that need them get them back). None: on for models
+    that are not on this machine (anything but `local:` and `replay:`)."""
+
+    answer_format: str | None = None
+    """A regular expression the whole final answer must match (output guardrail): a miss is
+    `guardrail.output_invalid`, sent back to the reflector once, then `goal.no_answer`."""
+
+    answer_schema: dict[str, Any] | None = None
+    """A JSON Schema the final answer, read as JSON, must satisfy (same guardrail); the
+    parsed answer is `RunResult.structured`."""
 
     llm_critique: bool = False
     """Let the validator also ask the model to review a plan that passed the checks."""
@@ -143,6 +180,29 @@ class AgentConfig(BaseModel):
         # A single folder is the common case; a str must not be read as a tuple of characters.
         return (value,) if isinstance(value, str | PurePath) else value
 
+    @field_validator("answer_format")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"answer_format is not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("answer_schema")
+    @classmethod
+    def _schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            from jsonschema import Draft202012Validator
+            from jsonschema.exceptions import SchemaError
+
+            try:
+                Draft202012Validator.check_schema(value)
+            except SchemaError as exc:
+                raise ValueError(f"answer_schema is not a JSON Schema: {exc.message}") from None
+        return value
+
     @field_validator("reflection", mode="before")
     @classmethod
     def _reflection_switch(cls, value: Any) -> Any:
@@ -194,8 +254,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "plans-3": {"plans": 3},
     "plans-5": {"plans": 5},
     "no-approach": {"plan_approach": False},
+    "control-flow": {"plan_control_flow": True},
     "critique": {"llm_critique": True},
     "no-memory": {"memory": False},
+    "no-guardrails": {"guardrails": False},
+    "approve-all": {"approval": "allow"},
     "react": {"architecture": "react"},
     "direct": {"architecture": "direct"},
 }

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from agentlab.approvals import ApprovalDecision, ApprovalRequest
+from agentlab.effects import Effect
 from agentlab.errors import TraceError
 from agentlab.failures import FailureEvent, utc_now
 from agentlab.schemas import Plan, Reflection
@@ -223,12 +225,15 @@ class ToolCall(Event):
     type: Literal["tool_call"] = "tool_call"
     step_id: str
     """The plan step (or `react` action) the call ran."""
+    item: int | None = None
+    """The item's index (from 0) when the call is one item of a fan-out (`for_each`)."""
     tool: str
     """The tool's name."""
     args: dict[str, Any]
     """The arguments the tool received."""
     status: StepStatus
-    """How the call ended (`skipped`: a step it referred to had failed)."""
+    """How the call ended (`skipped`: the step's `when` condition was false, or it needs
+    only steps whose condition was; no call was made)."""
     output: str
     """What the model reads (the error message when it failed)."""
     data: Any = None
@@ -341,6 +346,24 @@ class HistoryTrimmed(Event):
     """Messages kept as they were."""
 
 
+class EffectMade(Event):
+    """A write action changed something outside the run (a file written, a message queued)."""
+
+    type: Literal["effect"] = "effect"
+    effect: Effect
+    """What it changed."""
+
+
+class ApprovalDecided(Event):
+    """A person (or the runner's approver) answered a write step's approval request."""
+
+    type: Literal["approval"] = "approval"
+    request: ApprovalRequest
+    """What was asked: the step, its tool and arguments, the plan's reason, any warnings."""
+    decision: ApprovalDecision
+    """The answer: approve, edit (with the arguments that run) or reject."""
+
+
 class Resumed(Event):
     """A killed run continued from its last checkpoint."""
 
@@ -387,6 +410,8 @@ class Footer(Event):
     """Set by `agentlab eval` when it grades the run."""
     cache: dict[str, int] | None = None
     """Response-cache `hits` and `misses` of the run, when a cache is on."""
+    effects: list[Effect] = Field(default_factory=list)
+    """What the run's write actions changed, in order."""
 
     @property
     def finished(self) -> bool:
@@ -409,6 +434,8 @@ TraceEvent = Annotated[
     | MemoryStored
     | MemoryFault
     | HistoryTrimmed
+    | EffectMade
+    | ApprovalDecided
     | Resumed
     | InternalError
     | Footer,

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from agentlab import background_loop
 from agentlab.errors import SandboxUnavailableError, ToolError
 from agentlab.failures import FailureCategory
+from agentlab.fan_out import element_text
 from agentlab.paths import contained
 from agentlab.private_files import private_dir, write_private_bytes
 from agentlab.schemas import REFERENCE
@@ -35,6 +36,8 @@ TOOL_ERROR = "{tool} failed: {message}"
 
 TIMEOUT_MESSAGE = "no result within {seconds:g} s; make the call smaller or faster"
 SKIPPED_MESSAGE = "not run: it needs {refs}, which failed or was skipped"
+NOT_TAKEN_MESSAGE = "not run: it needs {refs}, whose condition was false"
+CONDITION_FALSE = "not run: its condition {condition!r} is false"
 
 
 class UnresolvedReferenceError(LookupError):
@@ -49,21 +52,38 @@ def format_tool_error(tool: str, message: str) -> str:
     return TOOL_ERROR.format(tool=tool, message=message)
 
 
-def substitute(value: Any, results: dict[str, StepResult]) -> Any:
-    """`value` with every `${id}` replaced by that step's output text."""
+def reference_text(results: dict[str, StepResult], ref: str, index: int | None) -> str:
+    """What `${ref}` (or `${ref[index]}`) stands for: the step's output text, or one element
+    of its list result. Raises `UnresolvedReferenceError` when it has none."""
+    result = results.get(ref)
+    text: str | None = None
+    if result is not None:
+        text = result.output if index is None and result.status == "ok" else None
+        if index is not None:
+            text = element_text(result, index)
+    if text is None:
+        raise UnresolvedReferenceError(ref)
+    return text
+
+
+def substitute(
+    value: Any, results: dict[str, StepResult], bindings: dict[str, str] | None = None
+) -> Any:
+    """`value` with every `${id}` replaced by that step's output text (`${id[i]}` by one
+    element of its list), and every `${name}` of `bindings` (a fan-out's item) by its text."""
     if isinstance(value, str):
 
         def replace(match: Any) -> str:
-            ref = match.group(1)
-            if ref not in results or results[ref].status != "ok":
-                raise UnresolvedReferenceError(ref)
-            return results[ref].output
+            ref, index = match.group(1), match.group(2)
+            if bindings and ref in bindings and index is None:
+                return bindings[ref]
+            return reference_text(results, ref, int(index) if index is not None else None)
 
         return REFERENCE.sub(replace, value)
     if isinstance(value, dict):
-        return {k: substitute(v, results) for k, v in value.items()}
+        return {k: substitute(v, results, bindings) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute(v, results) for v in value]
+        return [substitute(v, results, bindings) for v in value]
     return value
 
 

@@ -36,10 +36,15 @@ class FailureCategory(StrEnum):
     MODEL_CONTEXT_OVERFLOW = "model.context_overflow"
     MODEL_REPLAY_EXHAUSTED = "model.replay_exhausted"
     MODEL_OUTPUT_TRUNCATED = "model.output_truncated"
+    GUARDRAIL_ACTION_REJECTED = "guardrail.action_rejected"
+    GUARDRAIL_PROMPT_INJECTION = "guardrail.prompt_injection"
+    GUARDRAIL_INPUT_MASKED = "guardrail.input_masked"
+    GUARDRAIL_OUTPUT_INVALID = "guardrail.output_invalid"
 
     @property
     def family(self) -> str:
-        """The part before the dot: planning, execution, reflection, goal, efficiency, model."""
+        """The part before the dot: planning, execution, reflection, goal, efficiency, model,
+        guardrail."""
         return self.value.split(".", 1)[0]
 
 
@@ -69,6 +74,8 @@ class FailureEvent(BaseModel):
     """The tool it concerns, if one."""
     args: dict[str, Any] | None = None
     """The arguments of that call."""
+    item: int | None = None
+    """The item's index (from 0) when the call was one item of a fan-out (`for_each`)."""
     run_id: str | None = None
     """The run's id."""
     task_id: str | None = None

@@ -23,6 +23,7 @@ from agentlab.llm.spec import resolve_model
 from agentlab.llm.structured import ChatModelLike
 from agentlab.nodes import (
     AgentDeps,
+    Approval,
     Executor,
     Finalizer,
     Joiner,
@@ -94,7 +95,7 @@ def build_deps(
         caller=caller,
         tools=inventory,
         tracer=tracer,
-        system_prompt=system_prompt(inventory),
+        system_prompt=system_prompt(inventory, control_flow=config.plan_control_flow),
     )
 
 
@@ -114,7 +115,8 @@ def compile_graph(
         baseline = compile_baseline(deps, checkpointer=checkpointer, store=store, name=name)
         return cast(AgentGraph, baseline)
     builder = StateGraph(AgentState, input_schema=AgentInput, context_schema=RunContext)
-    for node in (Recall, Planner, Validator, Executor, Joiner, Reflector, Finalizer, Remember):
+    nodes = (Recall, Planner, Validator, Executor, Approval, Joiner, Reflector, Finalizer, Remember)
+    for node in nodes:
         action: Any = node(deps)  # a callable object; LangGraph reads its __call__ annotations
         builder.add_node(node.name, action)
     builder.add_edge(START, Recall.name)

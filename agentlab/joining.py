@@ -20,6 +20,7 @@ from langchain_core.tools import BaseTool
 from agentlab.config import ReflectionPolicy
 from agentlab.errors import ToolError
 from agentlab.events import JoinReason
+from agentlab.fan_out import element_text
 from agentlab.schemas import REFERENCE, TEMPLATE_REFERENCE, Plan
 from agentlab.state import StepResult
 from agentlab.tools.base import tool_answers_directly
@@ -51,8 +52,12 @@ def fill_template(plan: Plan, results: dict[str, StepResult]) -> str | None:
 
     def replace(match: object) -> str:
         nonlocal missing
-        step_id, arg = match.group(1), match.group(2)  # type: ignore[attr-defined]
+        step_id, arg, index = match.group(1), match.group(2), match.group(3)  # type: ignore[attr-defined]
         result = results.get(step_id)
+        if index is not None and result is not None:
+            element = element_text(result, int(index))
+            missing = missing or element is None
+            return (element or "").strip()
         if result is None or result.status != "ok":
             missing = True
             return ""
@@ -108,7 +113,8 @@ def judge(
     policy: ReflectionPolicy,
 ) -> Judged:
     """What to do once every step of `plan` has run (see the module docstring)."""
-    failed = [r for r in results.values() if r.status != "ok"]
+    # A step whose condition was false is a branch not taken, not a failure.
+    failed = [r for r in results.values() if r.status != "ok" and not r.not_taken]
     answer = fill_template(plan, results)
     if policy == "always":
         return Judged("reflect", "always", answer)
@@ -155,24 +161,46 @@ def majority(answers: list[str | None]) -> int | None:
     return next(i for i, k in enumerate(keys) if k in winners)
 
 
+_CANDIDATE_ID = re.compile(r"^c(\d+)_(.+)$")
+
+
+def candidate_of(step_id: str) -> tuple[int, str] | None:
+    """`(candidate number, its own step id)` of a step id `prefixed` wrote, else None."""
+    match = _CANDIDATE_ID.match(step_id)
+    return (int(match.group(1)), match.group(2)) if match is not None else None
+
+
 def prefixed(plan: Plan, number: int) -> Plan:
     """`plan` with its step ids, and its references to them, prefixed `c<number>_`."""
     prefix = f"c{number}_"
     own = {s.id for s in plan.steps}
 
+    def renamed(match: re.Match[str]) -> str:
+        if match.group(1) not in own:
+            return match.group(0)
+        index = f"[{match.group(2)}]" if match.group(2) is not None else ""
+        return f"${{{prefix}{match.group(1)}{index}}}"
+
     def rename(value: Any) -> Any:
         if isinstance(value, str):
-            return REFERENCE.sub(
-                lambda m: f"${{{prefix}{m.group(1)}}}" if m.group(1) in own else m.group(0),
-                value,
-            )
+            return REFERENCE.sub(renamed, value)
         if isinstance(value, dict):
             return {k: rename(v) for k, v in value.items()}
         if isinstance(value, list):
             return [rename(v) for v in value]
         return value
 
-    steps = [s.model_copy(update={"id": prefix + s.id, "args": rename(s.args)}) for s in plan.steps]
+    steps = [
+        s.model_copy(
+            update={
+                "id": prefix + s.id,
+                "args": rename(s.args),
+                "for_each": rename(s.for_each),
+                "when": rename(s.when),
+            }
+        )
+        for s in plan.steps
+    ]
     return plan.model_copy(update={"steps": steps})
 
 

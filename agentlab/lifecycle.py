@@ -30,6 +30,7 @@ from langgraph.types import Overwrite
 from agentlab.errors import ConfigError
 from agentlab.events import Footer, Header
 from agentlab.failures import FailureCategory, FailureEvent
+from agentlab.guardrails.masking import mask_text
 from agentlab.state import AgentState, Counters
 from agentlab.stops import Answered, Budget, NoAnswer, StopReason, describe, status_of
 from agentlab.tools.base import RunScoped
@@ -69,6 +70,22 @@ def begin(deps: AgentDeps, state: AgentState, config: RunnableConfig) -> dict[st
         raise ConfigError(EMPTY_TASK)
     context = run_context(config)
     run_id = context.run_id or uuid.uuid4().hex
+    masked = mask_text(task) if masks_input(deps) else None
+    noted: list[FailureEvent] = []
+    if masked is not None and masked.vault:
+        task = masked.text
+        turn = turn.model_copy(update={"content": task})
+        kinds = ", ".join(k.lower() for k in masked.kinds)
+        noted.append(
+            FailureEvent(
+                category=FailureCategory.GUARDRAIL_INPUT_MASKED,
+                detail=f"masked in the task before anything saw it: {kinds}",
+                node="recall",
+                run_id=run_id,
+                task_id=context.task_id,
+                variant=deps.config.variant,
+            )
+        )
     deps.tracer.write(
         Header(
             run_id=run_id,
@@ -106,13 +123,32 @@ def begin(deps: AgentDeps, state: AgentState, config: RunnableConfig) -> dict[st
         "code_attempts": Overwrite([]),
         "round_note": "",
         "findings": [],
-        "failures": Overwrite([]),
+        "failures": Overwrite(noted),
+        "approvals": Overwrite({}),
+        "awaiting": None,
+        "effects": Overwrite([]),
+        "vault": masked.vault if masked is not None else {},
+        "answer_feedback": "",
         "counters": Overwrite(Counters()),
         "answer": None,
         "stop": None,
         "status": "running",
         "status_detail": "",
     }
+
+
+LOCAL_MODELS = ("local:", "replay:")
+"""Model specs whose requests stay on this machine: masking is off for them unless asked."""
+
+
+def masks_input(deps: AgentDeps) -> bool:
+    """Whether the task is masked: guardrails on, and `masking` (None: a model elsewhere)."""
+    config = deps.config
+    if not config.guardrails:
+        return False
+    if config.masking is not None:
+        return config.masking
+    return not deps.caller.name.startswith(LOCAL_MODELS)
 
 
 def current_turn(state: AgentState) -> tuple[str, HumanMessage]:
@@ -213,6 +249,7 @@ def footer(
         seconds=round(time.time() - started, 3) if started else 0.0,
         failures=dict(Counter(str(f.category) for f in failures)),
         cache=cache,
+        effects=list(state.get("effects") or []),
     )
 
 

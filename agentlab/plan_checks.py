@@ -7,16 +7,18 @@ under the same categories either way.
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from langchain_core.tools import BaseTool
 
+from agentlab import conditions, fan_out
 from agentlab.config import Budgets
 from agentlab.execution import call_key
 from agentlab.failures import FailureCategory
-from agentlab.schemas import REFERENCE, Plan, Step, is_step_id
+from agentlab.schemas import REFERENCE, TEMPLATE_REFERENCE, Plan, Step, is_step_id
 from agentlab.tools.arguments import argument_schema, problem_text
 from agentlab.tools.registry import ToolRegistry
 
@@ -28,8 +30,30 @@ BARE_REFERENCE = (
     "step {step}: argument {arg!r} uses {ref} as a value; "
     "write ${{{ref}}} to use step {ref}'s result"
 )
+ANSWER_ONLY_REFERENCE = (
+    "step {step}: argument {arg!r} uses ${{{ref}.{name}}}, which only the answer may use; "
+    "in a step, ${{{ref}}} is step {ref}'s result (to answer with step {ref}'s {name}, "
+    "leave this step out and set the answer to ${{{ref}.{name}}})"
+)
 MISSING_REFERENCE = "step {step}: ${{{ref}}} refers to no step of the plan"
 LATER_REFERENCE = "step {step}: ${{{ref}}} refers to a step that has not run before it"
+MISSING_SOURCE = "step {step}: for_each ${{{ref}}} names no step of the plan; fan out over a list or an earlier step's result"
+LATER_SOURCE = "step {step}: for_each ${{{ref}}} names a step that has not run before it; the list must come from an earlier step"
+MISSING_CONDITION = "step {step}: its condition refers to ${{{ref}}}, which is no step of the plan"
+LATER_CONDITION = (
+    "step {step}: its condition refers to ${{{ref}}}, a step that has not run before it"
+)
+BAD_SOURCE = "step {step}: for_each must be a list or one ${{id}} of an earlier step, not {source}"
+BAD_ITEM_NAME = (
+    'step {step}: item name {name!r} {problem}; name the item e.g. "city" and write ${{city}}'
+)
+BAD_CONDITION = "step {step}: condition {condition!r} {problem}"
+BAD_INDEX = "step {step}: ${{{ref}[{index}]}} is past the end of {ref}'s {n} items"
+ITEM_ARGUMENTS = "for item {index} ({item}): {detail}"
+FAN_OUT_OVER_BUDGET = (
+    "the plan makes {n} tool calls (a for_each counts each item); at most {limit} are "
+    "allowed: fan out over fewer items or drop steps"
+)
 BAD_ID = (
     "step id {shown} is not a plain id: use a letter or _, then letters, digits, _ or - "
     "(at most 32 characters), e.g. s1"
@@ -133,6 +157,18 @@ def tool_finding(step: Step, tools: ToolRegistry) -> Finding | None:
     )
 
 
+def _answer_only_references(value: Any) -> list[tuple[str, str]]:
+    """The `${id.arg}` forms in a value (strings nested in lists and dicts): an answer
+    template's, which a step's argument cannot use (nothing substitutes them there)."""
+    if isinstance(value, dict):
+        return [found for v in value.values() for found in _answer_only_references(v)]
+    if isinstance(value, list):
+        return [found for v in value for found in _answer_only_references(v)]
+    if not isinstance(value, str):
+        return []
+    return [(m[1], m[2]) for m in TEMPLATE_REFERENCE.finditer(value) if m[2] is not None]
+
+
 def _bare_references(value: Any, earlier: set[str]) -> list[str]:
     if isinstance(value, dict):
         return [ref for v in value.values() for ref in _bare_references(v, earlier)]
@@ -140,17 +176,36 @@ def _bare_references(value: Any, earlier: set[str]) -> list[str]:
         return [ref for v in value for ref in _bare_references(v, earlier)]
     if not isinstance(value, str):
         return []
-    text = REFERENCE.sub("", value)
+    text = TEMPLATE_REFERENCE.sub("", value)
     return [ref for ref in earlier if re.search(rf"(?<![\w$]){re.escape(ref)}(?![\w(])", text)]
 
 
+def _referenced(step: Step) -> list[tuple[str, tuple[str, str]]]:
+    """Each step id the step refers to, with the messages for a missing and a later one
+    (they say where the reference is: an argument, the fan-out's list, the condition)."""
+    labelled: list[tuple[str, tuple[str, str]]] = []
+    source = step.source_reference()
+    if source is not None:
+        labelled.append((source, (MISSING_SOURCE, LATER_SOURCE)))
+    for ref, _index in step.needs():
+        if ref != source:
+            labelled.append((ref, (MISSING_REFERENCE, LATER_REFERENCE)))
+    for ref in step.condition_references():
+        labelled.append((ref, (MISSING_CONDITION, LATER_CONDITION)))
+    unique: dict[str, tuple[str, str]] = {}
+    for ref, templates in labelled:
+        unique.setdefault(ref, templates)
+    return list(unique.items())
+
+
 def reference_findings(step: Step, earlier: set[str], later: set[str]) -> list[Finding]:
-    """`planning.bad_reference`: `${id}` to a missing or later step, or a bare step id as a value."""
+    """`planning.bad_reference`: `${id}` to a missing or later step (in an argument, a
+    fan-out's list or a condition), or a bare step id as a value."""
     findings: list[Finding] = []
-    for ref in step.references():
+    for ref, (missing, late) in _referenced(step):
         if ref in earlier:
             continue
-        template = LATER_REFERENCE if ref in later or ref == step.id else MISSING_REFERENCE
+        template = late if ref in later or ref == step.id else missing
         findings.append(
             Finding(
                 FailureCategory.PLANNING_BAD_REFERENCE,
@@ -161,6 +216,13 @@ def reference_findings(step: Step, earlier: set[str], later: set[str]) -> list[F
             )
         )
     for arg, value in step.args.items():
+        for ref, name in _answer_only_references(value):
+            detail = ANSWER_ONLY_REFERENCE.format(step=step.id, arg=arg, ref=ref, name=name)
+            findings.append(
+                Finding(
+                    FailureCategory.PLANNING_BAD_REFERENCE, detail, step.id, step.tool, step.args
+                )
+            )
         for ref in _bare_references(value, earlier):
             findings.append(
                 Finding(
@@ -223,19 +285,89 @@ def rejected_findings(plan: Plan, rejected: set[str]) -> list[Finding]:
     return findings
 
 
+def _finding(step: Step, category: FailureCategory, detail: str) -> Finding:
+    return Finding(category, detail, step.id, step.tool, step.args)
+
+
+def control_flow_findings(step: Step, ids: list[str]) -> list[Finding]:
+    """Problems of a step's `for_each`, `item` and `when`: a list source that is not one
+    `${id}` or an item name that is no name or shadows a step (`planning.bad_reference`), a
+    condition that does not parse (`planning.invalid_arguments`)."""
+    findings: list[Finding] = []
+    if isinstance(step.for_each, str) and step.source_reference() is None:
+        detail = BAD_SOURCE.format(step=step.id, source=json.dumps(step.for_each)[:80])
+        findings.append(_finding(step, FailureCategory.PLANNING_BAD_REFERENCE, detail))
+    if step.for_each is not None:
+        problem = None
+        if not is_step_id(step.item):
+            problem = "is not a plain name"
+        elif step.item in ids:
+            problem = f"shadows step {step.item}"
+        if problem is not None:
+            detail = BAD_ITEM_NAME.format(step=step.id, name=step.item[:40], problem=problem)
+            findings.append(_finding(step, FailureCategory.PLANNING_BAD_REFERENCE, detail))
+    if step.when:
+        try:
+            conditions.parse(step.when)
+        except conditions.ConditionError as exc:
+            detail = BAD_CONDITION.format(step=step.id, condition=step.when[:120], problem=exc)
+            findings.append(_finding(step, FailureCategory.PLANNING_INVALID_ARGUMENTS, detail))
+    return findings
+
+
+def index_findings(step: Step, plan: Plan) -> list[Finding]:
+    """`planning.bad_reference` for `${s2[i]}` past the end of a fan-out written as a list."""
+    findings: list[Finding] = []
+    for ref, index in step.needs():
+        target = plan.step(ref)
+        n = fan_out.literal_length(target) if target is not None else None
+        if index is not None and n is not None and index >= n:
+            detail = BAD_INDEX.format(step=step.id, ref=ref, index=index, n=n)
+            findings.append(_finding(step, FailureCategory.PLANNING_BAD_REFERENCE, detail))
+    return findings
+
+
+def step_argument_findings(step: Step, tool: BaseTool) -> list[Finding]:
+    """The arguments' problems; a fan-out over a written list is checked with each item in
+    place of `${item}`, read as the engine reads it (the first item with problems is
+    reported)."""
+    if not isinstance(step.for_each, list) or not step.for_each:
+        return argument_findings(step, tool, step.args)
+    schema = argument_schema(tool)
+    for index, item in enumerate(step.for_each):
+        # As the engine does: the item's text goes in, then an argument that wants another
+        # type (a number, a list) reads that text as JSON.
+        bound = fan_out.bind_item(step.args, step.item, fan_out.item_text(item))
+        problems = argument_findings(step, tool, schema.read_results(bound, step.args))
+        if problems:
+            shown = json.dumps(item, ensure_ascii=False)[:40]
+            return [
+                replace(p, detail=ITEM_ARGUMENTS.format(index=index, item=shown, detail=p.detail))
+                for p in problems
+            ]
+    return []
+
+
+def budget_findings(plan: Plan, budgets: Budgets) -> list[Finding]:
+    """`planning.over_budget` when the plan makes more calls than `max_plan_steps`, each
+    item of a fan-out written as a list counting as one call."""
+    calls = sum(fan_out.literal_length(s) or 1 for s in plan.steps)
+    limit = budgets.max_plan_steps
+    if len(plan.steps) > limit:
+        detail = OVER_BUDGET.format(n=len(plan.steps), limit=limit)
+    elif calls > limit:
+        detail = FAN_OUT_OVER_BUDGET.format(n=calls, limit=limit)
+    else:
+        return []
+    return [Finding(FailureCategory.PLANNING_OVER_BUDGET, detail)]
+
+
 def check_plan(
     plan: Plan, tools: ToolRegistry, budgets: Budgets, *, rejected: set[str] | None = None
 ) -> list[Finding]:
     """Every problem of a plan, in step order, then its answer template's; an empty list
     means it may run. `rejected`: calls judged wrong, which the plan may not repeat."""
-    findings: list[Finding] = []
-    if len(plan.steps) > budgets.max_plan_steps:
-        findings.append(
-            Finding(
-                FailureCategory.PLANNING_OVER_BUDGET,
-                OVER_BUDGET.format(n=len(plan.steps), limit=budgets.max_plan_steps),
-            )
-        )
+    findings = budget_findings(plan, budgets)
     ids = [s.id for s in plan.steps]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1 and is_step_id(i)}):
         findings.append(
@@ -255,11 +387,13 @@ def check_plan(
             continue
         later = set(ids[index + 1 :])
         findings.extend(reference_findings(step, earlier, later))
+        findings.extend(control_flow_findings(step, ids))
+        findings.extend(index_findings(step, plan))
         bad_tool = tool_finding(step, tools)
         if bad_tool is not None:
             findings.append(bad_tool)
         else:
-            findings.extend(argument_findings(step, tools.get(step.tool), step.args))
+            findings.extend(step_argument_findings(step, tools.get(step.tool)))
         earlier.add(step.id)
     findings.extend(answer_findings(plan))
     findings.extend(rejected_findings(plan, rejected or set()))

@@ -47,10 +47,39 @@ def tool_args_schema(tool: BaseTool, defs: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+CONDITION_CHARS = 200
+"""Room for a step's `when` condition."""
+
+LIST_SOURCE_PATTERN = r"^[$][{][A-Za-z_][A-Za-z0-9_-]{0,31}[}]$"
+"""A fan-out's list taken from an earlier step: one `${id}`."""
+
+
+def control_flow_properties(max_items: int) -> dict[str, Any]:
+    """The optional fields of a step with control flow: `for_each` (a list of at most
+    `max_items` strings or numbers, or one `${id}`), the `item` name, and `when`."""
+    return {
+        "for_each": {
+            "anyOf": [
+                {"type": "array", "items": {"type": ["string", "number"]}, "maxItems": max_items},
+                {"type": "string", "pattern": LIST_SOURCE_PATTERN},
+            ]
+        },
+        "item": {"type": "string", "pattern": STEP_ID_PATTERN},
+        "when": {"type": "string", "maxLength": CONDITION_CHARS},
+    }
+
+
 def step_schema(
-    tool: BaseTool, defs: dict[str, Any], *, rationale: bool, with_id: bool = True
+    tool: BaseTool,
+    defs: dict[str, Any],
+    *,
+    rationale: bool,
+    with_id: bool = True,
+    control_flow: int = 0,
 ) -> dict[str, Any]:
-    """One step calling `tool`: `{"id", "tool": <const>, "args": <its schema>[, "why"]}`."""
+    """One step calling `tool`: `{"id", "tool": <const>, "args": <its schema>[, "why"]}`,
+    and with `control_flow` (the most items a fan-out may have) the optional `for_each`,
+    `item` and `when`: not required, so a plain step is no longer to write."""
     properties: dict[str, Any] = {}
     if with_id:
         properties["id"] = {"type": "string", "pattern": STEP_ID_PATTERN}
@@ -58,10 +87,13 @@ def step_schema(
     properties["args"] = tool_args_schema(tool, defs)
     if rationale:
         properties["why"] = {"type": "string"}
+    required = list(properties)
+    if control_flow:
+        properties |= control_flow_properties(control_flow)
     return {
         "type": "object",
         "properties": properties,
-        "required": list(properties),
+        "required": required,
         "additionalProperties": False,
     }
 
@@ -71,14 +103,20 @@ APPROACH_CHARS = 200
 
 
 def plan_json_schema(
-    tools: Sequence[BaseTool], *, max_steps: int, rationale: bool = False, approach: bool = True
+    tools: Sequence[BaseTool],
+    *,
+    max_steps: int,
+    rationale: bool = False,
+    approach: bool = True,
+    control_flow: bool = False,
 ) -> dict[str, Any]:
     """The plan as the model decodes it: with `approach`, one sentence on what the answer
     is computed from (decoded first, so the steps follow a whole thought); at most
-    `max_steps` steps, each a call of one of `tools` with that tool's arguments; then the
-    answer template."""
+    `max_steps` steps, each a call of one of `tools` with that tool's arguments (and with
+    `control_flow`, an optional fan-out and condition); then the answer template."""
     defs: dict[str, Any] = {}
-    variants = [step_schema(t, defs, rationale=rationale) for t in tools]
+    most_items = max_steps if control_flow else 0
+    variants = [step_schema(t, defs, rationale=rationale, control_flow=most_items) for t in tools]
     items: dict[str, Any] = {"anyOf": variants} if variants else {"not": {}}
     properties: dict[str, Any] = {}
     if approach:
@@ -114,8 +152,19 @@ def schema_model(base: type[M], schema: dict[str, Any]) -> type[M]:
 
 
 def plan_model(
-    tools: Sequence[BaseTool], *, max_steps: int, rationale: bool = False, approach: bool = True
+    tools: Sequence[BaseTool],
+    *,
+    max_steps: int,
+    rationale: bool = False,
+    approach: bool = True,
+    control_flow: bool = False,
 ) -> type[Plan]:
     """`Plan`, presenting the inventory's union schema (see the module docstring)."""
-    schema = plan_json_schema(tools, max_steps=max_steps, rationale=rationale, approach=approach)
+    schema = plan_json_schema(
+        tools,
+        max_steps=max_steps,
+        rationale=rationale,
+        approach=approach,
+        control_flow=control_flow,
+    )
     return schema_model(Plan, schema)

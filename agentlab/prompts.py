@@ -10,6 +10,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 
+from agentlab.guardrails.injection import InjectionHit, spotlight
 from agentlab.state import StepResult
 from agentlab.tools.arguments import argument_schema
 
@@ -23,7 +24,7 @@ When asked to PLAN, reply with JSON {{"approach": "...", "steps": [{{"id": "s1",
 - Each step calls one tool with the arguments it takes. Steps that do not refer to each other run in parallel.
 - To use an earlier step's result, write ${{id}} inside an argument, for example "${{s1}} * 2". Never write a bare s1.
 - "answer" is the final answer built from the results, for example "${{s2}}" or "${{s1}} km". Write "" when a value must be read from a result before you can finish: you will plan again with the results.
-- Write math with *, /, +, - and ** for powers.{search_rule}{code_rule}
+- Write math with *, /, +, - and ** for powers.{search_rule}{code_rule}{control_flow_rule}
 {examples}
 
 When asked to REFLECT, reply with JSON {{"answer": ..., "decision": ..., "wrong": [...], "critique": ...}}:
@@ -56,6 +57,52 @@ PLAN_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
 """One worked plan per tool that has one, shown when the tool is in the inventory: the
 calculator's chains two steps into a template answer; the search one leaves the answer
 empty, since the number must be read from the hits before it can be doubled."""
+CONTROL_FLOW_RULE = (
+    '\n- To run a step once per item of a list, add "for_each": [...] (or "${s1}", an '
+    "earlier step's list) and write ${item} in its arguments; ${s2} is then the list of "
+    "its results, ${s2[0]} the first, and the calculator takes sum(${s2}), mean, min, max "
+    "and count of it."
+    '\n- To run a step only if a condition holds, add "when", e.g. "empty(${s1})", '
+    '"failed(${s1})" or "${s1} > 100" (with and, or, not).'
+)
+"""In the system prompt with `AgentConfig.plan_control_flow` (a value `SYSTEM.format`
+inserts, so its braces are single)."""
+CONTROL_FLOW_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
+    "calculator": (
+        "Three crates hold 12, 15 and 9 boxes of 24 pens. How many pens in all?",
+        {
+            "approach": "The pens of each crate, then their sum.",
+            "steps": [
+                {
+                    "id": "s1",
+                    "tool": "calculator",
+                    "args": {"expression": "${item}*24"},
+                    "for_each": [12, 15, 9],
+                },
+                {"id": "s2", "tool": "calculator", "args": {"expression": "sum(${s1})"}},
+            ],
+            "answer": "${s2}",
+        },
+    ),
+    "search": (
+        "What is the guest Wi-Fi password? If the handbook has nothing, try the IT notes.",
+        {
+            "approach": "Search the handbook; only if it finds nothing, the IT notes.",
+            "steps": [
+                {"id": "s1", "tool": "search", "args": {"query": "guest Wi-Fi password"}},
+                {
+                    "id": "s2",
+                    "tool": "search",
+                    "args": {"query": "IT notes Wi-Fi"},
+                    "when": "empty(${s1})",
+                },
+            ],
+            "answer": "",
+        },
+    ),
+}
+"""One fan-out and one condition, shown with `AgentConfig.plan_control_flow` when the tool
+is in the inventory (after the tool's plain example)."""
 PLAN_REQUEST = "PLAN\nTask: {task}"
 REFLECT_REQUEST = "REFLECT\nTask: {task}\nResults:\n{results}"
 CRITIQUE_REQUEST = (
@@ -93,10 +140,13 @@ SEARCH_RULE = (
 )
 """In the system prompt when the search tool is in the inventory."""
 CODE_RULE = (
-    "\n- When the task asks you to write code, put all of it in one python step that ends "
-    'with a few assert lines checking it, and set "answer" to "${s1.code}" (that step\'s code).'
+    "\n- When the task asks you to write code, put all of it in one python step and set "
+    '"answer" to "${s1.code}" (that step\'s code).'
 )
-"""In the system prompt when the python tool is in the inventory."""
+"""In the system prompt when the python tool is in the inventory. Asserts are asked for in
+the task's message only when the task gives no examples (`CODE_WITH_ASSERTS_REQUEST`): in
+the shared prompt they contradicted a benchmark's "no tests" and a 1.5B model wrote them
+without end (HumanEval/49: 2,048 tokens of asserts)."""
 ADD_ASSERTS = (
     "The code ran, but nothing checked it. Plan the same python step again with a few assert "
     "lines after the code that check it on examples you choose."
@@ -148,24 +198,30 @@ def describe_tool(tool: BaseTool) -> str:
     return f"- {tool.name}({params}): {description}"
 
 
-def plan_examples(names: Iterable[str]) -> str:
-    """The worked plans of the inventory's tools (see `PLAN_EXAMPLES`)."""
+def plan_examples(names: Iterable[str], *, control_flow: bool = False) -> str:
+    """The worked plans of the inventory's tools (see `PLAN_EXAMPLES`), and with
+    `control_flow` their fan-out or condition (`CONTROL_FLOW_EXAMPLES`)."""
+    tables = [PLAN_EXAMPLES, CONTROL_FLOW_EXAMPLES] if control_flow else [PLAN_EXAMPLES]
     lines = []
     for name in names:
-        if name in PLAN_EXAMPLES:
-            task, plan = PLAN_EXAMPLES[name]
-            compact = json.dumps(plan, separators=(",", ":"), ensure_ascii=False)
-            lines.append(f'Example. Task: "{task}"\n{compact}')
+        for table in tables:
+            if name in table:
+                task, plan = table[name]
+                compact = json.dumps(plan, separators=(",", ":"), ensure_ascii=False)
+                lines.append(f'Example. Task: "{task}"\n{compact}')
     return "\n".join(lines)
 
 
-def system_prompt(tools: Iterable[BaseTool]) -> str:
+def system_prompt(tools: Iterable[BaseTool], *, control_flow: bool = False) -> str:
+    """The shared system prompt for an inventory; `control_flow` adds the fan-out and
+    condition rules and examples."""
     listed = list(tools)
     return SYSTEM.format(
         tools="\n".join(describe_tool(t) for t in listed) or "(none)",
         search_rule=SEARCH_RULE if any(t.name == "search" for t in listed) else "",
         code_rule=CODE_RULE if any(t.name == "python" for t in listed) else "",
-        examples=plan_examples(t.name for t in listed),
+        control_flow_rule=CONTROL_FLOW_RULE if control_flow else "",
+        examples=plan_examples((t.name for t in listed), control_flow=control_flow),
     )
 
 
@@ -185,6 +241,14 @@ def clip(text: str, limit: int = MAX_RESULT_CHARS) -> str:
 
 
 def result_line(result: StepResult) -> str:
+    """One step's call and result for a prompt; text from outside is fenced as untrusted data
+    (with a warning when it was flagged as prompt injection)."""
     args = json.dumps(result.args, ensure_ascii=False)
     outcome = {"ok": "->", "error": "-> ERROR:", "skipped": "-> SKIPPED:"}[result.status]
-    return f"{result.step_id} {result.tool}({args}) {outcome} {clip(result.output)}"
+    output = clip(result.output)
+    if result.external and result.status == "ok":
+        hits = [
+            InjectionHit(rule=r, quote=q) for r, _, q in (f.partition(": ") for f in result.flagged)
+        ]
+        output = spotlight(f"{result.step_id} {result.tool}", output, hits)
+    return f"{result.step_id} {result.tool}({args}) {outcome} {output}"

@@ -17,24 +17,34 @@ from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.base import BaseStore
 from langgraph.types import Command, StateSnapshot, StreamMode
 
 from agentlab import lifecycle
+from agentlab.approvals import ApprovalDecision, ApprovalRequest, Approver
 from agentlab.citations import Citation, citations
 from agentlab.config import AgentConfig
 from agentlab.context import RunContext
+from agentlab.effects import Effect
 from agentlab.errors import AgentlabError, ConfigError
 from agentlab.events import InternalError, Resumed
 from agentlab.failures import FailureEvent
 from agentlab.graph import ToolsArg, build_deps, compile_graph
+from agentlab.guardrails.answers import structured_answer
 from agentlab.llm.response_cache import ResponseCache
 from agentlab.llm.structured import ChatModelLike
+from agentlab.memory.backends import serializer
 from agentlab.memory.settings import MemorySettings
 from agentlab.nodes.base import AgentDeps
 from agentlab.state import AgentState, Counters
 from agentlab.stops import Errored, Interrupted, StopReason, describe, status_of
+from agentlab.tools.base import tool_has_side_effects
 from agentlab.trace import Tracer, TraceSink
+
+WAITING = "waiting"
+"""A run's status while it waits for a person to approve a write step (not a trace status:
+the run has not ended)."""
 
 EventHandler = Callable[[str, Any], None]
 """Receives `(stream_mode, chunk)` for every `updates` and `custom` chunk while a run goes
@@ -58,11 +68,17 @@ class RunResult:
     citations: list[Citation] = field(default_factory=list)
     """The documents the answer rests on, from the run's own local search results
     (`agentlab.citations`); empty without an answer or a document search."""
+    effects: list[Effect] = field(default_factory=list)
+    """What the run's write actions changed."""
+    structured: Any = None
+    """The answer read as JSON, when `AgentConfig.answer_schema` was declared and it fits."""
+    awaiting: ApprovalRequest | None = None
+    """The write step the run waits on (status `waiting`): resume the thread with a decision."""
 
     @property
     def exit_code(self) -> int:
-        """0 answered, 1 no answer (any other status)."""
-        return 0 if self.status == "answered" else 1
+        """0 answered, 3 waiting for approval, 1 no answer (any other status)."""
+        return 0 if self.status == "answered" else 3 if self.status == WAITING else 1
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +92,9 @@ class RunResult:
             "counters": self.counters.model_dump(),
             "failures": [f.model_dump(mode="json") for f in self.failures],
             "citations": [c.model_dump(mode="json") for c in self.citations],
+            "effects": [e.model_dump(mode="json") for e in self.effects],
+            "structured": self.structured,
+            "awaiting": self.awaiting.model_dump(mode="json") if self.awaiting else None,
         }
 
 
@@ -101,8 +120,10 @@ class Runner:
         store: BaseStore | None = None,
         memory: MemorySettings | None = None,
         response_cache: ResponseCache | None = None,
+        approver: Approver | None = None,
     ) -> None:
         self.config = config or AgentConfig()
+        self.approver = approver
         deps = build_deps(
             self.config,
             model=model,
@@ -112,6 +133,10 @@ class Runner:
             response_cache=response_cache,
         )
         self.deps: AgentDeps = replace(deps, memory=memory) if memory is not None else deps
+        if checkpointer is None and any(tool_has_side_effects(t) for t in self.deps.tools):
+            # Asking for approval stops the run with interrupt(), which needs a checkpoint to
+            # resume from; a runner without threads keeps it in memory.
+            checkpointer = InMemorySaver(serde=serializer())
         self.checkpointer = checkpointer
         self.store = store
         self.graph = compile_graph(self.deps, checkpointer=checkpointer, store=store)
@@ -150,6 +175,7 @@ class Runner:
         user_id: str | None = None,
         on_event: EventHandler | None = None,
         stream_tokens: bool = False,
+        decision: ApprovalDecision | None = None,
     ) -> RunResult:
         """Run `task` to the end; errors become a status, never an exception.
 
@@ -159,17 +185,26 @@ class Runner:
         `task` is None or that run's task, that run resumes from its last
         completed step instead: finished tool calls are not made again.
         `user_id` selects whose long-term memories the run reads and writes.
+        A write step that needs approval stops the run: the runner's `approver` answers,
+        else `decision` (for a run that was waiting), else the run returns as `waiting` with
+        the request in `awaiting`, and `run(None, thread_id=..., decision=...)` resumes it.
         With `stream_tokens`, model replies stream to `on_event` as they are generated
         (LangGraph's `messages` mode; backends that cannot stream send the whole reply).
         """
         run_id = uuid.uuid4().hex
         threaded = thread_id is not None and self.checkpointer is not None
+        if thread_id is None and self.checkpointer is not None:
+            thread_id = f"run-{run_id}"  # a run of its own: its checkpoints, for approvals
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}} if thread_id else {}
         final: dict[str, Any] = {}
+        awaiting: ApprovalRequest | None = None
         try:
             graph_input: Any = {"task": task}
             if threaded and (resumed := self._resume(thread_id, task)) is not None:
                 graph_input, run_id, final = None, resumed["run_id"], resumed
+                if (asked := self._asked(config)) is not None:
+                    graph_input = self._answer(asked, decision, resumed.get("started_at"))
+                    awaiting = asked if graph_input is None else None
             elif task is None:
                 raise ConfigError(
                     f"thread {thread_id!r} has no unfinished run to resume; give a task"
@@ -180,17 +215,23 @@ class Runner:
             modes: list[StreamMode] = ["updates", "custom", "values"]
             if stream_tokens:
                 modes.append("messages")
-            for mode, chunk in self.graph.stream(
-                graph_input,
-                config,
-                context=context,
-                stream_mode=modes,
-                durability="sync" if threaded else None,
-            ):
-                if mode == "values":
-                    final = cast(dict[str, Any], chunk)
-                elif on_event is not None:
-                    on_event(mode, chunk)
+            while awaiting is None:
+                for mode, chunk in self.graph.stream(
+                    graph_input,
+                    config,
+                    context=context,
+                    stream_mode=modes,
+                    durability="sync" if threaded else None,
+                ):
+                    if mode == "values":
+                        final = cast(dict[str, Any], chunk)
+                    elif on_event is not None:
+                        on_event(mode, chunk)
+                asked = self._asked(config) if self.checkpointer is not None else None
+                if asked is None:
+                    break
+                graph_input = self._answer(asked, None, final.get("started_at"))
+                awaiting = asked if graph_input is None else None
         except AgentlabError as exc:
             return self._crashed(run_id, thread_id, Errored(detail=str(exc)), final)
         except Exception as exc:
@@ -199,7 +240,40 @@ class Runner:
         except KeyboardInterrupt:
             self._crashed(run_id, thread_id, Interrupted(), final)
             raise
-        return self._result(run_id, thread_id, final)
+        result = self._result(run_id, thread_id, final)
+        if awaiting is not None:
+            result.status, result.awaiting = WAITING, awaiting
+            result.status_detail = (
+                f"waiting for approval of step {awaiting.step_id} ({awaiting.tool})"
+            )
+        return result
+
+    def _asked(self, config: RunnableConfig) -> ApprovalRequest | None:
+        """The approval request the thread's run is stopped at, if it is."""
+        snapshot = self.graph.get_state(config)
+        for pending in snapshot.interrupts:
+            return ApprovalRequest.model_validate(pending.value)
+        return None
+
+    def _answer(
+        self, request: ApprovalRequest, decision: ApprovalDecision | None, started: float | None
+    ) -> Command[Any] | None:
+        """The input that resumes a run stopped at `request`: the approver's answer, else
+        `decision`; None when neither can answer (the run stays waiting).
+
+        The time spent deciding is not counted against the run's time budget: the run's
+        start (`started`, already moved past the time it lay waiting) moves forward by it.
+        The resuming `Command` carries the update, since a state update of its own would
+        drop the pending interrupt.
+        """
+        asked_at = time.time()
+        if self.approver is not None:
+            decision = self.approver(request)
+        if decision is None:
+            return None
+        waited = time.time() - asked_at
+        update = {"started_at": started + waited} if started is not None else None
+        return Command(resume=decision.model_dump(mode="json"), update=update)
 
     def _resume(self, thread_id: str | None, task: str | None) -> dict[str, Any] | None:
         """The state of the thread's unfinished run when it is to be resumed, else None.
@@ -238,6 +312,10 @@ class Runner:
         started = snapshot.values.get("started_at")
         if started is None or snapshot.created_at is None or len(snapshot.next) != 1:
             return 0.0
+        if snapshot.interrupts:
+            # A state update would drop the pending interrupt: the resuming Command carries
+            # the shifted start instead (see `run`).
+            return max(0.0, time.time() - datetime.fromisoformat(snapshot.created_at).timestamp())
         paused = time.time() - datetime.fromisoformat(snapshot.created_at).timestamp()
         if paused <= 0:
             return 0.0
@@ -263,6 +341,8 @@ class Runner:
             thread_id=thread_id,
             stop=state.get("stop"),
             citations=citations(calls, answer),
+            effects=list(state.get("effects") or []),
+            structured=structured_answer(answer, self.config.answer_schema),
         )
 
     def _crashed(

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,31}$"
 """What a step id may be: a letter or `_`, then up to 31 letters, digits, `_` or `-`.
@@ -25,12 +25,20 @@ planner can fix, instead of failing the whole reply as malformed.
 
 _STEP_ID = re.compile(STEP_ID_PATTERN.removesuffix("$") + r"\Z")
 
-REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_\-]*)\}")
-"""A reference to an earlier step's result: `${s1}` (every valid step id can be referenced)."""
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_\-]*)(?:\[(\d{1,4})\])?\}")
+"""A reference to an earlier step's result: `${s1}` (every valid step id can be referenced),
+or `${s2[0]}`, one item of a list result (a fan-out's, or JSON text that is a list).
+Group 1 is the step id (or a fan-out's item name), group 2 the index when one is given."""
 
-TEMPLATE_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_\-]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\}")
-"""A reference in a plan's answer template: `${s2}` (the step's result) or `${s1.code}`
-(the step's argument `code`, as it ran: how a plan names the code it wrote)."""
+TEMPLATE_REFERENCE = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_\-]*)(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d{1,4})\])?\}"
+)
+"""A reference in a plan's answer template: `${s2}` (the step's result), `${s2[0]}` (one
+item of it) or `${s1.code}` (the step's argument `code`, as it ran: how a plan names the
+code it wrote)."""
+
+DEFAULT_ITEM = "item"
+"""The name a fan-out binds each item to when the step does not choose one: `${item}`."""
 
 
 def is_step_id(value: str) -> bool:
@@ -51,23 +59,87 @@ class Step(BaseModel):
         default_factory=dict, description="Arguments; ${id} refers to an earlier step's result"
     )
     why: str = Field(default="", description="One short reason for the step")
+    for_each: list[Any] | str | None = Field(
+        default=None,
+        description="Run the step once per item: a list, or ${id} of an earlier list result",
+    )
+    item: str = Field(
+        default=DEFAULT_ITEM, description="The name ${...} gives each item of for_each"
+    )
+    when: str = Field(
+        default="", description="Run the step only if this condition over earlier results holds"
+    )
 
-    def references(self) -> list[str]:
-        """Step ids this step refers to with `${id}`, in order of appearance."""
-        found: list[str] = []
+    @model_serializer(mode="wrap")
+    def _without_unused_control_flow(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A plain step dumps as it always did (recorded plans, prompts, the contract test):
+        # control-flow fields appear only when the step uses them.
+        dumped = handler(self)
+        if isinstance(dumped, dict):
+            for name, unused in (("for_each", None), ("item", DEFAULT_ITEM), ("when", "")):
+                if dumped.get(name, unused) == unused and not (
+                    name == "item" and self.for_each is not None
+                ):
+                    dumped.pop(name, None)
+        return dumped
+
+    def source_reference(self) -> str | None:
+        """The step id a fan-out's list comes from (`for_each: "${s1}"`), else None."""
+        if not isinstance(self.for_each, str):
+            return None
+        match = REFERENCE.fullmatch(self.for_each.strip())
+        return match.group(1) if match is not None and match.group(2) is None else None
+
+    def argument_references(self) -> list[tuple[str, int | None]]:
+        """`(step id, index or None)` of every `${...}` in the arguments, in order; a
+        fan-out's own item name is not a step."""
+        found: list[tuple[str, int | None]] = []
         _collect_references(self.args, found)
+        if self.for_each is not None:
+            found = [(ref, index) for ref, index in found if ref != self.item]
         return found
 
+    def condition_references(self) -> list[str]:
+        """Step ids the `when` condition refers to, in order."""
+        found: list[tuple[str, int | None]] = []
+        _collect_references(self.when, found)
+        return _ids(found)
 
-def _collect_references(value: Any, found: list[str]) -> None:
+    def needs(self) -> list[tuple[str, int | None]]:
+        """The results this step cannot run without: its arguments' references and its
+        fan-out's list. A failed one skips the step (a `when` may ask about failures)."""
+        source = self.source_reference()
+        found: list[tuple[str, int | None]] = [(source, None)] if source is not None else []
+        if isinstance(self.for_each, list):
+            _collect_references(self.for_each, found)
+        return found + [r for r in self.argument_references() if r not in found]
+
+    def references(self) -> list[str]:
+        """Step ids this step waits for (arguments, fan-out list, condition), in order."""
+        return _ids([*self.needs(), *((ref, None) for ref in self.condition_references())])
+
+
+def _ids(found: list[tuple[str, int | None]]) -> list[str]:
+    ids: list[str] = []
+    for ref, _index in found:
+        if ref not in ids:
+            ids.append(ref)
+    return ids
+
+
+def _collect_references(value: Any, found: list[tuple[str, int | None]]) -> None:
     if isinstance(value, str):
-        found.extend(ref for ref in REFERENCE.findall(value) if ref not in found)
+        for match in REFERENCE.finditer(value):
+            index = match.group(2)
+            ref = (match.group(1), int(index) if index is not None else None)
+            if ref not in found:
+                found.append(ref)
     elif isinstance(value, dict):
-        for item in value.values():
-            _collect_references(item, found)
+        for element in value.values():
+            _collect_references(element, found)
     elif isinstance(value, list):
-        for item in value:
-            _collect_references(item, found)
+        for element in value:
+            _collect_references(element, found)
 
 
 class Plan(BaseModel):
@@ -94,7 +166,8 @@ class Plan(BaseModel):
         return next((s for s in self.steps if s.id == step_id), None)
 
     def answer_references(self) -> list[tuple[str, str | None]]:
-        """`(step id, argument or None)` of every `${...}` in the answer template, in order."""
+        """`(step id, argument or None)` of every `${...}` in the answer template, in order
+        (`${s2[0]}` counts as a reference to s2's result)."""
         return [(m.group(1), m.group(2)) for m in TEMPLATE_REFERENCE.finditer(self.answer)]
 
 

@@ -9,6 +9,8 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, ConfigDict
 
+from agentlab.approvals import ApprovalDecision, ApprovalRequest
+from agentlab.effects import Effect
 from agentlab.failures import FailureEvent
 from agentlab.schemas import Plan, Reflection
 from agentlab.stops import StopReason
@@ -35,6 +37,16 @@ class StepResult(BaseModel):
     ended: float = 0.0
     artifacts: list[str] = []
     """Paths of files the step produced, saved beside the trace."""
+    external: bool = False
+    """Whether the output is text from outside, shown to the model fenced as untrusted data."""
+    flagged: list[str] = []
+    """Prompt-injection hits in the output (`rule: quote`), warned about in prompts."""
+    items: list[StepResult] | None = None
+    """A fan-out's results, one per item in item order (None: the step is not a fan-out).
+    The step is `ok` only when every item is; `${id[i]}` reads one item either way."""
+    not_taken: bool = False
+    """Skipped because its `when` condition was false (or it needs only such steps): a
+    branch not taken, not a failure."""
 
 
 class CodeAttempt(BaseModel):
@@ -80,6 +92,12 @@ def add_counters(left: Counters | None, right: Counters | None) -> Counters:
 def merge_results(
     left: dict[str, StepResult] | None, right: dict[str, StepResult] | None
 ) -> dict[str, StepResult]:
+    return {**(left or {}), **(right or {})}
+
+
+def merge_decisions(
+    left: dict[str, ApprovalDecision] | None, right: dict[str, ApprovalDecision] | None
+) -> dict[str, ApprovalDecision]:
     return {**(left or {}), **(right or {})}
 
 
@@ -130,6 +148,17 @@ class AgentState(TypedDict, total=False):
     code_attempts: Annotated[list[CodeAttempt], operator.add]
     """Code answers tried against the task's examples, with how many passed (code tasks)."""
     failures: Annotated[list[FailureEvent], operator.add]
+    approvals: Annotated[dict[str, ApprovalDecision], merge_decisions]
+    """Decisions on write steps, keyed `<plan version>/<step id>` (`agentlab.approvals`)."""
+    awaiting: ApprovalRequest | None
+    """The write step the executor wants a person to decide on (the approval node asks)."""
+    effects: Annotated[list[Effect], operator.add]
+    """What the run's write actions changed (files written, messages queued)."""
+    answer_feedback: str
+    """Why the last answer failed the output guardrail: the reflector is told (once)."""
+    vault: dict[str, str]
+    """Masked values by placeholder (`agentlab.guardrails.masking`): given back only to tools
+    that declare they need them; never in a prompt, a trace event or memory."""
     counters: Annotated[Counters, add_counters]
     answer: str | None
     stop: StopReason | None

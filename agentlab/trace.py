@@ -31,6 +31,7 @@ from agentlab.events import (
     parse_event,
 )
 from agentlab.failures import FailureEvent
+from agentlab.jsonl import numbered_lines
 from agentlab.paths import contained
 from agentlab.private_files import open_private, private_dir
 from agentlab.redaction import REDACTED, Redactor, env_secrets, redact
@@ -260,15 +261,13 @@ def read_trace(path: Path | str) -> list[TraceEvent]:
     """
     events: list[TraceEvent] = []
     with Path(path).open(encoding="utf-8", errors="replace") as handle:
-        # Only "\n" ends a line: JSON leaves U+2028, U+2029 and \x85 unescaped.
-        lines = handle.read().rstrip("\n").split("\n")
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+        lines = numbered_lines(handle.read())
+    last = lines[-1][0] if lines else 0
+    for number, line in lines:
         try:
             raw = json.loads(line)
         except json.JSONDecodeError:
-            if number == len(lines):
+            if number == last:
                 continue  # torn by a kill while it was written
             raise TraceError(f"{path}:{number}: not JSON") from None
         if number == 1:

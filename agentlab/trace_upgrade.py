@@ -56,6 +56,7 @@ from agentlab.events import (
     problems,
 )
 from agentlab.failures import FailureCategory, FailureEvent
+from agentlab.jsonl import numbered_lines
 from agentlab.private_files import open_private, private_dir
 from agentlab.redaction import Redactor, env_secrets
 from agentlab.schemas import Plan, Reflection
@@ -240,15 +241,13 @@ def _stop(status: RunStatus, detail: str, model_error: FailureCategory | None) -
 
 def _json_lines(path: Path) -> list[Any]:
     """The parsed lines of a file (blank lines and a torn last line left out)."""
-    text = path.read_text(encoding="utf-8", errors="replace").rstrip("\n").split("\n")
+    text = numbered_lines(path.read_text(encoding="utf-8", errors="replace"))
     lines: list[Any] = []
-    for number, line in enumerate(text, 1):
-        if not line.strip():
-            continue
+    for number, line in text:
         try:
             lines.append(json.loads(line))
         except json.JSONDecodeError:
-            if number == len(text) and lines:
+            if number == text[-1][0] and lines:
                 break  # torn by a kill while it was written
             raise TraceError(f"{path}:{number}: not JSON") from None
     return lines

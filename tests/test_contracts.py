@@ -32,6 +32,10 @@ TAXONOMY = {
     "model.context_overflow",
     "model.replay_exhausted",
     "model.output_truncated",
+    "guardrail.action_rejected",
+    "guardrail.prompt_injection",
+    "guardrail.input_masked",
+    "guardrail.output_invalid",
 }
 
 

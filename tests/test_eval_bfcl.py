@@ -251,3 +251,25 @@ def test_declared_functions_are_json_schema_tools_the_ground_truth_passes(suite:
             if mutated is not None:
                 found = validator_categories(task, mutated)
                 assert found == [FailureCategory.PLANNING_INVALID_ARGUMENTS], (task.id, mutated)
+
+
+def test_a_fan_out_over_a_written_list_is_graded_as_one_call_per_item() -> None:
+    from agentlab.eval.adapters.bfcl import plan_calls
+
+    plan = {
+        "steps": [
+            {
+                "id": "s1",
+                "tool": "area",
+                "args": {"side": "${n}", "unit": "side ${n} in m"},
+                "for_each": [3, 4],
+                "item": "n",
+            },
+            {"id": "s2", "tool": "area", "args": {"side": "${s1}"}, "for_each": "${s1}"},
+        ]
+    }
+    assert plan_calls(plan) == [
+        {"area": {"side": 3, "unit": "side 3 in m"}},
+        {"area": {"side": 4, "unit": "side 4 in m"}},
+        {"area": {"side": "${s1}"}},
+    ]

@@ -19,7 +19,7 @@ def write(path: Path, *tasks: dict[str, object]) -> Path:
 
 
 def test_shipped_suites_load() -> None:
-    assert set(shipped_suites()) == {"math", "code", "search", "multitool"}
+    assert set(shipped_suites()) == {"math", "code", "search", "multitool", "control-flow"}
     math = load_suite("math")
     assert len(math.tasks) == 25
     assert len({t.id for t in math.tasks}) == 25
@@ -45,6 +45,18 @@ def test_answer_shorthand_is_numeric_or_exact(tmp_path: Path) -> None:
     assert b.check == ExactCheck(value="Paris")
     assert isinstance(c.check, RegexCheck)
     assert suite.name == "s"
+
+
+def test_a_line_separator_inside_a_prompt_does_not_cut_the_task(tmp_path: Path) -> None:
+    """JSON leaves U+2028 and U+2029 unescaped; only a newline ends a suite line."""
+    path = tmp_path / "s.jsonl"
+    prompt = "first\u2028second\u2029third\x85fourth"
+    path.write_text(
+        json.dumps({"id": "a", "prompt": prompt, "answer": "1"}, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    (task,) = load_suite(path).tasks
+    assert task.prompt == prompt
 
 
 def test_yaml_suite(tmp_path: Path) -> None:

@@ -162,3 +162,23 @@ def test_embedders_get_the_embedded_models_tokens_in_messages_mode(tmp_path: Pat
     planner = [m.content for m, node in pieces if node == "planner"]
     assert len(planner) > 5
     assert "".join(str(p) for p in planner).lstrip().startswith("{")
+
+
+def test_the_control_flow_plan_grammar_loads_in_llama_cpp(tmp_path: Path) -> None:
+    """The plan schema with control flow, as llama.cpp's own grammar parser reads it: a
+    `\\$` escape from the fan-out's `${id}` pattern made it fail and the process segfault
+    (only seen on the embedded model; Python's GBNF converter accepted it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AGENTLAB_MODEL"))}
+    env |= {"HF_HUB_OFFLINE": "1", "AGENTLAB_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "agentlab", "run", "Add 2 and 3 for each of 4 and 5.",
+            "--model", "local:smollm2-135m", "--tools", "calculator,search",
+            "--variant", "control-flow", "--json", "--no-memory",
+        ],
+        capture_output=True, text=True, env=env, timeout=900, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stdout + done.stderr[-2000:]
+    assert "error parsing grammar" not in done.stderr
+    events = read_trace(json.loads(done.stdout)["trace"])
+    assert any(e.node == "planner" for e in of_type(events, ModelCall))

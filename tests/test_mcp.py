@@ -25,14 +25,14 @@ from support import agentlab, of_type, plan, step, write_cassette
 from agentlab import AgentConfig, build_agent
 from agentlab.config import Budgets
 from agentlab.errors import ConfigError
-from agentlab.events import ToolCall
+from agentlab.events import Graded, Header, ToolCall
 from agentlab.failures import FailureCategory as C
 from agentlab.llm import ReplayChatModel
 from agentlab.mcp_servers import McpServers, parse_servers, read_servers
 from agentlab.plan_checks import check_plan
 from agentlab.schemas import Plan
 from agentlab.tools.registry import ToolRegistry
-from agentlab.trace import MemoryTraceSink, Tracer
+from agentlab.trace import MemoryTraceSink, Tracer, read_trace
 
 UNITS = Path(__file__).resolve().parents[1] / "examples" / "units"
 SERVER = UNITS / "server.py"
@@ -313,3 +313,79 @@ def test_chat_keeps_the_servers_for_the_whole_conversation(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stderr
     assert "answer: 6.21371" in done.stdout and "answer: 212.0" in done.stdout
+
+
+def servers_in(folder: Path) -> list[int]:
+    """Live processes whose working folder is `folder` (the servers a test started there)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cwd").resolve() == folder:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_eval_attaches_the_servers_to_every_run(tmp_path: Path, jobs: str) -> None:
+    """`agentlab eval --mcp`: every pair's agent gets the served tools, in this process
+    (-j 1) and in worker processes (-j 2), and the servers end with the evaluation."""
+    where = tmp_path / "served"
+    where.mkdir()
+    config = servers_file(tmp_path, cwd=str(where))
+    suite = tmp_path / "units.jsonl"
+    tasks = [json.loads(line) for line in (UNITS / "tasks.jsonl").read_text().splitlines()]
+    suite.write_text(
+        "".join(json.dumps({**t, "tools": ["calculator"]}) + "\n" for t in tasks),
+        encoding="utf-8",
+    )
+    plans = {
+        "runs": plan(
+            step("s1", "calculator", expression="10+5"),
+            step("s2", "convert", value="${s1}", source="km", target="mi"),
+            answer="${s2}",
+        ),
+        "oven": plan(step("s1", "convert", value=180, source="c", target="f"), answer="${s1}"),
+        "luggage": plan(step("s1", "convert", value=23, source="kg", target="lb"), answer="${s1}"),
+    }
+    for task_id, reply in plans.items():
+        (tmp_path / "cassettes" / "full").mkdir(parents=True, exist_ok=True)
+        write_cassette(tmp_path / "cassettes" / "full" / f"{task_id}.jsonl", reply)
+    out = tmp_path / "out"
+    done = agentlab(
+        "eval", str(suite), "--mcp", str(config), "--model", f"replay:{tmp_path / 'cassettes'}",
+        "--out", str(out), "-j", jobs, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    traces = [read_trace(path) for path in out.glob("*.jsonl")]
+    verdicts = {
+        events[0].task_id: of_type(events, Graded)[0].outcome
+        for events in traces
+        if isinstance(events[0], Header)
+    }
+    assert verdicts == {"runs": "pass", "oven": "pass", "luggage": "pass"}
+    converted = [
+        e.output for events in traces for e in of_type(events, ToolCall) if e.tool == "convert"
+    ]
+    assert sorted(converted) == ["356.0", "50.7063", "9.32057"]
+    deadline = time.monotonic() + 10
+    while servers_in(where) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert servers_in(where) == []
+
+
+def test_eval_knows_the_served_tools_and_refuses_a_bad_servers_file(tmp_path: Path) -> None:
+    suite = tmp_path / "s.jsonl"
+    suite.write_text(json.dumps({"id": "a", "prompt": "p", "answer": "1"}) + "\n")
+    unknown = agentlab(
+        "eval", str(suite), "--mcp", str(servers_file(tmp_path)), "-v", "no-weather",
+        "--model", "replay:x.jsonl", "--out", str(tmp_path / "o"), cwd=tmp_path,
+    )  # fmt: skip
+    assert unknown.returncode == 2
+    assert "convert" in unknown.stderr and "no-weather" in unknown.stderr
+    missing = agentlab(
+        "eval", str(suite), "--mcp", str(tmp_path / "none.json"),
+        "--out", str(tmp_path / "o"), cwd=tmp_path,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "cannot read the MCP servers" in missing.stderr

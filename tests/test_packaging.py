@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,6 +12,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_maps_top_level_folders_into_agentlab(tmp_path: Path) -> None:
+    # Built from a clean copy: setuptools reuses a checkout's build/ folder, which would
+    # hide a package missing from pyproject's list.
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            ".agentlab",
+            "build",
+            "*.egg-info",
+            "__pycache__",
+            ".*_cache",
+            "tests",
+            "docs",
+            "benchmarks",
+        ),
+    )
     subprocess.run(
         [
             sys.executable,
@@ -22,7 +42,7 @@ def test_wheel_maps_top_level_folders_into_agentlab(tmp_path: Path) -> None:
             "-q",
             "-w",
             str(tmp_path),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,
@@ -40,6 +60,18 @@ def test_wheel_maps_top_level_folders_into_agentlab(tmp_path: Path) -> None:
         "agentlab/examples/math/demo-cassette.jsonl",
     ):
         assert expected in names, f"{expected} missing from the wheel"
+    # Every module of the three source folders, and every example's documents, is shipped:
+    # a package missing from pyproject's list broke `import agentlab` in a core install.
+    sources = {"agentlab": "agentlab", "tools": "agentlab/tools", "sandbox": "agentlab/sandbox"}
+    for folder, installed in sources.items():
+        for module in (ROOT / folder).rglob("*.py"):
+            if "__pycache__" in module.parts:
+                continue
+            name = f"{installed}/{module.relative_to(ROOT / folder).as_posix()}"
+            assert name in names, f"{name} missing from the wheel"
+    for document in (ROOT / "examples").rglob("corpus/**/*.md"):
+        name = f"agentlab/examples/{document.relative_to(ROOT / 'examples').as_posix()}"
+        assert name in names, f"{name} missing from the wheel"
     top_level = {n.split("/")[0] for n in names if not n.startswith("agentlab-")}
     assert top_level == {"agentlab"}
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

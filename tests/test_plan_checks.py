@@ -89,3 +89,142 @@ def test_plan_schema_caps_the_steps_and_still_parses_a_longer_plan() -> None:
     assert isinstance(plan, Plan)
     found = check_plan(plan, TOOLS, Budgets(max_plan_steps=3))
     assert [f.category for f in found] == [C.PLANNING_OVER_BUDGET]
+
+
+def fan(id: str, over: object, expression: str = "${item}*2", **extra: object) -> dict[str, object]:
+    return {**calc(id, expression), "for_each": over, **extra}
+
+
+def test_a_fan_out_and_a_condition_over_earlier_steps_are_valid() -> None:
+    assert (
+        findings(
+            fan("s1", [1, 2, 3]),
+            fan("s2", "${s1}", "${n} + ${s1[0]}", item="n"),
+            {**calc("s3", "sum(${s2})"), "when": "not empty(${s2}) and ${s1[2]} >= 6"},
+        )
+        == []
+    )
+
+
+def test_a_fan_out_over_an_unknown_or_later_list_source() -> None:
+    got = findings(fan("s1", "${s2}"), calc("s2", "1"), fan("s3", "${s9}"))
+    assert got == [
+        (
+            C.PLANNING_BAD_REFERENCE,
+            "step s1: for_each ${s2} names a step that has not run before it; the list must "
+            "come from an earlier step",
+        ),
+        (
+            C.PLANNING_BAD_REFERENCE,
+            "step s3: for_each ${s9} names no step of the plan; fan out over a list or an "
+            "earlier step's result",
+        ),
+    ]
+
+
+def test_a_fan_out_source_that_is_not_a_list_or_one_reference() -> None:
+    [(category, detail)] = findings(calc("s1", "1"), fan("s2", "the cities of ${s1}"))
+    assert category == C.PLANNING_BAD_REFERENCE
+    assert "for_each must be a list or one ${id}" in detail
+
+
+def test_an_item_name_may_not_shadow_a_step() -> None:
+    [(category, detail)] = findings(calc("s1", "1"), fan("s2", [1], "${s1}*2", item="s1"))
+    assert category == C.PLANNING_BAD_REFERENCE
+    assert "item name 's1' shadows step s1" in detail
+
+
+def test_conditions_that_do_not_parse_or_refer_to_later_steps() -> None:
+    got = findings(
+        {**calc("s1", "1"), "when": "${s1} >"},
+        {**calc("s2", "2"), "when": "empty(${s3})"},
+        {**calc("s3", "3"), "when": "__import__('os')"},
+        {**calc("s4", "4"), "when": "empty(${s9}) or ${s1}.real"},
+    )
+    assert [c for c, _ in got] == [
+        C.PLANNING_BAD_REFERENCE,  # s1's condition refers to itself
+        C.PLANNING_INVALID_ARGUMENTS,
+        C.PLANNING_BAD_REFERENCE,
+        C.PLANNING_INVALID_ARGUMENTS,
+        C.PLANNING_BAD_REFERENCE,
+        C.PLANNING_INVALID_ARGUMENTS,
+    ]
+    details = [d for _, d in got]
+    assert "condition '${s1} >' does not parse" in details[1]
+    assert details[2] == (
+        "step s2: its condition refers to ${s3}, a step that has not run before it"
+    )
+    assert "unknown function '__import__'" in details[3]
+    assert details[4] == "step s4: its condition refers to ${s9}, which is no step of the plan"
+    assert "Attribute is not allowed" in details[5]
+
+
+def test_a_fan_out_over_the_budget() -> None:
+    budgets = Budgets(max_plan_steps=4)
+    [(category, detail)] = findings(
+        fan("s1", [1, 2, 3, 4]), calc("s2", "sum(${s1})"), budgets=budgets
+    )
+    assert category == C.PLANNING_OVER_BUDGET
+    assert detail.startswith("the plan makes 5 tool calls (a for_each counts each item)")
+    assert findings(fan("s1", [1, 2, 3]), calc("s2", "sum(${s1})"), budgets=budgets) == []
+
+
+def test_arguments_are_checked_per_item_of_a_written_list() -> None:
+    [(category, detail)] = findings(
+        {**fan("s1", ["a", "b"]), "args": {"expression": {"nested": "${item}"}}}
+    )
+    assert category == C.PLANNING_INVALID_ARGUMENTS
+    assert detail.startswith('for item 0 ("a"): step s1: calculator argument')
+
+
+def test_a_number_item_where_text_is_wanted_is_its_text() -> None:
+    assert findings(fan("s1", [1, 2.5], "${item}")) == []
+
+
+def test_an_index_past_the_end_of_a_written_fan_out() -> None:
+    [(category, detail)] = findings(fan("s1", [1, 2]), calc("s2", "${s1[2]} + 1"))
+    assert category == C.PLANNING_BAD_REFERENCE
+    assert detail == "step s2: ${s1[2]} is past the end of s1's 2 items"
+
+
+def test_the_item_name_outside_a_fan_out_is_no_step() -> None:
+    [(category, detail)] = findings(calc("s1", "${item} + 1"))
+    assert (category, detail) == (
+        C.PLANNING_BAD_REFERENCE,
+        "step s1: ${item} refers to no step of the plan",
+    )
+
+
+def test_the_plan_schema_offers_control_flow_only_when_switched_on() -> None:
+    on = plan_model(list(TOOLS), max_steps=5, control_flow=True).model_json_schema()
+    off = plan_model(list(TOOLS), max_steps=5).model_json_schema()
+    [variant_on] = on["properties"]["steps"]["items"]["anyOf"]
+    [variant_off] = off["properties"]["steps"]["items"]["anyOf"]
+    assert set(variant_on["properties"]) - set(variant_off["properties"]) == {
+        "for_each",
+        "item",
+        "when",
+    }
+    # Optional: a plain step is no longer to write.
+    assert variant_on["required"] == variant_off["required"] == ["id", "tool", "args"]
+    assert variant_on["properties"]["for_each"]["anyOf"][0]["maxItems"] == 5
+
+
+def test_a_steps_code_in_an_argument_is_answer_only_not_a_bare_id() -> None:
+    """Seen on HumanEval/48: the embedded model passed `${s1.code}` to a second python step
+    and was told, four times, that it wrote a bare s1."""
+    tools = default_registry(["python"])
+    code = "def is_palindrome(text):\n    return text == text[::-1]"
+    plan = Plan.model_validate(
+        {
+            "steps": [
+                {"id": "s1", "tool": "python", "args": {"code": code}},
+                {"id": "s2", "tool": "python", "args": {"code": "answer = '${s1.code}'"}},
+            ],
+            "answer": "${s2.code}",
+        }
+    )
+    [finding] = check_plan(plan, tools, Budgets())
+    assert finding.category == C.PLANNING_BAD_REFERENCE
+    assert "uses ${s1.code}, which only the answer may use" in finding.detail
+    assert "set the answer to ${s1.code}" in finding.detail

@@ -201,3 +201,31 @@ def test_a_long_description_is_cut_in_the_prompt() -> None:
     )
     line = describe_tool(chatty)
     assert len(line) < 1100 and line.endswith("more chars]")
+
+
+def test_a_result_deep_inside_a_json_argument_gets_the_type_declared_there() -> None:
+    """A `${id}` inside an object or a list is read as JSON where the schema wants a number
+    there (a pydantic model would convert it itself; a JSON-schema tool gets what it is given)."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "point": {"$ref": "#/$defs/Point"},
+            "sizes": {"type": "array", "items": {"type": "integer"}},
+            "label": {"type": "string"},
+        },
+        "$defs": {"Point": {"type": "object", "properties": {"x": {"type": "number"}}}},
+    }
+    seen: list[dict[str, Any]] = []
+    place = StructuredTool.from_function(
+        func=lambda **kw: seen.append(kw) or "placed",
+        name="place",
+        description="Place a point.",
+        args_schema=schema,
+    )
+    filled = {"point": {"x": "5", "y": "6"}, "sizes": ["5", 7, "8"], "label": "5"}
+    planned = {"point": {"x": "${s1}", "y": "6"}, "sizes": ["${s1}", 7, "8"], "label": "${s1}"}
+    assert argument_schema(place).read_results(filled, planned) == {
+        "point": {"x": 5, "y": "6"},  # "y" is not declared and was written as text: kept
+        "sizes": [5, 7, "8"],  # the literal "8" was the plan's own (the validator's concern)
+        "label": "5",  # a string where a string is wanted stays one
+    }

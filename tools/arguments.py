@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -23,6 +23,8 @@ import jsonschema
 from jsonschema.exceptions import SchemaError
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
+
+from agentlab.schemas import REFERENCE
 
 ProblemKind = Literal["missing", "unexpected", "wrong"]
 
@@ -91,27 +93,54 @@ class ArgumentSchema:
         extra = self.json.get("additionalProperties", False)
         return "properties" in self.json and (extra is False or extra is None)
 
-    def read_results(self, args: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
-        """`args` with each of `names` (arguments a `${id}` filled with a result's text) read
-        as JSON when the schema wants another type and the parsed value fits: `"15"` for a
-        number is 15. A pydantic model converts such text itself; a JSON-schema tool gets its
-        arguments as they are, so the types must be right before the call."""
+    def read_results(self, args: Mapping[str, Any], planned: Mapping[str, Any]) -> dict[str, Any]:
+        """`args` (the step's arguments with results substituted) with each value a `${id}`
+        filled in `planned` (the arguments as planned), at any depth, read as JSON when the
+        schema wants another type there and the parsed value fits: `"15"` for a number is 15.
+        A pydantic model converts such text itself; a JSON-schema tool gets its arguments as
+        they are, so the types must be right before the call."""
         if self._validator is None:
             return dict(args)
-        typed = dict(args)
-        for name in names:
-            value, spec = typed.get(name), self.properties.get(name)
-            if not isinstance(value, str) or not isinstance(spec, Mapping):
-                continue
+        properties = self.properties
+        return {
+            name: self._read(value, planned.get(name), properties.get(name))
+            for name, value in args.items()
+        }
+
+    def _read(self, value: Any, planned: Any, spec: Any) -> Any:
+        spec = self._resolved(spec)
+        if spec is None:
+            return value
+        if isinstance(planned, str):
+            if not (REFERENCE.search(planned) and isinstance(value, str)):
+                return value
             if self._fits(spec, value):
-                continue
+                return value
             try:
                 parsed = json.loads(value)
             except ValueError:
-                continue
-            if self._fits(spec, parsed):
-                typed[name] = parsed
-        return typed
+                return value
+            return parsed if self._fits(spec, parsed) else value
+        if isinstance(planned, Mapping) and isinstance(value, Mapping):
+            inner = spec.get("properties")
+            inner = inner if isinstance(inner, Mapping) else {}
+            return {k: self._read(v, planned.get(k), inner.get(k)) for k, v in value.items()}
+        if isinstance(planned, list) and isinstance(value, list) and len(planned) == len(value):
+            items = spec.get("items")
+            return [self._read(v, p, items) for v, p in zip(value, planned, strict=True)]
+        return value
+
+    def _resolved(self, spec: Any) -> Mapping[str, Any] | None:
+        """`spec`, or the definition its local `$ref` (`#/$defs/Name`) points at."""
+        if not isinstance(spec, Mapping):
+            return None
+        ref = spec.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            found: Any = self.json
+            for part in ref[2:].split("/"):
+                found = found.get(part) if isinstance(found, Mapping) else None
+            return found if isinstance(found, Mapping) else spec
+        return spec
 
     def _fits(self, spec: Mapping[str, Any], value: Any) -> bool:
         # The argument's schema with the root's definitions, so its `$ref`s resolve.

@@ -60,6 +60,18 @@ class AgentTool(BaseTool):
     """Whether the tool's output can stand as a final answer (a number, a short text); False
     for tools whose output must be read first (a page of search hits)."""
 
+    side_effects: bool = False
+    """Whether a call changes something outside the run (writes a file, sends a message): such
+    a write action waits for approval under the agent's approval policy."""
+
+    external_output: bool = False
+    """Whether the output is text from outside (documents, web pages): it is screened for
+    prompt injection and shown to the model as untrusted data."""
+
+    private_values: bool = False
+    """Whether the tool receives masked secrets and personal data as they were written in the
+    task (an outbox needs the real address); every other tool and the model see placeholders."""
+
 
 @runtime_checkable
 class RunScoped(Protocol):
@@ -106,6 +118,23 @@ def tool_is_idempotent(tool: BaseTool) -> bool:
 def tool_answers_directly(tool: BaseTool) -> bool:
     """Whether the tool's output can be an answer as it is (default: yes)."""
     return bool(_policy(tool, "direct_answer", True))
+
+
+def tool_has_side_effects(tool: BaseTool) -> bool:
+    """Whether a call is a write action (`AgentTool.side_effects`, else
+    `metadata["side_effects"]`; default: no)."""
+    return bool(_policy(tool, "side_effects", False))
+
+
+def tool_output_is_external(tool: BaseTool) -> bool:
+    """Whether the tool's output is text from outside, to screen and fence (default for a tool
+    that is not agentlab's own: yes, as an MCP server's or a custom tool's output may be)."""
+    return bool(_policy(tool, "external_output", True))
+
+
+def tool_gets_private_values(tool: BaseTool) -> bool:
+    """Whether the tool is given masked values unmasked (default: no)."""
+    return bool(_policy(tool, "private_values", False))
 
 
 def tool_is_declared(tool: BaseTool) -> bool:
@@ -166,6 +195,9 @@ def output_data(output: Any) -> Any:
         return output.model_dump(mode="json", exclude={"artifacts"})
     if isinstance(output, str | int | float | bool) or output is None:
         return output
+    if isinstance(output, list | tuple):
+        # A list a tool returns stays a list: a fan-out (`for_each`) can run over it.
+        return _json_ready(list(output))
     return str(output)
 
 

@@ -293,6 +293,13 @@ def _minmax(fn: Callable[..., Any], name: str) -> Callable[..., Number]:
     return apply
 
 
+def _mean(*values: Number) -> Number:
+    if not values:
+        raise CalculatorError("mean needs at least one number")
+    total: Number = sum(values, 0)
+    return total / len(values) if isinstance(total, float) else Fraction(total) / len(values)
+
+
 def _percent(part: Number, whole: Number) -> Number:
     if whole == 0:
         raise CalculatorError("division by zero: percent of a whole of 0")
@@ -328,6 +335,9 @@ FUNCTIONS: dict[str, Callable[..., Number]] = {
     "floor": lambda x: math.floor(x),
     "ceil": lambda x: math.ceil(x),
     "min": _minmax(min, "min"),
+    "sum": lambda *values: sum(values, 0),
+    "mean": _mean,
+    "count": lambda *values: len(values),
     "max": _minmax(max, "max"),
     "float": lambda x: _float(x),
     "percent": _percent,
@@ -349,7 +359,10 @@ _BINARY: dict[type[ast.operator], Callable[[Number, Number], Number]] = {
 }
 
 
-class _Evaluator:
+class Evaluator:
+    """The whitelisted AST walk: each node type it allows has a `_<NodeType>` method, any
+    other node is refused (`agentlab.conditions` extends it with comparisons and logic)."""
+
     def __init__(self, source: str) -> None:
         self.source = source
         self.decimal_input = False
@@ -416,7 +429,12 @@ class _Evaluator:
             )
         if node.keywords:
             raise CalculatorError("functions take positional arguments only")
-        args = [self.evaluate(arg) for arg in node.args]
+        # A list argument (a fan-out's results: `sum([3, 4, 5])`) is its numbers, in order.
+        args = [
+            self.evaluate(part)
+            for arg in node.args
+            for part in (arg.elts if isinstance(arg, ast.List) else [arg])
+        ]
         try:
             return FUNCTIONS[node.func.id](*args)
         except TypeError:
@@ -491,7 +509,7 @@ def calculate(expression: str) -> CalculatorResult:
         raise CalculatorError(f"not a valid expression: {getattr(exc, 'msg', exc)}{hint}") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise CalculatorError(f"the expression is too complex (over {MAX_NODES} parts)")
-    evaluator = _Evaluator(source)
+    evaluator = Evaluator(source)
     try:
         value = evaluator.evaluate(tree)
     except ToolError:

@@ -19,7 +19,12 @@ BUILTIN_TOOLS: dict[str, str] = {
     "calculator": "agentlab.tools.calculator:Calculator",
     "python": "agentlab.tools.python:PythonTool",
     "search": "agentlab.tools.search:SearchTool",
+    "files": "agentlab.tools.files:FilesTool",
+    "outbox": "agentlab.tools.outbox:OutboxTool",
 }
+WRITE_TOOLS = ("files", "outbox")
+"""Built-in write actions: an agent has them only when it names them (`--tools`, agent.yaml),
+never by default, so no agent gains side effects it did not ask for."""
 
 
 def _load_factory(path: str) -> Callable[[], BaseTool]:
@@ -77,6 +82,18 @@ def builtin_tool_names() -> list[str]:
     return list(BUILTIN_TOOLS)
 
 
+def default_tool_names() -> list[str]:
+    """The built-in tools an agent gets when it names none: all but the write actions."""
+    return [name for name in BUILTIN_TOOLS if name not in WRITE_TOOLS]
+
+
+def builtin_names_for(selected: Iterable[str] | None) -> list[str]:
+    """The built-in tools to make for an inventory that selects `selected` (None: the
+    defaults): the defaults, plus each write action it names."""
+    chosen = set(selected or ())
+    return [*default_tool_names(), *(name for name in WRITE_TOOLS if name in chosen)]
+
+
 def builtin_tool(name: str, config: AgentConfig | None = None) -> BaseTool:
     """A new instance of a built-in tool; a factory with `from_config` is given the agent's config."""
     try:
@@ -95,5 +112,6 @@ def builtin_tool(name: str, config: AgentConfig | None = None) -> BaseTool:
 def default_registry(
     names: Iterable[str] | None = None, config: AgentConfig | None = None
 ) -> ToolRegistry:
-    """A registry of built-in tools: all of them, or those named."""
-    return ToolRegistry(builtin_tool(name, config) for name in (names or BUILTIN_TOOLS))
+    """A registry of built-in tools: those named, else the defaults (`default_tool_names`)."""
+    chosen = names or builtin_names_for(config.tools if config is not None else None)
+    return ToolRegistry(builtin_tool(name, config) for name in chosen)

@@ -42,14 +42,17 @@ from agentlab.baselines.prompts import (
 )
 from agentlab.budget import budget_exhausted
 from agentlab.events import PlanMade
+from agentlab.failures import FailureCategory
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import AgentDeps, Node, traced_node
+from agentlab.plan_checks import Finding
 from agentlab.plan_schema import schema_model, step_schema
 from agentlab.prompts import clip
 from agentlab.schemas import Plan, Step
 from agentlab.state import AgentState, Counters
-from agentlab.step_engine import StepEngine
+from agentlab.step_engine import StepEngine, Wave
 from agentlab.stops import NoAnswer
+from agentlab.tools.base import tool_has_side_effects
 
 TOOLS: Final = "tools"
 NO_ACTION = "no answer: the model's replies never parsed as an action ({attempts} attempts)"
@@ -173,6 +176,12 @@ class ReactAgent(Node):
         return Command(update=update, goto=TOOLS)
 
 
+REACT_CANNOT_ASK = (
+    "the react baseline has no one to ask for approval: write actions run only under the "
+    "approval policy allow, and not after text flagged as prompt injection"
+)
+
+
 class ReactTools(Node):
     """Runs the requested call through agentlab's step engine and reports the observation."""
 
@@ -181,6 +190,13 @@ class ReactTools(Node):
     def __init__(self, deps: AgentDeps) -> None:
         super().__init__(deps)
         self.engine = StepEngine(deps, node=self.name)
+
+    def _allowed(self, state: AgentState) -> bool:
+        flagged = any(
+            f.category == FailureCategory.GUARDRAIL_PROMPT_INJECTION
+            for f in state.get("failures") or []
+        )
+        return self.deps.config.approval == "allow" and not flagged
 
     @traced_node
     def __call__(
@@ -193,7 +209,13 @@ class ReactTools(Node):
         if over is not None:
             stopped = lifecycle.stop(self.deps, state, over, node=self.name)
             return Command(update={**stopped, "action": None}, goto=FINISH)
-        wave = self.engine.run(state, [step], dict(state.get("results") or {}))
+        wave = Wave()
+        tool = self.deps.tool(step.tool)
+        if tool is not None and tool_has_side_effects(tool) and not self._allowed(state):
+            finding = Finding(FailureCategory.GUARDRAIL_ACTION_REJECTED, REACT_CANNOT_ASK)
+            self.engine.refuse(state, step, [finding], wave)
+        else:
+            self.engine.run(state, [step], dict(state.get("results") or {}), wave)
         result = wave.results[step.id]
         observation = HumanMessage(content=OBSERVATION.format(output=clip(result.output)))
         return Command(
@@ -201,7 +223,8 @@ class ReactTools(Node):
                 "results": wave.results,
                 "past_calls": wave.past_calls,
                 "failures": wave.failures,
-                "counters": Counters(tool_calls=wave.tool_calls),
+                "effects": wave.effects,
+                "counters": wave.model_counters + Counters(tool_calls=wave.tool_calls),
                 "transcript": [observation],
                 "action": None,
             },

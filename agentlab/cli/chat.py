@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from agentlab import settings
+from agentlab.cli.approval import approver_for
 from agentlab.cli.corpus import BackendOption, CorpusOption, prepare_indexes, with_corpus
 from agentlab.cli.inputs import cassette_file, folder
 from agentlab.cli.render import RunRenderer
@@ -86,6 +87,8 @@ def chat(
             f"[dim]thread {shown} — continue later with: agentlab chat --thread {shown}[/dim]",
             highlight=False,
         )
+        # A write action is asked about on a terminal; off one, nobody can answer: rejected.
+        runner.approver = approver_for("ask", console, interactive=console.is_terminal, thread=None)
         session = _Session(runner, console, thread, user or default_user())
         if unfinished is not None:
             console.print(

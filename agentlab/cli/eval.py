@@ -145,6 +145,14 @@ def eval_command(
         str | None,
         typer.Option(help="The study's name in the --claims table (default SUITE/MODEL)."),
     ] = None,
+    mcp: Annotated[
+        Path | None,
+        typer.Option(
+            "--mcp",
+            help='Attach MCP servers ({"mcpServers": {...}}) to every run; they start once in '
+            "each process that runs pairs (with --ray, the file must exist on every node).",
+        ),
+    ] = None,
 ) -> None:
     """Run every task of SUITE under every variant. Finished pairs are skipped, so an
     interrupted evaluation resumes when run again. Exit 0 when every pair was graded."""
@@ -172,6 +180,7 @@ def eval_command(
                 ray=ray,
                 claims=claims,
                 study=study,
+                mcp=mcp,
             ),
         )
         pending = evaluation.pending()

@@ -14,10 +14,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from agentlab.citations import Citation
+from agentlab.cli.approval import show_request
 from agentlab.cli.progress import ModelProgress
 from agentlab.failures import FailureEvent
 from agentlab.runner import RunResult
-from agentlab.schemas import Plan, Reflection
+from agentlab.schemas import Plan, Reflection, Step
 from agentlab.state import StepResult
 
 STATUS_STYLE = {"ok": "green", "error": "red", "skipped": "yellow"}
@@ -41,6 +42,17 @@ JOIN_WORDS = {
 def _args(args: dict[str, Any]) -> str:
     text = json.dumps(args, ensure_ascii=False)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _call_shape(step: Step) -> str:
+    """A step's arguments, with its fan-out and condition when it has them."""
+    text = _args(step.args)
+    if step.for_each is not None:
+        over = json.dumps(step.for_each, ensure_ascii=False)
+        text += f" for each ${{{step.item}}} in {over if len(over) <= 60 else over[:57] + '...'}"
+    if step.when:
+        text += f" when {step.when}"
+    return text
 
 
 class RunRenderer:
@@ -120,7 +132,7 @@ class RunRenderer:
             table.add_column(column)
         for step in plan.steps:
             table.add_row(
-                escape(step.id), escape(step.tool), escape(_args(step.args)), escape(step.why)
+                escape(step.id), escape(step.tool), escape(_call_shape(step)), escape(step.why)
             )
         self.console.print(table)
 
@@ -149,11 +161,25 @@ class RunRenderer:
                 f"[bold green]answer:[/bold green] {escape(result.answer or '')}", highlight=False
             )
             self.sources(result.citations)
+        elif result.awaiting is not None:
+            show_request(self.console, result.awaiting)
+            self.console.print(
+                f"[bold yellow]waiting[/bold yellow]: resume with `agentlab run --thread "
+                f"{escape(str(result.thread_id))} --resume approve|reject|'{{...args}}'`",
+                highlight=False,
+                soft_wrap=True,
+            )
         else:
             self.console.print(
                 f"[bold red]{result.status}[/bold red]: {escape(result.status_detail or 'no answer')}",
                 highlight=False,
                 soft_wrap=True,
+            )
+        for effect in result.effects:
+            self.console.print(
+                f"[bold]effect:[/bold] {escape(effect.tool)} {escape(effect.action)} "
+                f"{escape(effect.target)} ({escape(effect.detail)})",
+                highlight=False,
             )
         counters = result.counters
         self.console.print(

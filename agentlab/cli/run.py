@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from agentlab import settings
 from agentlab.agents import load_agent
+from agentlab.cli.approval import RESUME_HELP, approver_for, read_resume
 from agentlab.cli.corpus import BackendOption, CorpusOption, prepare_indexes, with_corpus
 from agentlab.cli.inputs import cassette_file, folder, task_text
 from agentlab.cli.render import RunRenderer
@@ -97,6 +98,18 @@ def run(
     ] = None,
     corpus: CorpusOption = None,
     backend: BackendOption = None,
+    approve: Annotated[
+        str,
+        typer.Option(
+            help="Write actions (files, outbox): ask (on a terminal; off one, a --thread run "
+            "waits for --resume, any other is rejected), all (approve every one), none "
+            "(reject every one)."
+        ),
+    ] = "ask",
+    resume: Annotated[
+        str | None,
+        typer.Option(help="Answer the write step a --thread run waits on: " + RESUME_HELP + "."),
+    ] = None,
     mcp: Annotated[
         Path | None,
         typer.Option(
@@ -105,7 +118,8 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Run TASK. Exit code 0 when answered, 1 when not, 2 on a usage error."""
+    """Run TASK. Exit code 0 when answered, 1 when not, 2 on a usage error, 3 when the run
+    waits for approval of a write action (resume it with --thread ID --resume ...)."""
     try:
         task_text(task)
         spec = load_agent(agent) if agent else None
@@ -128,6 +142,11 @@ def run(
         )
         if record is not None:
             cassette_file(record)
+        if approve not in ("ask", "all", "none"):
+            raise ConfigError(f"--approve takes ask, all or none, not {approve!r}")
+        decision = read_resume(resume) if resume is not None else None
+        if decision is not None and thread is None:
+            raise ConfigError("--resume answers a run waiting on a thread: give --thread ID")
     except ConfigError as exc:
         raise _usage_error(str(exc)) from None
     with ExitStack() as stack:
@@ -148,6 +167,11 @@ def run(
             prepare_indexes(config, Console(stderr=True) if as_json else Console())
         except ConfigError as exc:
             raise _usage_error(str(exc)) from None
+        if decision is not None and (task is not None or unfinished is None):
+            raise _usage_error(
+                f"thread {thread!r} has no run waiting for approval: --resume needs no TASK and "
+                "a waiting run"
+            )
         if task is None and unfinished is None:
             raise _usage_error(
                 f"thread {thread!r} has no unfinished run to resume: give a TASK"
@@ -158,6 +182,12 @@ def run(
         # Live token progress only on a terminal: --json and pipes get what they always got.
         live = console.is_terminal and not as_json
         renderer = RunRenderer(console, progress=live)
+        runner.approver = approver_for(
+            approve,  # type: ignore[arg-type]
+            console,
+            interactive=console.is_terminal and not as_json,
+            thread=thread,
+        )
         if unfinished is not None and not as_json:
             if task is None or task == unfinished:
                 console.print(
@@ -176,6 +206,7 @@ def run(
             user_id=user or default_user(),
             on_event=None if as_json else renderer.handle,
             stream_tokens=live,
+            decision=decision,
         )
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))

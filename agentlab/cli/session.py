@@ -17,7 +17,7 @@ from agentlab.mcp_servers import McpServers
 from agentlab.memory import Backends, open_backends
 from agentlab.memory.settings import MemorySettings
 from agentlab.runner import Runner
-from agentlab.tools.registry import builtin_tool_names
+from agentlab.tools.registry import builtin_names_for
 
 
 def usage_error(message: str) -> typer.Exit:
@@ -51,7 +51,7 @@ def open_runner(
         extra += served
         if config.tools is not None:
             config = config.model_copy(update={"tools": (*config.tools, *(t.name for t in served))})
-    tools = [*builtin_tool_names(), *extra] if extra else None
+    tools = [*builtin_names_for(config.tools), *extra] if extra else None
     backends: Backends = stack.enter_context(open_backends(threads=threads, memory=config.memory))
     return Runner(
         config,

@@ -224,7 +224,10 @@ class PostgresClaims:
             self._db = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
             raise ConfigError(f"cannot reach the claims database: {exc}") from None
-        with self._lock:
+        # Concurrent `CREATE TABLE IF NOT EXISTS` races on the catalogue (the loser
+        # gets DuplicateObject), so evaluators starting together take turns.
+        with self._lock, self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
             self._db.execute(
                 f"""CREATE TABLE IF NOT EXISTS {TABLE} (
                     study text NOT NULL, task_id text NOT NULL, variant text NOT NULL,

@@ -24,6 +24,7 @@ import random
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import replace
 from pathlib import Path
 
 from agentlab.config import VARIANTS, WithoutTool, parse_variant
@@ -43,9 +44,11 @@ from agentlab.eval.pairs import (
     safe_name,
     task_tool_names,
 )
+from agentlab.eval.served import served_tools, stop_served
 from agentlab.eval.suite import Suite, Task
 from agentlab.eval.workers import InlineWorkers, ProcessWorkers, RayWorkers, Workers
 from agentlab.failures import utc_now
+from agentlab.mcp_servers import read_servers
 from agentlab.private_files import FILE_MODE, private_dir
 from agentlab.tools.registry import builtin_tool_names
 from agentlab.trace import read_ends
@@ -91,11 +94,16 @@ def select_tasks(suite: Suite, *, limit: int | None, seed: int | None) -> list[T
     return tasks[:limit] if limit is not None else tasks
 
 
-def check_variants(variants: tuple[str, ...], tasks: list[Task]) -> None:
-    """Refuse unknown variant names (and `no-TOOL` for a tool no task has) before anything runs."""
+def check_variants(
+    variants: tuple[str, ...], tasks: list[Task], served: Callable[[], list[str]] = list
+) -> None:
+    """Refuse unknown variant names (and `no-TOOL` for a tool no task has, nor a `served`
+    MCP tool: asked for only then, since it starts the servers) before anything runs."""
     if not variants:
         raise ConfigError("give at least one variant, e.g. --variant full")
     known_tools = set(builtin_tool_names()) | {n for t in tasks for n in task_tool_names(t)}
+    if any(isinstance(parse_variant(v), WithoutTool) for v in variants):
+        known_tools |= set(served())
     for name in variants:
         parsed = parse_variant(name)
         if isinstance(parsed, WithoutTool) and parsed.tool not in known_tools:
@@ -135,11 +143,20 @@ class Evaluation:
             raise ConfigError(
                 "a model object runs in one process: give a model spec to run in parallel"
             )
+        self.code_runner: CodeRunner = code_runner or SandboxCodeRunner()
+        mcp = settings.mcp
+        if mcp is not None:
+            read_servers(mcp)  # a bad file is refused here, not in every worker
+            # Workers and Ray nodes may run in another folder.
+            settings = replace(settings, mcp=mcp.resolve())
         self.suite = suite
         self.settings = settings
-        self.code_runner: CodeRunner = code_runner or SandboxCodeRunner()
         self.tasks = select_tasks(suite, limit=settings.limit, seed=settings.seed)
-        check_variants(settings.variants, self.tasks)
+        check_variants(
+            settings.variants,
+            self.tasks,
+            lambda: [t.name for t in served_tools(mcp)] if mcp is not None else [],
+        )
         self._replay = replay_dir(settings.model)
         self.runner = PairRunner(suite.name, settings, self.code_runner, self._replay)
         self._claims: ClaimStore | None = None
@@ -198,6 +215,7 @@ class Evaluation:
             if self._claims is not None:
                 self._claims.close()
                 self._claims = None
+            stop_served()  # the ones this process started (-j 1, or to check variants)
         return results
 
     def _workers(self) -> tuple[Workers, int]:

@@ -8,20 +8,25 @@ or on a Ray node (`agentlab.eval.workers`).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langchain_core.tools import BaseTool
+
 from agentlab import paths
+from agentlab.approvals import approve_unflagged
 from agentlab.config import AgentConfig, WithoutTool, parse_variant
 from agentlab.eval.checks import CodeRunner
 from agentlab.eval.declared import declared_tool
+from agentlab.eval.served import served_tools
 from agentlab.eval.suite import CodeTestsCheck, Task
 from agentlab.eval.verdict import GradingSink, Judgement, Outcome, RunRecord, judge
 from agentlab.llm.response_cache import ResponseCache
 from agentlab.llm.structured import ChatModelLike
 from agentlab.runner import Runner
-from agentlab.tools.registry import ToolRegistry, builtin_tool, builtin_tool_names
+from agentlab.tools.registry import ToolRegistry, builtin_tool, default_tool_names
 from agentlab.trace import JsonlTraceSink
 
 REPLAY = "replay:"
@@ -93,21 +98,27 @@ class EvalSettings:
     """The study's name in the Postgres claims table (default `SUITE/MODEL`)."""
     claim_lease_s: float = 60.0
     """A claim not renewed for this long is taken over (its evaluator died)."""
+    mcp: Path | None = None
+    """A `{"mcpServers": {...}}` file: its servers start once in each process that runs
+    pairs, and their tools join every pair's inventory."""
 
 
 def task_tool_names(task: Task) -> list[str]:
     """The tools a task's agent gets: its built-ins (all when unset), then its declared ones."""
-    builtins = list(task.tools) if task.tools is not None else builtin_tool_names()
+    builtins = list(task.tools) if task.tools is not None else default_tool_names()
     return [*builtins, *task.function_names]
 
 
-def pair_config(base: AgentConfig, task: Task, variant: str) -> AgentConfig:
-    """The config of one pair: the task's inventory, then the variant's switch.
+def pair_config(
+    base: AgentConfig, task: Task, variant: str, served: Sequence[str] = ()
+) -> AgentConfig:
+    """The config of one pair: the task's inventory (and the `served` MCP tools), then the
+    variant's switch.
 
     A task graded by running code has code for its answer (`deliverable="code"`).
     `no-TOOL` for a task that never had TOOL leaves its inventory as it is.
     """
-    tools = task_tool_names(task)
+    tools = [*task_tool_names(task), *served]
     fields: dict[str, Any] = {**base.model_dump(), **task.config, "tools": tuple(tools)}
     if isinstance(task.check, CodeTestsCheck):
         fields["deliverable"] = "code"
@@ -118,12 +129,16 @@ def pair_config(base: AgentConfig, task: Task, variant: str) -> AgentConfig:
     return config.with_variant(parsed)
 
 
-def pair_tools(task: Task, config: AgentConfig) -> ToolRegistry:
-    """Fresh tool objects for one run: built-ins by name (made for the pair's config, e.g.
-    its search backend), declared functions as stubs."""
-    builtins = task.tools if task.tools is not None else tuple(builtin_tool_names())
+def pair_tools(task: Task, config: AgentConfig, served: Sequence[BaseTool] = ()) -> ToolRegistry:
+    """The tools of one run: fresh built-ins by name (made for the pair's config, e.g. its
+    search backend), declared functions as stubs, and the `served` MCP tools."""
+    builtins = task.tools if task.tools is not None else tuple(default_tool_names())
     return ToolRegistry(
-        [*(builtin_tool(n, config) for n in builtins), *(declared_tool(f) for f in task.functions)]
+        [
+            *(builtin_tool(n, config) for n in builtins),
+            *(declared_tool(f) for f in task.functions),
+            *served,
+        ]
     )
 
 
@@ -173,14 +188,17 @@ class PairRunner:
         replayed = cassette or self.cassette(pair)
         model = f"{REPLAY}{replayed}" if replayed is not None else settings.model
         started = time.perf_counter()
-        config = pair_config(settings.base_config, task, variant)
+        served = served_tools(settings.mcp) if settings.mcp is not None else []
+        config = pair_config(settings.base_config, task, variant, [t.name for t in served])
         with Runner(
             config,
             model=model,
-            tools=pair_tools(task, config),
+            tools=pair_tools(task, config, served),
             trace_dir=sink,
             record=record,
             response_cache=settings.cache,
+            # No person is there: write actions are approved unless the run read flagged text.
+            approver=approve_unflagged,
         ) as runner:
             result = runner.run(task.prompt, task_id=task.id)
         judgement = sink.judgement(result.run_id)

@@ -12,7 +12,8 @@ A suite is JSON lines (one task per line) or YAML (a list of tasks, or
 answer is not a number). `functions` declares tools by JSON schema (as BFCL
 and OpenAI function calling do); the harness turns them into stub tools.
 `config` sets `AgentConfig` fields for the task (e.g. the search backend).
-Shipped suites are named by their file stem: `math`, `code`, `search`.
+Shipped suites are named by their file stem: `math`, `code`, `search`, `multitool`,
+`control-flow`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from agentlab.config import AgentConfig
 from agentlab.errors import ConfigError
+from agentlab.jsonl import numbered_lines
 
 SHIPPED_PACKAGE = "agentlab.eval.suites"
 SUITE_SUFFIXES = (".jsonl", ".yaml", ".yml")
@@ -222,8 +224,8 @@ def _records(path: Path) -> list[tuple[str, Any]]:
             raise ConfigError(f'{path}: expected a list of tasks or {{"tasks": [...]}}')
         return [(f"{path} task {n}", item) for n, item in enumerate(items, 1)]
     records: list[tuple[str, Any]] = []
-    for number, line in enumerate(text.split("\n"), 1):
-        if not line.strip() or line.lstrip().startswith("//"):
+    for number, line in numbered_lines(text):
+        if line.lstrip().startswith("//"):
             continue
         try:
             records.append((f"{path}:{number}", json.loads(line)))

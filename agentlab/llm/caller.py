@@ -10,6 +10,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
+from openai import LengthFinishReasonError
 from pydantic import BaseModel
 
 from agentlab.errors import AgentlabError, ContextOverflowError, ModelAPIError, ModelError
@@ -84,7 +85,7 @@ def _cut_off_reply(exc: Exception) -> AIMessage | None:
     """The reply inside openai's `LengthFinishReasonError` (its parse helpers raise when a
     structured reply reaches the token limit): still a reply, recorded as truncated by the
     caller (`model.output_truncated`), not a backend failure."""
-    if type(exc).__name__ != "LengthFinishReasonError":
+    if not isinstance(exc, LengthFinishReasonError):
         return None
     completion = getattr(exc, "completion", None)
     choices = getattr(completion, "choices", None) or []

@@ -21,6 +21,8 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.store.base import BaseStore, Op, Result
 
 from agentlab import settings
+from agentlab.approvals import ApprovalDecision, ApprovalRequest
+from agentlab.effects import Effect
 from agentlab.errors import ConfigError
 from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.memory.embeddings import resolve_embedder
@@ -46,6 +48,9 @@ STATE_TYPES = (
     CodeAttempt,
     FailureEvent,
     FailureCategory,
+    ApprovalRequest,
+    ApprovalDecision,
+    Effect,
     *STOP_TYPES,
 )
 """The agentlab types a checkpoint holds; the serializer revives these and nothing else."""

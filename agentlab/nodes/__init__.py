@@ -4,6 +4,7 @@ Each node's `__call__` returns a `Command` whose `Literal` annotation names the
 nodes it may go to next; LangGraph draws the edges from it.
 """
 
+from agentlab.nodes.approval import Approval
 from agentlab.nodes.base import AgentDeps
 from agentlab.nodes.executor import Executor
 from agentlab.nodes.finalizer import Finalizer
@@ -16,6 +17,7 @@ from agentlab.nodes.validator import Validator
 
 __all__ = [
     "AgentDeps",
+    "Approval",
     "Executor",
     "Finalizer",
     "Joiner",

@@ -54,6 +54,7 @@ class AgentDeps:
         step_id: str | None = None,
         tool: str | None = None,
         args: dict[str, Any] | None = None,
+        item: int | None = None,
     ) -> FailureEvent:
         return FailureEvent(
             category=category,
@@ -62,6 +63,7 @@ class AgentDeps:
             step_id=step_id,
             tool=tool,
             args=args,
+            item=item,
             run_id=state.get("run_id"),
             task_id=state.get("task_id"),
             variant=self.config.variant,

@@ -12,6 +12,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from agentlab import lifecycle
+from agentlab.failures import FailureCategory
+from agentlab.guardrails.answers import answer_problem
 from agentlab.nodes.base import Node, traced_node
 from agentlab.schemas import Plan
 from agentlab.state import AgentState
@@ -48,11 +50,39 @@ class Finalizer(Node):
     name = "finalizer"
 
     @traced_node
-    def __call__(self, state: AgentState, config: RunnableConfig) -> Command[Literal["remember"]]:
-        lifecycle.release_tools(self.deps.tools, state.get("run_id"))
+    def __call__(
+        self, state: AgentState, config: RunnableConfig
+    ) -> Command[Literal["remember", "reflector"]]:
         code = self.deps.delivers_code(state) or bool(state.get("code_attempts"))
         fallback = last_code_answer(state) if code else last_result_answer(state)
         answer = state.get("answer") or fallback
+        problem = self._problem(state, answer)
+        if problem is not None:
+            failure = self.deps.failure(
+                state, FailureCategory.GUARDRAIL_OUTPUT_INVALID, problem, node=self.name
+            )
+            if not state.get("answer_feedback"):
+                # One more try: the reflector is told what the answer must look like.
+                update = {"failures": [failure], "answer_feedback": problem, "answer": None}
+                return Command(update=update, goto="reflector")
+            settled = lifecycle.settle(self.deps, state, None, node=self.name)
+            settled["failures"] = [failure, *settled.get("failures", [])]
+            settled["answer"] = None
+            lifecycle.release_tools(self.deps.tools, state.get("run_id"))
+            return Command(update=settled, goto="remember")
+        lifecycle.release_tools(self.deps.tools, state.get("run_id"))
         return Command(
             update=lifecycle.settle(self.deps, state, answer, node=self.name), goto="remember"
+        )
+
+    def _problem(self, state: AgentState, answer: str | None) -> str | None:
+        """What the output guardrail finds wrong with a run's answer (None: nothing, or no
+        check declared, or the run stopped without an answer)."""
+        config = self.deps.config
+        if config.answer_format is None and config.answer_schema is None:
+            return None
+        if state.get("stop") is not None or not (answer or "").strip():
+            return None
+        return answer_problem(
+            answer or "", pattern=config.answer_format, schema=config.answer_schema
         )

@@ -18,7 +18,6 @@ candidates agree on wins; every candidate's answer is recorded.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
@@ -29,7 +28,7 @@ from agentlab import code_examples, prompts
 from agentlab.budget import replans_exhausted
 from agentlab.events import CandidateOutcome, Joined
 from agentlab.failures import FailureCategory
-from agentlab.joining import Decision, Judged, fill_template, judge, majority
+from agentlab.joining import Decision, Judged, candidate_of, fill_template, judge, majority
 from agentlab.nodes.base import AgentDeps, Node, traced_node
 from agentlab.schemas import Plan, Step
 from agentlab.state import AgentState, CodeAttempt, Counters, StepResult
@@ -37,7 +36,6 @@ from agentlab.step_engine import StepEngine
 
 Goto = Literal["finalizer", "reflector", "planner"]
 PYTHON = "python"
-CANDIDATE = re.compile(r"^c(\d+)_(.+)$")
 GOTO: dict[Decision, Goto] = {"answer": "finalizer", "reflect": "reflector", "plan": "planner"}
 
 
@@ -88,6 +86,11 @@ class Joiner(Node):
         *,
         detail: str = "",
     ) -> Command[Goto]:
+        if judged.decision == "answer" and self.deps.config.reflection == "always":
+            # The reflector still judges every plan under `always` (only code answers reach
+            # here as "answer"); the answer stays the code.
+            update["answer"] = judged.answer
+            judged = Judged("reflect", "always", judged.answer)
         decision = judged.decision
         exhausted = decision == "plan" and replans_exhausted(state, self.deps.config.budgets)
         if exhausted and self.deps.config.reflection != "never":
@@ -156,15 +159,15 @@ class Joiner(Node):
             if asserts:
                 judged = Judged("answer", "examples_passed", code)
                 detail = f"the task gives no examples; the plan's own {asserts} asserts passed"
-                return self._code_verdict(state, judged, update, outcomes, detail=detail)
+                return self._route(state, judged, update, outcomes, detail=detail)
             first_try = not state.get("code_attempts")
             asked_for_code = self.deps.config.deliverable == "auto"  # a user's request
             if first_try and asked_for_code and PYTHON in self.deps.tools:
                 # Code that only ran checks nothing: once, ask for the same code with asserts.
                 judged = Judged("plan", "untested", code, (prompts.ADD_ASSERTS,))
                 detail = "the code ran, but nothing checked it"
-                return self._code_verdict(state, judged, update, outcomes, detail=detail)
-            return self._code_verdict(state, Judged("answer", "clean", code), update, outcomes)
+                return self._route(state, judged, update, outcomes, detail=detail)
+            return self._route(state, Judged("answer", "clean", code), update, outcomes)
         step_id = f"examples{state.get('plan_version', 1)}"
         program = code_examples.check_program(examples, f"the task's examples, plan {step_id}")
         check = Step(id=step_id, tool=PYTHON, args={"code": program})
@@ -186,7 +189,7 @@ class Joiner(Node):
         }
         if outcome is not None and outcome.ok:
             judged = Judged("answer", "examples_passed", code)
-            return self._code_verdict(state, judged, update, outcomes, detail=f"{passed} passed")
+            return self._route(state, judged, update, outcomes, detail=f"{passed} passed")
         report = outcome.report if outcome else result.output
         update["failures"] = [
             *update["failures"],
@@ -204,25 +207,10 @@ class Joiner(Node):
             best = max(reversed(attempts), key=lambda a: a.passed)
             judged = Judged("answer", "budget", best.code)
             detail = f"replans spent; the code that passed {best.passed} examples answers"
-            return self._code_verdict(state, judged, update, outcomes, detail=detail)
+            return self._route(state, judged, update, outcomes, detail=detail)
         finding = prompts.EXAMPLES_FAILED.format(report=prompts.clip(report, 1200))
         judged = Judged("plan", "examples_failed", code, (finding,))
-        return self._code_verdict(state, judged, update, outcomes, detail=f"{failed} failed")
-
-    def _code_verdict(
-        self,
-        state: AgentState,
-        judged: Judged,
-        update: dict[str, Any],
-        outcomes: list[CandidateOutcome],
-        *,
-        detail: str = "",
-    ) -> Command[Goto]:
-        if judged.decision == "answer" and self.deps.config.reflection == "always":
-            # The reflector still judges every plan under `always`; the answer stays the code.
-            update["answer"] = judged.answer
-            judged = Judged("reflect", "always", judged.answer)
-        return self._route(state, judged, update, outcomes, detail=detail)
+        return self._route(state, judged, update, outcomes, detail=f"{failed} failed")
 
     # -- several candidate plans
 
@@ -233,10 +221,9 @@ class Joiner(Node):
         ran), with its results under its own step ids; and every candidate's outcome."""
         by_candidate: dict[int, dict[str, StepResult]] = {}
         for step_id, result in results.items():
-            match = CANDIDATE.match(step_id)
-            if match is not None:
-                own = match.group(2)
-                by_candidate.setdefault(int(match.group(1)), {})[own] = result.model_copy(
+            if (owner := candidate_of(step_id)) is not None:
+                number, own = owner
+                by_candidate.setdefault(number, {})[own] = result.model_copy(
                     update={"step_id": own}
                 )
         ran = sorted(valid)

@@ -66,6 +66,7 @@ class Planner(Node):
             # Code is its own plan: an approach sentence before it turned HumanEval plans into
             # a first line of code (`numbers = sorted(numbers)`) instead of the function.
             approach=config.plan_approach and config.deliverable != "code",
+            control_flow=config.plan_control_flow,
         )
 
     def _code_request(self, state: AgentState) -> str | None:

@@ -39,6 +39,8 @@ def reflector_messages(system: str, state: AgentState) -> list[BaseMessage]:
     request = prompts.REFLECT_REQUEST.format(
         task=state["task"], results=prompts.bullet_list(lines) or "(no steps were run)"
     )
+    if feedback := state.get("answer_feedback"):
+        request += f"\n\nYour last answer was refused: {feedback}. Answer again in that form."
     return [SystemMessage(content=system), HumanMessage(content=request)]
 
 

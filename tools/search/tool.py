@@ -122,6 +122,7 @@ class SearchTool(AgentTool):
     timeout_s: float = 20.0
     idempotent: bool = True
     direct_answer: bool = False  # hits are read, then answered from
+    external_output: bool = True  # documents and web pages: screened, shown as data
 
     backend: Backend = "auto"
     """`web`, `local`, or `auto`: the web when it can be reached, else local."""

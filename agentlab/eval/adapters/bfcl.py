@@ -32,6 +32,9 @@ from typing import Any, cast
 from agentlab.errors import ConfigError
 from agentlab.eval.suite import BfclCheck, Suite, Task
 from agentlab.failures import FailureCategory
+from agentlab.fan_out import bind_item
+from agentlab.jsonl import numbered_lines
+from agentlab.schemas import DEFAULT_ITEM
 
 DISTRIBUTION = "bfcl-eval"
 DATA_DIR = "bfcl_eval/data"
@@ -288,9 +291,17 @@ def ast_check(
 
 
 def plan_calls(plan: dict[str, Any] | None) -> list[Call]:
-    """A plan's steps as BFCL calls."""
-    steps = (plan or {}).get("steps") or []
-    return [{str(s.get("tool")): dict(s.get("args") or {})} for s in steps]
+    """A plan's steps as BFCL calls; a fan-out over a written list is one call per item."""
+    calls: list[Call] = []
+    for s in (plan or {}).get("steps") or []:
+        args = dict(s.get("args") or {})
+        items = s.get("for_each")
+        if not isinstance(items, list):
+            calls.append({str(s.get("tool")): args})
+            continue
+        name = str(s.get("item") or DEFAULT_ITEM)
+        calls.extend({str(s.get("tool")): bind_item(args, name, item)} for item in items)
+    return calls
 
 
 def grade_plan(
@@ -321,7 +332,7 @@ def data_file(name: str) -> Path:
 
 
 def _read_lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [json.loads(line) for _, line in numbered_lines(path.read_text(encoding="utf-8"))]
 
 
 def _prompt(question: list[list[dict[str, str]]]) -> str:

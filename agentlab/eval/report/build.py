@@ -118,6 +118,10 @@ class ToolRow:
     errors: int
     interval: Interval
     failures: Counter[str]
+    items: int = 0
+    """Calls that were one item of a fan-out (`for_each`)."""
+    not_taken: int = 0
+    """Steps of this tool skipped because their `when` condition was false (no call)."""
 
     @property
     def error_rate(self) -> float | None:
@@ -346,12 +350,15 @@ class FailureReport:
                 t.interval.high,
                 sum(t.failures.values()),
                 ", ".join(f"{c}: {n}" for c, n in t.failures.most_common()),
+                t.items,
+                t.not_taken,
             )
             for t in self.tools
         )
         return Table(
             "tools",
-            "Per tool: calls, failed calls (95% Wilson interval), failure events naming it",
+            "Per tool: calls, failed calls (95% Wilson interval), failure events naming it, "
+            "calls that were fan-out items, steps not taken (condition false)",
             (
                 "tool",
                 "calls",
@@ -361,6 +368,8 @@ class FailureReport:
                 "ci_high",
                 "failures",
                 "categories",
+                "items",
+                "not_taken",
             ),
             rows,
         )
@@ -488,10 +497,14 @@ def build_report(paths: Sequence[Path | str], *, baseline: str = DEFAULT_BASELIN
 
 
 def _tool_rows(con: Any) -> list[ToolRow]:
+    # A step skipped by its condition is traced as a `skipped` tool_call: not a call.
     calls = {
-        tool: (int(n), int(errors))
-        for tool, n, errors in con.execute(
-            """SELECT e.tool, count(*), count(*) FILTER (WHERE e.status = 'error')
+        tool: (int(n), int(errors), int(items), int(not_taken))
+        for tool, n, errors, items, not_taken in con.execute(
+            """SELECT e.tool, count(*) FILTER (WHERE e.status <> 'skipped'),
+                      count(*) FILTER (WHERE e.status = 'error'),
+                      count(*) FILTER (WHERE e.item IS NOT NULL),
+                      count(*) FILTER (WHERE e.status = 'skipped')
                FROM events e JOIN runs r USING (run_id)
                WHERE e.type = 'tool_call' AND e.tool IS NOT NULL GROUP BY ALL"""
         ).fetchall()
@@ -504,6 +517,7 @@ def _tool_rows(con: Any) -> list[ToolRow]:
         failures[tool][category] = int(count)
     rows = []
     for tool in sorted(calls.keys() | failures.keys()):
-        n, errors = calls.get(tool, (0, 0))
-        rows.append(ToolRow(tool, n, errors, wilson(errors, n), failures.get(tool, Counter())))
+        n, errors, items, not_taken = calls.get(tool, (0, 0, 0, 0))
+        failed = failures.get(tool, Counter())
+        rows.append(ToolRow(tool, n, errors, wilson(errors, n), failed, items, not_taken))
     return rows

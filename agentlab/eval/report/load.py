@@ -41,6 +41,7 @@ READ: dict[type[BaseModel], tuple[str, ...]] = {
     Header: ("type", "run_id", "time", "task_id", "variant", "model", "tools"),
     Footer: ("status", "status_detail", "counters", "seconds", "verdict"),
     FailureEvent: ("category", "node", "tool"),
+    ToolCall: ("item",),
 }
 """The columns the report reads, by the event that defines them (`agentlab.events`)."""
 

@@ -1,0 +1,63 @@
+"""The committed embedded-model studies replay to the figures their READMEs publish:
+HumanEval (issue 19) and the guardrails ablation (issue 18), from their cassettes, with the
+sandbox really running the code and the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentlab.config import AgentConfig
+from agentlab.eval import EvalSettings, Evaluation, load_suite
+from agentlab.eval.sources import open_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDIES = ROOT / "docs" / "ablation"
+
+
+def passes(evaluation: Evaluation) -> dict[str, int]:
+    results = evaluation.run()
+    assert results and all(r.outcome in ("pass", "fail") for r in results)
+    variants = evaluation.settings.variants
+    return {v: sum(r.outcome == "pass" for r in results if r.variant == v) for v in variants}
+
+
+@pytest.mark.slow
+def test_the_humaneval_study_replays_to_its_table(tmp_path: Path) -> None:
+    cassettes = STUDIES / "humaneval-qwen2.5-coder-1.5b" / "cassettes"
+    settings = EvalSettings(
+        variants=("full", "react", "direct"),
+        out_dir=tmp_path,
+        model=f"replay:{cassettes}",
+        jobs=2,
+        limit=10,
+        seed=7,
+    )
+    assert passes(Evaluation(open_suite("humaneval"), settings)) == {
+        "full": 3,
+        "react": 1,
+        "direct": 4,
+    }
+
+
+def test_the_guardrails_ablation_replays_to_its_table(tmp_path: Path) -> None:
+    cassettes = STUDIES / "guardrails-qwen2.5-coder-1.5b" / "cassettes"
+    corpus = ROOT / "examples" / "assistant" / "corpus"
+    settings = EvalSettings(
+        variants=("full", "no-guardrails"),
+        out_dir=tmp_path,
+        model=f"replay:{cassettes}",
+        base_config=AgentConfig(search_corpus=(corpus,)),
+    )
+    suite = load_suite(ROOT / "examples" / "assistant" / "tasks.jsonl")
+    assert passes(Evaluation(suite, settings)) == {"full": 0, "no-guardrails": 2}
+
+
+def test_the_control_flow_ablation_replays_to_its_table(tmp_path: Path) -> None:
+    cassettes = STUDIES / "control-flow-qwen2.5-coder-1.5b" / "cassettes"
+    settings = EvalSettings(
+        variants=("control-flow", "full"), out_dir=tmp_path, model=f"replay:{cassettes}"
+    )
+    evaluation = Evaluation(load_suite("control-flow"), settings)
+    assert passes(evaluation) == {"control-flow": 0, "full": 0}
