@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -73,15 +74,21 @@ class Finding:
     args: dict[str, Any] | None = None
 
 
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string in `value`: itself, or nested in lists and dicts."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings_in(v)
+
+
 def has_reference(value: Any) -> bool:
     """Whether `value` (a string, or any value nested in lists and dicts) holds a `${id}`."""
-    if isinstance(value, str):
-        return bool(REFERENCE.search(value))
-    if isinstance(value, dict):
-        return any(has_reference(v) for v in value.values())
-    if isinstance(value, list):
-        return any(has_reference(v) for v in value)
-    return False
+    return any(REFERENCE.search(text) for text in strings_in(value))
 
 
 def _value_at(args: dict[str, Any], arg: str, path: tuple[str | int, ...]) -> Any:
@@ -160,24 +167,21 @@ def tool_finding(step: Step, tools: ToolRegistry) -> Finding | None:
 def _answer_only_references(value: Any) -> list[tuple[str, str]]:
     """The `${id.arg}` forms in a value (strings nested in lists and dicts): an answer
     template's, which a step's argument cannot use (nothing substitutes them there)."""
-    if isinstance(value, dict):
-        return [found for v in value.values() for found in _answer_only_references(v)]
-    if isinstance(value, list):
-        return [found for v in value for found in _answer_only_references(v)]
-    if not isinstance(value, str):
-        return []
-    return [(m[1], m[2]) for m in TEMPLATE_REFERENCE.finditer(value) if m[2] is not None]
+    return [
+        (m[1], m[2])
+        for text in strings_in(value)
+        for m in TEMPLATE_REFERENCE.finditer(text)
+        if m[2] is not None
+    ]
 
 
 def _bare_references(value: Any, earlier: set[str]) -> list[str]:
-    if isinstance(value, dict):
-        return [ref for v in value.values() for ref in _bare_references(v, earlier)]
-    if isinstance(value, list):
-        return [ref for v in value for ref in _bare_references(v, earlier)]
-    if not isinstance(value, str):
-        return []
-    text = TEMPLATE_REFERENCE.sub("", value)
-    return [ref for ref in earlier if re.search(rf"(?<![\w$]){re.escape(ref)}(?![\w(])", text)]
+    """Ids of `earlier` steps named without `${...}` in a value's strings."""
+    found = []
+    for text in strings_in(value):
+        text = TEMPLATE_REFERENCE.sub("", text)
+        found += [r for r in earlier if re.search(rf"(?<![\w$]){re.escape(r)}(?![\w(])", text)]
+    return found
 
 
 def _referenced(step: Step) -> list[tuple[str, tuple[str, str]]]:
