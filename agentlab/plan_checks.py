@@ -175,6 +175,55 @@ def _answer_only_references(value: Any) -> list[tuple[str, str]]:
     ]
 
 
+CODE_ECHO = (
+    "step {step}: its code re-uses ${{{ref}.code}}, which no step can run; the step was left "
+    "out and the answer is step {ref}'s code"
+)
+
+
+def without_code_echoes(plan: Plan) -> tuple[Plan, list[Finding]]:
+    """A plan whose answer is code, without the steps that echo another step's code: the
+    embedded model writes the function in s1, then a step `return ${s1.code}` that no step
+    can run (only the answer may name a step's code), and repeats that plan until the
+    replans run out, with a good function in s1 (HumanEval study). Each step left out is a
+    finding to record, not a rejection; an answer that named its code names the code it
+    echoed."""
+    echoed: dict[str, str] = {}
+    for step in plan.steps:
+        codes = [ref for ref, name in _answer_only_references(step.args) if name == "code"]
+        if codes:
+            echoed[step.id] = codes[0]
+    if not echoed:
+        return plan, []
+
+    def origin(step_id: str) -> str:
+        seen: set[str] = set()
+        while step_id in echoed and step_id not in seen:
+            seen.add(step_id)
+            step_id = echoed[step_id]
+        return step_id
+
+    def renamed(match: re.Match[str]) -> str:
+        if match[2] == "code" and match[1] in echoed:
+            return f"${{{origin(match[1])}.code}}"
+        return match[0]
+
+    findings = [
+        Finding(
+            FailureCategory.PLANNING_BAD_REFERENCE,
+            CODE_ECHO.format(step=step.id, ref=echoed[step.id]),
+            step.id,
+            step.tool,
+            step.args,
+        )
+        for step in plan.steps
+        if step.id in echoed
+    ]
+    kept = [s for s in plan.steps if s.id not in echoed]
+    answer = TEMPLATE_REFERENCE.sub(renamed, plan.answer)
+    return plan.model_copy(update={"steps": kept, "answer": answer}), findings
+
+
 def _bare_references(value: Any, earlier: set[str]) -> list[str]:
     """Ids of `earlier` steps named without `${...}` in a value's strings."""
     found = []

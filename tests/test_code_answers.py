@@ -166,6 +166,31 @@ def test_code_that_raises_is_repaired_by_a_sampled_plan(tmp_path: Path) -> None:
 
 
 @pytest.mark.docker
+def test_a_code_plan_the_validator_rejects_is_drawn_again_not_repeated(tmp_path: Path) -> None:
+    unknown = plan(step("s1", "shell", cmd="echo"), answer="${s1}")
+    state, _, model = run(tmp_path, unknown, code_plan(RIGHT))
+    assert state["answer"] == RIGHT
+    assert model.sampling[0] == {} and model.sampling[1]["temperature"] == REPAIR_SAMPLING
+    [rejected] = [f for f in state["failures"] if f.node == "validator"]
+    assert rejected.category == "planning.invalid_tool"
+
+
+@pytest.mark.docker
+def test_a_step_echoing_the_code_is_left_out_and_the_code_answers(tmp_path: Path) -> None:
+    echo = plan(
+        step("s1", "python", code=RIGHT),
+        step("s2", "python", code="return ${s1.code}"),
+        answer="${s2.code}",
+    )
+    state, sink, model = run(tmp_path, echo)
+    assert state["status"] == "answered" and state["answer"] == RIGHT
+    assert len(model.calls) == 1
+    assert [e.reason for e in of_type(sink.events, Joined)] == ["examples_passed"]
+    [echoed] = [f for f in state["failures"] if f.node == "validator"]
+    assert echoed.category == "planning.bad_reference" and echoed.step_id == "s2"
+
+
+@pytest.mark.docker
 def test_the_answer_is_the_code_even_when_the_reflector_talks(tmp_path: Path) -> None:
     prose = finish("The function add is complete and works as expected.")
     state, sink, _ = run(tmp_path, code_plan(RIGHT), prose, reflection="always")

@@ -160,7 +160,7 @@ SAMPLING = 0.8
 """Temperature of candidate plans after the first (which is greedy)."""
 
 REPAIR_SAMPLING = 0.6
-"""Temperature of a plan that repairs code which failed the task's examples or raised.
+"""Temperature of a plan that repairs code (see `_repairing_code`).
 Shown the failure, a small model decoding greedily writes the same function again, byte for
 byte (HumanEval study, docs/ablation); a sample is a different attempt. 0.6 sits where Chen et
 al. (2021, Codex) found the best temperature for a handful of samples (0.2 for one, 0.8
@@ -169,12 +169,17 @@ for a hundred)."""
 
 def _repairing_code(state: AgentState, code_task: bool) -> bool:
     """Whether this round re-plans code that failed: its last attempt failed the task's
-    examples, or (on a code task) the last plan's python step raised."""
+    examples, or (on a code task) the last plan's python step raised or the validator
+    rejected the plan (which greedy decoding would write again, word for word)."""
     attempts = state.get("code_attempts") or []
     if attempts and attempts[-1].failed > 0:
         return True
-    results = (state.get("results") or {}).values()
-    return code_task and any(r.tool == "python" and r.status == "error" for r in results)
+    if not code_task or not state.get("plan_version"):
+        return False
+    results = list((state.get("results") or {}).values())
+    if any(r.tool == "python" and r.status == "error" for r in results):
+        return True
+    return bool(state.get("findings")) and not results
 
 
 def _reusable(state: AgentState) -> dict[str, StepResult]:
