@@ -211,7 +211,7 @@ def without_code_echoes(plan: Plan) -> tuple[Plan, list[Finding]]:
     findings = [
         Finding(
             FailureCategory.PLANNING_BAD_REFERENCE,
-            CODE_ECHO.format(step=step.id, ref=echoed[step.id]),
+            CODE_ECHO.format(step=step.id, ref=origin(step.id)),
             step.id,
             step.tool,
             step.args,
