@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -73,15 +74,21 @@ class Finding:
     args: dict[str, Any] | None = None
 
 
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string in `value`: itself, or nested in lists and dicts."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings_in(v)
+
+
 def has_reference(value: Any) -> bool:
     """Whether `value` (a string, or any value nested in lists and dicts) holds a `${id}`."""
-    if isinstance(value, str):
-        return bool(REFERENCE.search(value))
-    if isinstance(value, dict):
-        return any(has_reference(v) for v in value.values())
-    if isinstance(value, list):
-        return any(has_reference(v) for v in value)
-    return False
+    return any(REFERENCE.search(text) for text in strings_in(value))
 
 
 def _value_at(args: dict[str, Any], arg: str, path: tuple[str | int, ...]) -> Any:
@@ -160,24 +167,70 @@ def tool_finding(step: Step, tools: ToolRegistry) -> Finding | None:
 def _answer_only_references(value: Any) -> list[tuple[str, str]]:
     """The `${id.arg}` forms in a value (strings nested in lists and dicts): an answer
     template's, which a step's argument cannot use (nothing substitutes them there)."""
-    if isinstance(value, dict):
-        return [found for v in value.values() for found in _answer_only_references(v)]
-    if isinstance(value, list):
-        return [found for v in value for found in _answer_only_references(v)]
-    if not isinstance(value, str):
-        return []
-    return [(m[1], m[2]) for m in TEMPLATE_REFERENCE.finditer(value) if m[2] is not None]
+    return [
+        (m[1], m[2])
+        for text in strings_in(value)
+        for m in TEMPLATE_REFERENCE.finditer(text)
+        if m[2] is not None
+    ]
+
+
+CODE_ECHO = (
+    "step {step}: its code re-uses ${{{ref}.code}}, which no step can run; the step was left "
+    "out and the answer is step {ref}'s code"
+)
+
+
+def without_code_echoes(plan: Plan) -> tuple[Plan, list[Finding]]:
+    """A plan whose answer is code, without the steps that echo another step's code: the
+    embedded model writes the function in s1, then a step `return ${s1.code}` that no step
+    can run (only the answer may name a step's code), and repeats that plan until the
+    replans run out, with a good function in s1 (HumanEval study). Each step left out is a
+    finding to record, not a rejection; an answer that named its code names the code it
+    echoed."""
+    echoed: dict[str, str] = {}
+    for step in plan.steps:
+        codes = [ref for ref, name in _answer_only_references(step.args) if name == "code"]
+        if codes:
+            echoed[step.id] = codes[0]
+    if not echoed:
+        return plan, []
+
+    def origin(step_id: str) -> str:
+        seen: set[str] = set()
+        while step_id in echoed and step_id not in seen:
+            seen.add(step_id)
+            step_id = echoed[step_id]
+        return step_id
+
+    def renamed(match: re.Match[str]) -> str:
+        if match[2] == "code" and match[1] in echoed:
+            return f"${{{origin(match[1])}.code}}"
+        return match[0]
+
+    findings = [
+        Finding(
+            FailureCategory.PLANNING_BAD_REFERENCE,
+            CODE_ECHO.format(step=step.id, ref=origin(step.id)),
+            step.id,
+            step.tool,
+            step.args,
+        )
+        for step in plan.steps
+        if step.id in echoed
+    ]
+    kept = [s for s in plan.steps if s.id not in echoed]
+    answer = TEMPLATE_REFERENCE.sub(renamed, plan.answer)
+    return plan.model_copy(update={"steps": kept, "answer": answer}), findings
 
 
 def _bare_references(value: Any, earlier: set[str]) -> list[str]:
-    if isinstance(value, dict):
-        return [ref for v in value.values() for ref in _bare_references(v, earlier)]
-    if isinstance(value, list):
-        return [ref for v in value for ref in _bare_references(v, earlier)]
-    if not isinstance(value, str):
-        return []
-    text = TEMPLATE_REFERENCE.sub("", value)
-    return [ref for ref in earlier if re.search(rf"(?<![\w$]){re.escape(ref)}(?![\w(])", text)]
+    """Ids of `earlier` steps named without `${...}` in a value's strings."""
+    found = []
+    for text in strings_in(value):
+        text = TEMPLATE_REFERENCE.sub("", text)
+        found += [r for r in earlier if re.search(rf"(?<![\w$]){re.escape(r)}(?![\w(])", text)]
+    return found
 
 
 def _referenced(step: Step) -> list[tuple[str, tuple[str, str]]]:

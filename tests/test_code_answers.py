@@ -22,6 +22,7 @@ from agentlab.code_examples import (
 )
 from agentlab.events import Joined, ModelCall, ToolCall
 from agentlab.llm import ReplayChatModel
+from agentlab.nodes.planner import REPAIR_SAMPLING
 from agentlab.trace import MemoryTraceSink, Tracer
 
 TASK = '''def add(a: int, b: int) -> int:
@@ -135,6 +136,58 @@ def test_a_failing_example_sends_the_failing_case_back_to_the_planner(tmp_path: 
     ]
     [wrong] = [f for f in state["failures"] if f.node == "joiner"]
     assert wrong.category == "planning.wrong_argument_values" and wrong.step_id == "s1"
+
+
+@pytest.mark.docker
+def test_code_repairs_are_sampled_each_round_with_a_new_seed(tmp_path: Path) -> None:
+    # Greedy decoding shown a failure wrote the same function again (HumanEval study): a
+    # repair is a sampled attempt, and each round draws afresh.
+    half = "def add(a, b):\n    return 5 if a == 2 else a - b"
+    state, _, model = run(tmp_path, code_plan(WRONG), code_plan(half), code_plan(RIGHT))
+    assert state["answer"] == RIGHT
+    first, *repairs = model.sampling
+    assert first == {}
+    assert [r["temperature"] for r in repairs] == [REPAIR_SAMPLING, REPAIR_SAMPLING]
+    assert 0 < REPAIR_SAMPLING < 1
+    assert len({r["seed"] for r in repairs}) == 2
+    # The repair sees how the code failed, not the code (which a small model copies back).
+    repair_prompt = str(model.calls[1][-1].content)
+    assert "fails the task's own examples" in repair_prompt and "a - b" not in repair_prompt
+
+
+@pytest.mark.docker
+def test_code_that_raises_is_repaired_by_a_sampled_plan(tmp_path: Path) -> None:
+    broken = "def add(a, b):\n    return a + undefined_name\n\nadd(1, 2)"
+    state, sink, model = run(tmp_path, code_plan(broken), code_plan(RIGHT))
+    assert state["answer"] == RIGHT
+    assert [e.reason for e in of_type(sink.events, Joined)] == ["failed_steps", "examples_passed"]
+    assert model.sampling[0] == {} and model.sampling[1]["temperature"] == REPAIR_SAMPLING
+    assert "undefined_name" in str(model.calls[1][-1].content)
+
+
+@pytest.mark.docker
+def test_a_code_plan_the_validator_rejects_is_drawn_again_not_repeated(tmp_path: Path) -> None:
+    unknown = plan(step("s1", "shell", cmd="echo"), answer="${s1}")
+    state, _, model = run(tmp_path, unknown, code_plan(RIGHT))
+    assert state["answer"] == RIGHT
+    assert model.sampling[0] == {} and model.sampling[1]["temperature"] == REPAIR_SAMPLING
+    [rejected] = [f for f in state["failures"] if f.node == "validator"]
+    assert rejected.category == "planning.invalid_tool"
+
+
+@pytest.mark.docker
+def test_a_step_echoing_the_code_is_left_out_and_the_code_answers(tmp_path: Path) -> None:
+    echo = plan(
+        step("s1", "python", code=RIGHT),
+        step("s2", "python", code="return ${s1.code}"),
+        answer="${s2.code}",
+    )
+    state, sink, model = run(tmp_path, echo)
+    assert state["status"] == "answered" and state["answer"] == RIGHT
+    assert len(model.calls) == 1
+    assert [e.reason for e in of_type(sink.events, Joined)] == ["examples_passed"]
+    [echoed] = [f for f in state["failures"] if f.node == "validator"]
+    assert echoed.category == "planning.bad_reference" and echoed.step_id == "s2"
 
 
 @pytest.mark.docker

@@ -6,7 +6,7 @@ import json
 
 from agentlab.config import Budgets
 from agentlab.failures import FailureCategory as C
-from agentlab.plan_checks import check_plan
+from agentlab.plan_checks import check_plan, without_code_echoes
 from agentlab.plan_schema import plan_model
 from agentlab.schemas import Plan
 from agentlab.tools import default_registry
@@ -228,3 +228,30 @@ def test_a_steps_code_in_an_argument_is_answer_only_not_a_bare_id() -> None:
     assert finding.category == C.PLANNING_BAD_REFERENCE
     assert "uses ${s1.code}, which only the answer may use" in finding.detail
     assert "set the answer to ${s1.code}" in finding.detail
+
+
+def test_steps_that_echo_another_steps_code_are_left_out_of_a_code_plan() -> None:
+    code = "def f(x):\n    return x + 1"
+    plan = Plan.model_validate(
+        {
+            "steps": [
+                {"id": "s1", "tool": "python", "args": {"code": code}},
+                {"id": "s2", "tool": "python", "args": {"code": "return ${s1.code}"}},
+                {"id": "s3", "tool": "python", "args": {"code": "print(${s2.code})"}},
+            ],
+            "answer": "${s3.code}",
+        }
+    )
+    kept, findings = without_code_echoes(plan)
+    assert [s.id for s in kept.steps] == ["s1"] and kept.steps[0].args == {"code": code}
+    assert kept.answer == "${s1.code}"
+    assert [(f.category, f.step_id) for f in findings] == [
+        (C.PLANNING_BAD_REFERENCE, "s2"),
+        (C.PLANNING_BAD_REFERENCE, "s3"),
+    ]
+    assert all("left out" in f.detail and "step s1's code" in f.detail for f in findings)
+    # A plan without echoes is returned as it is; a step's `${s1}` (its output) is no echo.
+    clean = Plan.model_validate(
+        {"steps": [calc("s1", "2+2"), calc("s2", "${s1}*3")], "answer": "${s2}"}
+    )
+    assert without_code_echoes(clean) == (clean, [])

@@ -73,6 +73,18 @@ class AgentTool(BaseTool):
     task (an outbox needs the real address); every other tool and the model see placeholders."""
 
 
+class WriteTool(AgentTool):
+    """An `AgentTool` that acts on the world (writes a file, queues a message): each call
+    waits for approval, is never replayed from an earlier identical call, and receives the
+    task's real values where the model saw placeholders."""
+
+    timeout_s: float = 10.0
+    idempotent: bool = False
+    side_effects: bool = True
+    external_output: bool = False
+    private_values: bool = True
+
+
 @runtime_checkable
 class RunScoped(Protocol):
     """A tool holding per-run resources (a sandbox session) that must be released."""

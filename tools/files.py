@@ -30,7 +30,7 @@ from agentlab.effects import Effect
 from agentlab.errors import ToolError, UnsafePathError
 from agentlab.paths import check_name, contained, safe_name
 from agentlab.private_files import private_dir
-from agentlab.tools.base import AgentTool, tool_run_context
+from agentlab.tools.base import WriteTool, tool_run_context
 from agentlab.tools.effects import EffectOutput
 
 TOOL_NAME = "files"
@@ -158,7 +158,7 @@ def _delete(folder: int, name: str, path: str) -> None:
     os.unlink(name, dir_fd=folder)
 
 
-class FilesTool(AgentTool):
+class FilesTool(WriteTool):
     """Create, append to or delete text files in the run's workspace."""
 
     name: str = TOOL_NAME
@@ -168,11 +168,6 @@ class FilesTool(AgentTool):
         "the user's approval."
     )
     args_schema: type[BaseModel] = FilesArgs
-    timeout_s: float = 10.0
-    idempotent: bool = False
-    side_effects: bool = True
-    external_output: bool = False
-    private_values: bool = True
 
     root: Path | None = None
     """Where the runs' workspaces are made; None: `AGENTLAB_HOME/workspaces`."""

@@ -26,7 +26,7 @@ from agentlab.effects import Effect
 from agentlab.errors import ToolError
 from agentlab.paths import contained, safe_name
 from agentlab.private_files import private_dir, write_private_bytes
-from agentlab.tools.base import AgentTool, tool_run_context
+from agentlab.tools.base import WriteTool, tool_run_context
 from agentlab.tools.effects import EffectOutput
 
 TOOL_NAME = "outbox"
@@ -63,7 +63,7 @@ def compose(to: str, subject: str, body: str) -> EmailMessage:
     return message
 
 
-class OutboxTool(AgentTool):
+class OutboxTool(WriteTool):
     """Queue an e-mail in the local outbox."""
 
     name: str = TOOL_NAME
@@ -72,11 +72,6 @@ class OutboxTool(AgentTool):
         "A write action: it may need the user's approval."
     )
     args_schema: type[BaseModel] = OutboxArgs
-    timeout_s: float = 10.0
-    idempotent: bool = False
-    side_effects: bool = True
-    external_output: bool = False
-    private_values: bool = True
 
     root: Path | None = None
     """The outbox folder; None: `AGENTLAB_HOME/outbox`."""

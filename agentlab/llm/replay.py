@@ -90,6 +90,7 @@ class ReplayChatModel(BaseChatModel):
     _position: int = PrivateAttr(default=0)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+    _sampling: list[dict[str, Any]] = PrivateAttr(default_factory=list)
 
     def model_post_init(self, context: Any) -> None:
         self._entries = load_cassette(self.path)
@@ -102,6 +103,11 @@ class ReplayChatModel(BaseChatModel):
     def calls(self) -> list[list[BaseMessage]]:
         """The messages of every request received so far, in order."""
         return list(self._calls)
+
+    @property
+    def sampling(self) -> list[dict[str, Any]]:
+        """The decoding each request asked for (`temperature`, `seed`; empty: greedy)."""
+        return list(self._sampling)
 
     @property
     def remaining(self) -> int:
@@ -131,6 +137,7 @@ class ReplayChatModel(BaseChatModel):
             entry = self._entries[self._position]
             self._position += 1
             self._calls.append(list(messages))
+            self._sampling.append({k: kwargs[k] for k in ("temperature", "seed") if k in kwargs})
         metadata = {"finish_reason": entry.finish_reason} if entry.finish_reason else {}
         message = AIMessage(content=entry.reply, response_metadata=metadata)
         if entry.tokens_in is not None and entry.tokens_out is not None:

@@ -29,10 +29,12 @@ def conversation_history(state: AgentState) -> list[str]:
 
 
 def planner_messages(
-    system: str, state: AgentState, *, code_request: str | None = None
+    system: str, state: AgentState, *, code_request: str | None = None, repairing: bool = False
 ) -> list[BaseMessage]:
     """The planner's prompt: the shared system prompt, then the task and what it must take
-    into account (`code_request`: the answer must be the code a step writes)."""
+    into account (`code_request`: the answer must be the code a step writes). A plan that
+    `repairing` code sees how the code failed (the findings), not the code: shown its failed
+    function, a small model copies it back unchanged, even when sampling."""
     sections = [prompts.PLAN_REQUEST.format(task=state["task"])]
     if code_request:
         sections.append(code_request)
@@ -40,8 +42,11 @@ def planner_messages(
         sections.append(prompts.fenced_memories(memories))
     if history := conversation_history(state):
         sections.append(prompts.SECTION_HISTORY.format(items=prompts.bullet_list(history)))
-    if results := state.get("results"):
-        lines = [prompts.result_line(r) for r in results.values()]
+    results = [
+        r for r in (state.get("results") or {}).values() if not (repairing and r.tool == "python")
+    ]
+    if results:
+        lines = [prompts.result_line(r) for r in results]
         sections.append(prompts.SECTION_RESULTS.format(items=prompts.bullet_list(lines)))
     if note := state.get("round_note"):
         sections.append(note)
@@ -90,10 +95,11 @@ class Planner(Node):
             return Command(
                 update=lifecycle.stop(deps, state, over, node=self.name), goto="finalizer"
             )
+        repairing = _repairing_code(state, deps.delivers_code(state))
         messages = planner_messages(
-            deps.system_prompt, state, code_request=self._code_request(state)
+            deps.system_prompt, state, code_request=self._code_request(state), repairing=repairing
         )
-        asked = self._ask(state, messages)
+        asked = self._ask(state, messages, repairing=repairing)
         update: dict[str, Any] = {
             "failures": asked.failures,
             "counters": asked.counters + Counters(replans=int(replanning)),
@@ -121,14 +127,18 @@ class Planner(Node):
         }
         return Command(update=update, goto="validator" if deps.config.validator else "executor")
 
-    def _ask(self, state: AgentState, messages: list[BaseMessage]) -> Sampled[Plan]:
-        """One plan, or `plans` candidates: the first greedy, the rest sampled (the prompt
-        is the same, so a backend that caches it processes it once)."""
+    def _ask(
+        self, state: AgentState, messages: list[BaseMessage], *, repairing: bool
+    ) -> Sampled[Plan]:
+        """One plan, or `plans` candidates: the first greedy (sampled when it repairs code),
+        the rest sampled (the prompt is the same, so a backend that caches it processes it
+        once)."""
         deps = self.deps
         sampled: Sampled[Plan] = Sampled()
+        version = state.get("plan_version", 0)
         for index in range(deps.config.plans):
             spent = sampled.counters
-            sampling = SAMPLING if index else None
+            sampling = SAMPLING if index else (REPAIR_SAMPLING if repairing else None)
             asked = ask_structured(
                 deps,
                 state,
@@ -137,7 +147,8 @@ class Planner(Node):
                 node=self.name,
                 spent=spent,
                 sampling=sampling,
-                seed=index,
+                # Each repair round draws afresh: the same seed would redraw the same code.
+                seed=index + (version * deps.config.plans if repairing else 0),
             )
             sampled.add(asked)
             if asked.stop is not None:
@@ -147,6 +158,28 @@ class Planner(Node):
 
 SAMPLING = 0.8
 """Temperature of candidate plans after the first (which is greedy)."""
+
+REPAIR_SAMPLING = 0.6
+"""Temperature of a plan that repairs code (see `_repairing_code`).
+Shown the failure, a small model decoding greedily writes the same function again, byte for
+byte (HumanEval study, docs/ablation); a sample is a different attempt. 0.6 sits where Chen et
+al. (2021, Codex) found the best temperature for a handful of samples (0.2 for one, 0.8
+for a hundred)."""
+
+
+def _repairing_code(state: AgentState, code_task: bool) -> bool:
+    """Whether this round re-plans code that failed: its last attempt failed the task's
+    examples, or (on a code task) the last plan's python step raised or the validator
+    rejected the plan (which greedy decoding would write again, word for word)."""
+    attempts = state.get("code_attempts") or []
+    if attempts and attempts[-1].failed > 0:
+        return True
+    if not code_task or not state.get("plan_version"):
+        return False
+    results = list((state.get("results") or {}).values())
+    if any(r.tool == "python" and r.status == "error" for r in results):
+        return True
+    return bool(state.get("findings")) and not results
 
 
 def _reusable(state: AgentState) -> dict[str, StepResult]:

@@ -13,7 +13,7 @@ from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.joining import combine_candidates
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import Node, traced_node
-from agentlab.plan_checks import Finding, check_plan
+from agentlab.plan_checks import Finding, check_plan, without_code_echoes
 from agentlab.schemas import Critique, Plan
 from agentlab.state import AgentState
 
@@ -29,9 +29,13 @@ class Validator(Node):
         if candidates := state.get("candidates"):
             return self._candidates(state, candidates)
         plan = state.get("plan") or Plan()
+        update: dict[str, Any] = {}
+        if deps.delivers_code(state):
+            plan, echoes = without_code_echoes(plan)
+            if echoes:
+                update |= {"plan": plan, "failures": self._failures(state, echoes)}
         rejected = set(state.get("rejected") or [])
         findings = check_plan(plan, deps.tools, deps.config.budgets, rejected=rejected)
-        update: dict[str, Any] = {}
         if not findings and deps.config.llm_critique:
             critique_update, findings = self._critique(state, plan)
             update |= critique_update
@@ -39,23 +43,23 @@ class Validator(Node):
                 return Command(update=update, goto="finalizer")
         if not findings:
             return Command(update=update, goto="executor")
-        failures: list[FailureEvent] = [
-            *update.get("failures", []),
-            *(
-                deps.failure(
-                    state,
-                    f.category,
-                    f.detail,
-                    node=self.name,
-                    step_id=f.step_id,
-                    tool=f.tool,
-                    args=f.args,
-                )
-                for f in findings
-            ),
-        ]
+        failures = [*update.get("failures", []), *self._failures(state, findings)]
         update |= {"failures": failures, "findings": [f.detail for f in findings]}
         return Command(update=update, goto="planner")
+
+    def _failures(self, state: AgentState, findings: list[Finding]) -> list[FailureEvent]:
+        return [
+            self.deps.failure(
+                state,
+                f.category,
+                f.detail,
+                node=self.name,
+                step_id=f.step_id,
+                tool=f.tool,
+                args=f.args,
+            )
+            for f in findings
+        ]
 
     def _candidates(
         self, state: AgentState, candidates: list[Plan]
