@@ -191,6 +191,24 @@ def test_a_step_echoing_the_code_is_left_out_and_the_code_answers(tmp_path: Path
 
 
 @pytest.mark.docker
+def test_candidate_code_plans_lose_their_echo_steps_too(tmp_path: Path) -> None:
+    echo = plan(
+        step("s1", "python", code=RIGHT),
+        step("s2", "python", code="return ${s1.code}"),
+        answer="${s2.code}",
+    )
+    state, sink, model = run(tmp_path, echo, code_plan(RIGHT), plans=2)
+    assert state["status"] == "answered" and state["answer"] == RIGHT
+    assert len(model.calls) == 2
+    # Both candidates ran: the echo was left out of the first, not the first rejected.
+    [joined] = [e for e in of_type(sink.events, Joined) if e.candidates]
+    assert [c.valid for c in joined.candidates] == [True, True]
+    [echoed] = [f for f in state["failures"] if f.node == "validator"]
+    assert echoed.category == "planning.bad_reference" and echoed.step_id == "s2"
+    assert "left out" in echoed.detail
+
+
+@pytest.mark.docker
 def test_the_answer_is_the_code_even_when_the_reflector_talks(tmp_path: Path) -> None:
     prose = finish("The function add is complete and works as expected.")
     state, sink, _ = run(tmp_path, code_plan(RIGHT), prose, reflection="always")

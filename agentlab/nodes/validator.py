@@ -28,12 +28,8 @@ class Validator(Node):
         deps = self.deps
         if candidates := state.get("candidates"):
             return self._candidates(state, candidates)
-        plan = state.get("plan") or Plan()
-        update: dict[str, Any] = {}
-        if deps.delivers_code(state):
-            plan, echoes = without_code_echoes(plan)
-            if echoes:
-                update |= {"plan": plan, "failures": self._failures(state, echoes)}
+        plan, echoes = self._without_echoes(state, state.get("plan") or Plan())
+        update: dict[str, Any] = {"plan": plan, "failures": echoes} if echoes else {}
         rejected = set(state.get("rejected") or [])
         findings = check_plan(plan, deps.tools, deps.config.budgets, rejected=rejected)
         if not findings and deps.config.llm_critique:
@@ -47,12 +43,22 @@ class Validator(Node):
         update |= {"failures": failures, "findings": [f.detail for f in findings]}
         return Command(update=update, goto="planner")
 
-    def _failures(self, state: AgentState, findings: list[Finding]) -> list[FailureEvent]:
+    def _without_echoes(self, state: AgentState, plan: Plan) -> tuple[Plan, list[FailureEvent]]:
+        """On a code task, `plan` without steps echoing another step's code, and a failure
+        for each step left out (see `without_code_echoes`)."""
+        if not self.deps.delivers_code(state):
+            return plan, []
+        plan, echoes = without_code_echoes(plan)
+        return plan, self._failures(state, echoes)
+
+    def _failures(
+        self, state: AgentState, findings: list[Finding], prefix: str = ""
+    ) -> list[FailureEvent]:
         return [
             self.deps.failure(
                 state,
                 f.category,
-                f.detail,
+                prefix + f.detail,
                 node=self.name,
                 step_id=f.step_id,
                 tool=f.tool,
@@ -67,33 +73,32 @@ class Validator(Node):
         """Check each candidate plan; the valid ones run together (their step ids prefixed
         `c<n>_`), the others are findings. None valid: back to the planner."""
         deps = self.deps
+        candidates = list(candidates)
         rejected = set(state.get("rejected") or [])
         failures: list[FailureEvent] = []
         valid: list[int] = []
         first_findings: list[Finding] = []
         for number, candidate in enumerate(candidates, 1):
-            findings = check_plan(candidate, deps.tools, deps.config.budgets, rejected=rejected)
+            candidates[number - 1], echoes = self._without_echoes(state, candidate)
+            failures += echoes
+            findings = check_plan(
+                candidates[number - 1], deps.tools, deps.config.budgets, rejected=rejected
+            )
             if not findings:
                 valid.append(number)
                 continue
             first_findings = first_findings or findings
-            failures += [
-                deps.failure(
-                    state,
-                    f.category,
-                    f"candidate {number}: {f.detail}",
-                    node=self.name,
-                    step_id=f.step_id,
-                    tool=f.tool,
-                    args=f.args,
-                )
-                for f in findings
-            ]
+            failures += self._failures(state, findings, prefix=f"candidate {number}: ")
         if not valid:
             update = {"failures": failures, "findings": [f.detail for f in first_findings]}
             return Command(update=update, goto="planner")
         combined = combine_candidates(candidates, valid)
-        update = {"failures": failures, "plan": combined, "valid_candidates": valid}
+        update = {
+            "failures": failures,
+            "plan": combined,
+            "candidates": candidates,
+            "valid_candidates": valid,
+        }
         return Command(update=update, goto="executor")
 
     def _critique(self, state: AgentState, plan: Plan) -> tuple[dict[str, Any], list[Finding]]:
