@@ -75,9 +75,14 @@ def delivers_code(deliverable: str, task: str, tools: Iterable[str]) -> bool:
     return deliverable == "auto" and "python" in set(tools) and asks_for_code(task)
 
 
+def task_functions(task: str) -> list[str]:
+    """Names of the functions the task itself writes `def` lines for (HumanEval style)."""
+    return re.findall(r"def (\w+)\(", task)
+
+
 def gives_examples(task: str) -> bool:
     """Whether the task shows examples of the code's use (doctests, `f(x) == y`, `➞`)."""
-    return bool(task_examples(task, re.findall(r"def (\w+)\(", task)))
+    return bool(task_examples(task, task_functions(task)))
 
 
 def own_asserts(code: str) -> int:

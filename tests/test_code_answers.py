@@ -228,6 +228,36 @@ def test_when_replans_run_out_the_code_that_passed_most_examples_answers(tmp_pat
     assert [e.reason for e in of_type(sink.events, Joined)] == ["examples_failed", "budget"]
 
 
+@pytest.mark.docker
+def test_code_defining_none_of_the_tasks_functions_is_a_failed_attempt(tmp_path: Path) -> None:
+    # HumanEval/146: a repair wrote `nums = [...]` and no function; the examples had nothing
+    # to call, and the run answered it as clean.
+    no_function = "nums = [2, 3]\nprint(sum(nums))"
+    state, sink, model = run(tmp_path, code_plan(no_function), code_plan(RIGHT))
+    assert state["answer"] == RIGHT
+    assert [e.reason for e in of_type(sink.events, Joined)] == [
+        "examples_failed",
+        "examples_passed",
+    ]
+    repair_prompt = str(model.calls[1][-1].content)
+    assert "defines none of the functions the task asks for: add" in repair_prompt
+    assert model.sampling[1]["temperature"] == REPAIR_SAMPLING
+    [missing] = [f for f in state["failures"] if f.node == "joiner"]
+    assert missing.category == "planning.wrong_argument_values" and missing.step_id == "s1"
+
+
+@pytest.mark.docker
+def test_when_replans_run_out_code_without_the_function_does_not_answer(tmp_path: Path) -> None:
+    from agentlab import Budgets
+
+    half = "def add(a, b):\n    return 5 if a == 2 else a - b"
+    state, sink, _ = run(
+        tmp_path, code_plan(half), code_plan("x = 5"), budgets=Budgets(max_replans=1)
+    )
+    assert state["answer"] == half
+    assert [e.reason for e in of_type(sink.events, Joined)] == ["examples_failed", "budget"]
+
+
 # -- replies cut off at their token limit
 
 
