@@ -54,7 +54,8 @@ def ask_structured(
     `spent` is what the node already used (for the budget checks). `sampling` asks for a
     sampled reply at that temperature (seeded by `seed`) instead of the greedy one. A reply
     cut off at its token limit is `model.output_truncated`, never parsed as if complete:
-    code is asked again with twice the room (up to `output_tokens_cap`); a plan or verdict,
+    code is asked again with twice the room (up to `output_tokens_cap`, and not again once
+    a greedy reply fills the cap: it would be the same reply); a plan or verdict,
     whose room is ample, is asked again for a shorter reply (a small model that fills it
     is repeating itself).
     """
@@ -94,7 +95,11 @@ def ask_structured(
             )
             if deps.delivers_code(state):
                 # Code can need more room than a plan: ask again with twice as much.
-                room = min(room * 2, max(config.output_tokens_cap, room))
+                more = min(room * 2, max(config.output_tokens_cap, room))
+                if more == room and sampling is None:
+                    # The same greedy request would get the same cut-off reply again.
+                    return asked
+                room = more
             else:
                 # A plan or verdict that fills its room is a model repeating itself.
                 messages = [
