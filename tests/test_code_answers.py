@@ -285,14 +285,8 @@ def test_a_truncated_reply_is_truncation_and_is_asked_again_with_room(tmp_path: 
     assert [c.finish_reason for c in calls] == ["length", None]
 
 
-def test_a_greedy_reply_that_fills_the_cap_is_not_asked_again(tmp_path: Path) -> None:
-    # Asked again at the same room, greedy decoding writes the same cut-off reply (the bare
-    # model's HumanEval ramblers were asked a third time for nothing).
-    cut = {"reply": '{"steps": [{"id": "s1", "tool": "python", "args": {"code": "de'}
-    entries = [
-        cut | {"finish_reason": "length", "tokens_in": 50, "tokens_out": 2048},
-        cut | {"finish_reason": "length", "tokens_in": 50, "tokens_out": 4096},
-    ]
+def cut_off(tmp_path: Path, *entries: dict[str, Any]) -> tuple[dict[str, Any], list[ModelCall]]:
+    """A code task whose replies are `entries` (cut off); the state and the model calls."""
     cassette = tmp_path / "c.jsonl"
     cassette.write_text("".join(json.dumps(e) + "\n" for e in entries))
     model = ReplayChatModel(path=str(cassette))
@@ -305,13 +299,51 @@ def test_a_greedy_reply_that_fills_the_cap_is_not_asked_again(tmp_path: Path) ->
     )
     state = graph.invoke({"task": "Write add(a, b)."})
     model.assert_complete()
-    assert [c.finish_reason for c in of_type(sink.events, ModelCall)] == ["length", "length"]
+    return state, of_type(sink.events, ModelCall)
+
+
+CUT = {"reply": '{"steps": [{"id": "s1", "tool": "python", "args": {"code": "de'}
+
+
+def test_a_greedy_reply_that_fills_the_cap_is_not_asked_again(tmp_path: Path) -> None:
+    # Asked again at the same room, greedy decoding writes the same cut-off reply (the bare
+    # model's HumanEval ramblers were asked a third time for nothing).
+    state, calls = cut_off(
+        tmp_path,
+        CUT | {"finish_reason": "length", "tokens_in": 50, "tokens_out": 2048},
+        CUT | {"finish_reason": "length", "tokens_in": 50, "tokens_out": 4096},
+    )
+    assert [c.finish_reason for c in calls] == ["length", "length"]
     # Two cut-off replies and nothing else: a third request would find the cassette empty.
     categories = [f.category for f in state["failures"]]
     assert categories == ["model.output_truncated", "model.output_truncated"]
     cuts = [f.detail for f in state["failures"]]
-    assert ["limit of 2048" in cuts[0], "limit of 4096" in cuts[1]] == [True, True]
+    assert "limit of 2048" in cuts[0] and cuts[0].endswith("asked again")
+    assert "limit of 4096" in cuts[1] and cuts[1].endswith("not asked again")
     assert state["status"] != "answered"
+    assert "(2 attempts)" in str(state["stop"])
+
+
+def test_a_code_reply_cut_off_in_a_loop_is_not_asked_again(tmp_path: Path) -> None:
+    # The bare model's HumanEval replies ran into thousands of newlines; asked again with
+    # twice the room, they looped to the end again.
+    looping = {"reply": CUT["reply"] + "\\n" * 400}
+    state, calls = cut_off(
+        tmp_path, looping | {"finish_reason": "length", "tokens_in": 50, "tokens_out": 2048}
+    )
+    assert len(calls) == 1
+    [cut] = state["failures"]
+    assert cut.category == "model.output_truncated" and cut.detail.endswith("not asked again")
+
+
+def test_a_reply_ends_in_a_loop_only_when_its_tail_repeats_a_short_pattern() -> None:
+    from agentlab.nodes.asking import repeats_itself
+
+    assert repeats_itself("def f():" + "\n" * 300)
+    assert repeats_itself("x" * 50 + "```\n" * 80)
+    assert repeats_itself("[" + "0, " * 100)
+    assert not repeats_itself("\n" * 100)  # too short to tell
+    assert not repeats_itself(" ".join(f"step {i} adds {i * i}" for i in range(40)))
 
 
 def test_a_truncated_plan_is_asked_again_for_a_shorter_reply(tmp_path: Path) -> None:

@@ -106,7 +106,7 @@ class Planner(Node):
         }
         plans = asked.values
         if asked.stop is not None or not plans:
-            attempts = 1 + deps.config.budgets.max_output_retries
+            attempts = asked.counters.llm_calls
             reason = asked.stop or NoAnswer(detail=NO_PLAN.format(attempts=attempts))
             update |= lifecycle.stop(deps, state, reason, node=self.name, failures=asked.failures)
             return Command(update=update, goto="finalizer")
