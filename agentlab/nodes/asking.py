@@ -90,7 +90,7 @@ def ask_structured(
             # unless greedy decoding would almost surely write the same reply again: it
             # already had the most room, or it ended in a loop (the bare model's HumanEval
             # replies that run into thousands of newlines: asked again with twice the room,
-            # 6 of 7 looped to the end again). A plan or verdict that fills its room is a
+            # 5 of the 6 seen looped to the end again). A plan or verdict that fills its room is a
             # model repeating itself: asked again for a shorter reply.
             code = deps.delivers_code(state)
             more = min(room * 2, max(config.output_tokens_cap, room))
