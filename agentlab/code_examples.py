@@ -85,6 +85,58 @@ def gives_examples(task: str) -> bool:
     return bool(task_examples(task, task_functions(task)))
 
 
+def _parses(source: str) -> bool:
+    """Whether `source` compiles (`return` outside a function only fails here, not in
+    `ast.parse`)."""
+    try:
+        compile(source, "<code>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def task_code(task: str) -> str | None:
+    """The Python the task gives to complete: the task itself when it parses, else its
+    longest fenced block that does (HumanEval's prompt in a fence); None without a `def`."""
+    sources = [task] if _parses(task) else sorted(_FENCED.findall(task), key=len, reverse=True)
+    return next((s for s in sources if _parses(s) and task_functions(s)), None)
+
+
+def _awaits_body(source: str) -> bool:
+    """Whether the last top-level function of `source` has no body yet (a docstring, `pass`
+    or `...` at most): the function a completion continues."""
+    functions = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
+    if not functions:
+        return False
+    return all(
+        isinstance(node, ast.Pass)
+        or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+        for node in functions[-1].body
+    )
+
+
+def completed_body(code: str, task: str) -> str | None:
+    """`code` completed under the task's last `def` when it is that function's body alone
+    (HumanEval's convention: the prompt, then the body), else None.
+
+    Only code that does not run as it stands (`return` outside a function, an indented
+    first line) and defines none of the task's functions counts as a body; the completion
+    must parse. The body is indented to the function's level when it was written flush.
+    """
+    given = task_code(task)
+    if given is None or not _awaits_body(given) or not code.strip() or _parses(code):
+        return None
+    if set(defined_functions(code)) & set(task_functions(given)):
+        return None
+    lines = code.strip("\n").splitlines()
+    flush = not lines[0][:1].isspace()
+    body = "\n".join(("    " + line if flush and line.strip() else line) for line in lines)
+    completed = given.rstrip() + "\n" + body + "\n"
+    if not _parses(completed):
+        return None
+    return completed
+
+
 def own_asserts(code: str) -> int:
     """How many top-level `assert` statements `code` makes: the quick checks a plan writes
     after its function (they ran when the step ran; a failing one fails the step)."""

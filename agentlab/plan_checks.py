@@ -15,7 +15,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 
-from agentlab import conditions, fan_out
+from agentlab import code_examples, conditions, fan_out
 from agentlab.config import Budgets
 from agentlab.execution import call_key
 from agentlab.failures import FailureCategory
@@ -179,6 +179,11 @@ CODE_ECHO = (
     "step {step}: its code re-uses ${{{ref}.code}}, which no step can run; the step was left "
     "out and the answer is step {ref}'s code"
 )
+BODY_ONLY = (
+    "step {step}: its code is the body of the task's function without its def; it runs "
+    "completed under the task's signature"
+)
+PYTHON = "python"
 
 
 def without_code_echoes(plan: Plan) -> tuple[Plan, list[Finding]]:
@@ -222,6 +227,33 @@ def without_code_echoes(plan: Plan) -> tuple[Plan, list[Finding]]:
     kept = [s for s in plan.steps if s.id not in echoed]
     answer = TEMPLATE_REFERENCE.sub(renamed, plan.answer)
     return plan.model_copy(update={"steps": kept, "answer": answer}), findings
+
+
+def with_completed_bodies(plan: Plan, task: str) -> tuple[Plan, list[Finding]]:
+    """A code plan whose python steps that hold only the body of the task's function
+    (HumanEval's prompt ends at the docstring, and the model continues it) run the
+    function completed under the task's signature, as HumanEval's harness would read
+    them. Each completed step is a finding to record, not a rejection."""
+    steps, findings = [], []
+    for step in plan.steps:
+        code = step.args.get("code") if step.tool == PYTHON else None
+        completed = code_examples.completed_body(code, task) if isinstance(code, str) else None
+        if completed is None:
+            steps.append(step)
+            continue
+        steps.append(step.model_copy(update={"args": {**step.args, "code": completed}}))
+        findings.append(
+            Finding(
+                FailureCategory.PLANNING_WRONG_ARGUMENT_VALUES,
+                BODY_ONLY.format(step=step.id),
+                step.id,
+                step.tool,
+                step.args,
+            )
+        )
+    if not findings:
+        return plan, []
+    return plan.model_copy(update={"steps": steps}), findings
 
 
 def _bare_references(value: Any, earlier: set[str]) -> list[str]:

@@ -13,6 +13,7 @@ from agentlab import AgentConfig, build_agent
 from agentlab.code_examples import (
     asks_for_code,
     check_program,
+    completed_body,
     defined_functions,
     delivers_code,
     gives_examples,
@@ -255,6 +256,45 @@ def test_when_replans_run_out_code_without_the_function_does_not_answer(tmp_path
     )
     assert state["answer"] == half
     assert [e.reason for e in of_type(sink.events, Joined)] == ["examples_failed", "budget"]
+
+
+HUMANEVAL_STYLE = (
+    f"Complete this Python function.\n\n```python\nfrom typing import List\n\n\n{TASK}```\n"
+)
+
+
+def test_a_bare_body_is_completed_under_the_tasks_signature() -> None:
+    for body in ("    return a + b\n", "return a + b", "    s = a + b\n    return s"):
+        completed = completed_body(body, HUMANEVAL_STYLE)
+        assert completed is not None and completed.startswith("from typing import List")
+        assert completed.rstrip().endswith("return a + b" if "s =" not in body else "return s")
+        namespace: dict[str, Any] = {}
+        exec(compile(completed, "<test>", "exec"), namespace)
+        assert namespace["add"](2, 3) == 5
+
+
+def test_only_code_that_cannot_run_as_it_stands_is_a_body() -> None:
+    assert completed_body(RIGHT, TASK) is None  # the whole function
+    assert completed_body("print(add(2, 3))", TASK) is None  # runs as it stands
+    assert completed_body("    return a +", TASK) is None  # does not parse even completed
+    assert completed_body("    return a + b", "Write add(a, b).") is None  # no def to complete
+    done = "def add(a, b):\n    return a + b\n"
+    assert completed_body("    return a * b", done) is None  # the task's def has a body
+
+
+@pytest.mark.docker
+def test_a_plan_writing_only_the_body_runs_and_answers_the_completed_function(
+    tmp_path: Path,
+) -> None:
+    # HumanEval's prompt ends at the docstring; the model often continues it with the body.
+    state, sink, model = run(tmp_path, code_plan("    return a + b"), task=HUMANEVAL_STYLE)
+    assert len(model.calls) == 1
+    assert state["answer"].startswith("from typing import List")
+    assert "def add(a: int, b: int) -> int:" in state["answer"]
+    assert state["answer"].rstrip().endswith("return a + b")
+    assert [e.reason for e in of_type(sink.events, Joined)] == ["examples_passed"]
+    [body] = [f for f in state["failures"] if f.node == "validator"]
+    assert body.category == "planning.wrong_argument_values" and "without its def" in body.detail
 
 
 # -- replies cut off at their token limit
