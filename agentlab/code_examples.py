@@ -115,6 +115,19 @@ def _awaits_body(source: str) -> bool:
     )
 
 
+def runs_alone(code: str) -> bool:
+    """Whether `code` compiles as a program of its own."""
+    return _parses(code)
+
+
+def only_header(code: str, task: str) -> bool:
+    """Whether `code` defines one of the task's functions with no body yet (its `def` and
+    docstring copied from the task): a step that a body-only step goes on to complete."""
+    if not _parses(code) or not (given := task_code(task)):
+        return False
+    return bool(set(defined_functions(code)) & set(task_functions(given))) and _awaits_body(code)
+
+
 def completed_body(code: str, task: str) -> str | None:
     """`code` completed under the task's last `def` when it is that function's body alone
     (HumanEval's convention: the prompt, then the body), else None.

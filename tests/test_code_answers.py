@@ -297,6 +297,72 @@ def test_a_plan_writing_only_the_body_runs_and_answers_the_completed_function(
     assert body.category == "planning.wrong_argument_values" and "without its def" in body.detail
 
 
+HEADER = (
+    'def add(a: int, b: int) -> int:\n    """Add two numbers.\n    >>> add(2, 3)\n    5\n    """'
+)
+
+
+def test_a_body_split_over_steps_is_joined_and_answers_for_the_header_step() -> None:
+    from agentlab.plan_checks import with_completed_bodies
+    from agentlab.schemas import Plan
+
+    split = Plan.model_validate(
+        json.loads(
+            plan(
+                step("s1", "python", code=HEADER),
+                step("s2", "python", code="    s = a + b"),
+                step("s3", "python", code="return s"),
+                answer="${s1.code}",
+            )
+        )
+    )
+    completed, findings = with_completed_bodies(split, HUMANEVAL_STYLE)
+    assert [s.id for s in completed.steps] == ["s1", "s2"]
+    assert completed.answer == "${s2.code}"
+    code = completed.steps[1].args["code"]
+    assert code.rstrip().endswith("    s = a + b\n    return s")
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "<test>", "exec"), namespace)
+    assert namespace["add"](2, 3) == 5
+    assert [f.step_id for f in findings] == ["s2", "s3"]
+    assert "step s2 runs it" in findings[1].detail
+
+
+@pytest.mark.docker
+def test_a_split_function_runs_whole_and_answers_in_one_model_call(tmp_path: Path) -> None:
+    # HumanEval/0 and /20: the plan copied the task's def into s1 and wrote the body over
+    # the next steps, answering with s1's code (a function that returns None).
+    split = plan(
+        step("s1", "python", code=HEADER),
+        step("s2", "python", code="    s = a + b"),
+        step("s3", "python", code="    return s"),
+        answer="${s1.code}",
+    )
+    state, sink, model = run(tmp_path, split, task=HUMANEVAL_STYLE)
+    assert len(model.calls) == 1
+    assert [e.reason for e in of_type(sink.events, Joined)] == ["examples_passed"]
+    assert state["answer"].rstrip().endswith("    s = a + b\n    return s")
+    assert [c.step_id for c in of_type(sink.events, ToolCall)] == ["s1", "s2", "examples1"]
+
+
+def test_a_body_step_another_step_uses_is_not_joined_away() -> None:
+    from agentlab.plan_checks import with_completed_bodies
+    from agentlab.schemas import Plan
+
+    split = Plan.model_validate(
+        json.loads(
+            plan(
+                step("s1", "python", code="    s = a + b"),
+                step("s2", "python", code="    return s"),
+                step("s3", "calculator", expression="${s2} + 1"),
+                answer="${s3}",
+            )
+        )
+    )
+    completed, _ = with_completed_bodies(split, HUMANEVAL_STYLE)
+    assert [s.id for s in completed.steps] == ["s1", "s2", "s3"]  # s2 stays: s3 uses it
+
+
 # -- replies cut off at their token limit
 
 
