@@ -128,6 +128,17 @@ def only_header(code: str, task: str) -> bool:
     return bool(set(defined_functions(code)) & set(task_functions(given))) and _awaits_body(code)
 
 
+def uses_any(source: str, names: Iterable[str]) -> bool:
+    """Whether `source` names one of `names` (calls it, passes it, reads it); code that does
+    not parse counts as using them, since nothing shows it does not."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True
+    wanted = set(names)
+    return any(isinstance(n, ast.Name) and n.id in wanted for n in ast.walk(tree))
+
+
 def completed_body(code: str, task: str) -> str | None:
     """`code` completed under the task's last `def` when it is that function's body alone
     (HumanEval's convention: the prompt, then the body), else None.

@@ -363,6 +363,33 @@ def test_a_body_step_another_step_uses_is_not_joined_away() -> None:
     assert [s.id for s in completed.steps] == ["s1", "s2", "s3"]  # s2 stays: s3 uses it
 
 
+@pytest.mark.docker
+def test_a_failing_step_that_never_touches_the_code_does_not_send_it_back(tmp_path: Path) -> None:
+    # HumanEval/130 and /146: a step `print(answer)` after the function raised NameError,
+    # and a good function went back to the planner for it.
+    noise = plan(
+        step("s1", "python", code=RIGHT),
+        step("s2", "python", code="print(answer)"),
+        answer="${s1.code}",
+    )
+    state, sink, model = run(tmp_path, noise)
+    assert len(model.calls) == 1 and state["answer"] == RIGHT
+    assert [e.reason for e in of_type(sink.events, Joined)] == ["examples_passed"]
+    assert "execution.tool_error" in [f.category for f in state["failures"]]  # still recorded
+
+
+@pytest.mark.docker
+def test_a_failing_step_that_uses_the_code_sends_it_back(tmp_path: Path) -> None:
+    checked = plan(
+        step("s1", "python", code=RIGHT),
+        step("s2", "python", code="assert add(2, 3) == 6"),
+        answer="${s1.code}",
+    )
+    state, sink, _ = run(tmp_path, checked, code_plan(RIGHT))
+    assert state["answer"] == RIGHT
+    assert [e.reason for e in of_type(sink.events, Joined)] == ["failed_steps", "examples_passed"]
+
+
 # -- replies cut off at their token limit
 
 

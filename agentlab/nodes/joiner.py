@@ -66,7 +66,13 @@ class Joiner(Node):
             }
         policy = self.deps.config.reflection
         judged = judge(plan, results, self.deps.tools, policy)
-        if self._code_task(state, plan) and judged.reason == "failed_steps" and policy != "always":
+        code_task = self._code_task(state, plan)
+        if code_task and judged.reason == "failed_steps" and policy != "always":
+            code = self._code_answer(state, plan, results, judged)
+            if code is not None and not self._failures_use(results, code):
+                # The steps that failed never touched the code (`print(answer)` after the
+                # function): its examples decide, not an unrelated error.
+                return self._test_code(state, plan, results, code, update, outcomes)
             # Code that fails is fixed by the planner, shown the error (Reflexion's loop).
             judged = Judged("plan", "failed_steps", None, judged.findings)
             return self._route(state, judged, update, outcomes)
@@ -140,6 +146,20 @@ class Joiner(Node):
             if result is not None and result.status == "ok" and isinstance(code, str):
                 return code
         return None
+
+    def _failures_use(self, results: dict[str, StepResult], code: str) -> bool:
+        """Whether a step that failed ran, or used, the code's functions: only a python step
+        that names none of them (and is not the code's own step) is unrelated."""
+        functions = code_examples.defined_functions(code)
+        for result in results.values():
+            if result.status == "ok" or result.not_taken:
+                continue
+            source = result.args.get("code") if result.tool == PYTHON else None
+            if not isinstance(source, str) or source == code or not functions:
+                return True
+            if code_examples.uses_any(source, functions):
+                return True
+        return False
 
     def _test_code(
         self,
