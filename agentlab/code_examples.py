@@ -128,6 +128,26 @@ def only_header(code: str, task: str) -> bool:
     return bool(set(defined_functions(code)) & set(task_functions(given))) and _awaits_body(code)
 
 
+JSON_CLOSERS = "}]"
+MAX_CLOSERS = 4
+
+
+def without_json_closers(code: str) -> str | None:
+    """`code` without the JSON brackets a model wrote into its end (the plan's `}` that
+    closes `args`, typed inside the string: `for i in range(n)]}`), when that is all that
+    keeps it from compiling; None when the code compiles or that does not mend it."""
+    if _parses(code):
+        return None
+    mended = code.rstrip()
+    for _ in range(MAX_CLOSERS):
+        if not mended or mended[-1] not in JSON_CLOSERS:
+            return None
+        mended = mended[:-1].rstrip()
+        if _parses(mended):
+            return mended + "\n"
+    return None
+
+
 def uses_any(source: str, names: Iterable[str]) -> bool:
     """Whether `source` names one of `names` (calls it, passes it, reads it); code that does
     not parse counts as using them, since nothing shows it does not."""

@@ -184,6 +184,10 @@ BODY_ONLY = (
     "step {step}: its code is (part of) the body of the task's function without its def; "
     "step {into} runs it completed under the task's code"
 )
+JSON_CLOSERS_IN_CODE = (
+    "step {step}: its code ended in the plan's own closing brackets (typed inside the "
+    "string); they were taken off"
+)
 PYTHON = "python"
 
 
@@ -228,6 +232,32 @@ def without_code_echoes(plan: Plan) -> tuple[Plan, list[Finding]]:
     kept = [s for s in plan.steps if s.id not in echoed]
     answer = TEMPLATE_REFERENCE.sub(renamed, plan.answer)
     return plan.model_copy(update={"steps": kept, "answer": answer}), findings
+
+
+def with_mended_code(plan: Plan) -> tuple[Plan, list[Finding]]:
+    """A code plan whose python steps lose the JSON brackets the model typed into the end
+    of their code (`code_examples.without_json_closers`). Each mended step is a finding to
+    record, not a rejection."""
+    steps, findings = [], []
+    for step in plan.steps:
+        code = step.args.get("code") if step.tool == PYTHON else None
+        mended = code_examples.without_json_closers(code) if isinstance(code, str) else None
+        if mended is None:
+            steps.append(step)
+            continue
+        steps.append(step.model_copy(update={"args": {**step.args, "code": mended}}))
+        findings.append(
+            Finding(
+                FailureCategory.PLANNING_MALFORMED_OUTPUT,
+                JSON_CLOSERS_IN_CODE.format(step=step.id),
+                step.id,
+                step.tool,
+                step.args,
+            )
+        )
+    if not findings:
+        return plan, []
+    return plan.model_copy(update={"steps": steps}), findings
 
 
 def with_completed_bodies(plan: Plan, task: str) -> tuple[Plan, list[Finding]]:

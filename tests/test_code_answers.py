@@ -390,6 +390,22 @@ def test_a_failing_step_that_uses_the_code_sends_it_back(tmp_path: Path) -> None
     assert [e.reason for e in of_type(sink.events, Joined)] == ["failed_steps", "examples_passed"]
 
 
+def test_json_brackets_typed_into_the_end_of_code_are_taken_off() -> None:
+    from agentlab.code_examples import without_json_closers
+    from agentlab.plan_checks import with_mended_code
+    from agentlab.schemas import Plan
+
+    # HumanEval/37: `... for i in range(len(l))]}`, the `}` closing the plan's `args`.
+    leaked = "def evens(l):\n    return [x for x in l if x % 2 == 0]}"
+    assert without_json_closers(leaked) == leaked[:-1] + "\n"
+    assert without_json_closers(RIGHT) is None  # compiles: left alone
+    assert without_json_closers("def f():\n    return [1, 2}") is None  # not a leak: a typo
+    leaky = Plan.model_validate(json.loads(code_plan(leaked)))
+    mended, findings = with_mended_code(leaky)
+    assert mended.steps[0].args["code"] == leaked[:-1] + "\n"
+    assert [(f.category, f.step_id) for f in findings] == [("planning.malformed_output", "s1")]
+
+
 # -- replies cut off at their token limit
 
 

@@ -13,7 +13,13 @@ from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.joining import combine_candidates
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import Node, traced_node
-from agentlab.plan_checks import Finding, check_plan, with_completed_bodies, without_code_echoes
+from agentlab.plan_checks import (
+    Finding,
+    check_plan,
+    with_completed_bodies,
+    with_mended_code,
+    without_code_echoes,
+)
 from agentlab.schemas import Critique, Plan
 from agentlab.state import AgentState
 
@@ -44,14 +50,16 @@ class Validator(Node):
         return Command(update=update, goto="planner")
 
     def _code_plan(self, state: AgentState, plan: Plan) -> tuple[Plan, list[FailureEvent]]:
-        """On a code task, `plan` without steps echoing another step's code and with bare
-        function bodies completed, and a failure for each step it changed (see
-        `without_code_echoes`, `with_completed_bodies`)."""
+        """On a code task, `plan` without steps echoing another step's code, with the JSON
+        brackets typed into code taken off and bare function bodies completed, and a
+        failure for each step it changed (see `without_code_echoes`, `with_mended_code`,
+        `with_completed_bodies`)."""
         if not self.deps.delivers_code(state):
             return plan, []
         plan, echoes = without_code_echoes(plan)
+        plan, mended = with_mended_code(plan)
         plan, bodies = with_completed_bodies(plan, state.get("task", ""))
-        return plan, self._failures(state, echoes + bodies)
+        return plan, self._failures(state, echoes + mended + bodies)
 
     def _failures(
         self, state: AgentState, findings: list[Finding], prefix: str = ""
