@@ -132,12 +132,7 @@ JSON_CLOSERS = "}]"
 MAX_CLOSERS = 4
 
 
-def without_json_closers(code: str) -> str | None:
-    """`code` without the JSON brackets a model wrote into its end (the plan's `}` that
-    closes `args`, typed inside the string: `for i in range(n)]}`), when that is all that
-    keeps it from compiling; None when the code compiles or that does not mend it."""
-    if _parses(code):
-        return None
+def _without_closers(code: str) -> str | None:
     mended = code.rstrip()
     for _ in range(MAX_CLOSERS):
         if not mended or mended[-1] not in JSON_CLOSERS:
@@ -145,6 +140,53 @@ def without_json_closers(code: str) -> str | None:
         mended = mended[:-1].rstrip()
         if _parses(mended):
             return mended + "\n"
+    return None
+
+
+def _triple_quoted_docstrings(code: str) -> str:
+    """`code` with each docstring a model opened and closed with one quote across lines
+    given its three quotes (inside JSON each quote is escaped; a model wrote one)."""
+    lines = code.split("\n")
+    previous = ""
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        stripped = line.lstrip()
+        opener = stripped[:1]
+        if (
+            previous.lstrip().startswith(("def ", "async def ", "class "))
+            and previous.rstrip().endswith(":")
+            and opener in ("'", '"')
+            and not stripped.startswith(opener * 3)
+            and opener not in stripped[1:]
+        ):
+            for close in range(index + 1, len(lines)):
+                tail = lines[close].rstrip()
+                if tail.endswith(opener) and not tail.endswith(opener * 3):
+                    indent = line[: len(line) - len(stripped)]
+                    lines[index] = indent + opener * 3 + stripped[1:]
+                    lines[close] = tail[:-1] + opener * 3
+                    index = close
+                    break
+        if line.strip():
+            previous = lines[index]
+        index += 1
+    return "\n".join(lines)
+
+
+def mended_code(code: str) -> str | None:
+    """`code` mended of what a model writing code inside a JSON string gets wrong, when
+    that is all that keeps it from compiling, else None: the JSON brackets it typed into
+    the end (the plan's `}` that closes `args`: `for i in range(n)]}`), and a docstring
+    opened and closed with one quote instead of three."""
+    if _parses(code):
+        return None
+    docstrings = _triple_quoted_docstrings(code)
+    for candidate in (code, docstrings):
+        if candidate != code and _parses(candidate):
+            return candidate
+        if (mended := _without_closers(candidate)) is not None:
+            return mended
     return None
 
 

@@ -184,9 +184,9 @@ BODY_ONLY = (
     "step {step}: its code is (part of) the body of the task's function without its def; "
     "step {into} runs it completed under the task's code"
 )
-JSON_CLOSERS_IN_CODE = (
-    "step {step}: its code ended in the plan's own closing brackets (typed inside the "
-    "string); they were taken off"
+MENDED_CODE = (
+    "step {step}: its code did not compile as written inside the plan's JSON (the plan's "
+    "closing brackets typed into it, or a docstring with one quote for three); it runs mended"
 )
 PYTHON = "python"
 
@@ -235,13 +235,14 @@ def without_code_echoes(plan: Plan) -> tuple[Plan, list[Finding]]:
 
 
 def with_mended_code(plan: Plan) -> tuple[Plan, list[Finding]]:
-    """A code plan whose python steps lose the JSON brackets the model typed into the end
-    of their code (`code_examples.without_json_closers`). Each mended step is a finding to
-    record, not a rejection."""
+    """A code plan whose python steps are mended of what writing code inside a JSON string
+    got wrong (`code_examples.mended_code`: the plan's own brackets typed into the end, a
+    docstring with one quote for three). Each mended step is a finding to record, not a
+    rejection."""
     steps, findings = [], []
     for step in plan.steps:
         code = step.args.get("code") if step.tool == PYTHON else None
-        mended = code_examples.without_json_closers(code) if isinstance(code, str) else None
+        mended = code_examples.mended_code(code) if isinstance(code, str) else None
         if mended is None:
             steps.append(step)
             continue
@@ -249,7 +250,7 @@ def with_mended_code(plan: Plan) -> tuple[Plan, list[Finding]]:
         findings.append(
             Finding(
                 FailureCategory.PLANNING_MALFORMED_OUTPUT,
-                JSON_CLOSERS_IN_CODE.format(step=step.id),
+                MENDED_CODE.format(step=step.id),
                 step.id,
                 step.tool,
                 step.args,

@@ -390,16 +390,26 @@ def test_a_failing_step_that_uses_the_code_sends_it_back(tmp_path: Path) -> None
     assert [e.reason for e in of_type(sink.events, Joined)] == ["failed_steps", "examples_passed"]
 
 
-def test_json_brackets_typed_into_the_end_of_code_are_taken_off() -> None:
-    from agentlab.code_examples import without_json_closers
+def test_code_written_inside_json_is_mended_of_brackets_and_single_quote_docstrings() -> None:
+    from agentlab.code_examples import mended_code
     from agentlab.plan_checks import with_mended_code
     from agentlab.schemas import Plan
 
     # HumanEval/37: `... for i in range(len(l))]}`, the `}` closing the plan's `args`.
     leaked = "def evens(l):\n    return [x for x in l if x % 2 == 0]}"
-    assert without_json_closers(leaked) == leaked[:-1] + "\n"
-    assert without_json_closers(RIGHT) is None  # compiles: left alone
-    assert without_json_closers("def f():\n    return [1, 2}") is None  # not a leak: a typo
+    assert mended_code(leaked) == leaked[:-1] + "\n"
+    assert mended_code(RIGHT) is None  # compiles: left alone
+    assert mended_code("def f():\n    return [1, 2}") is None  # not a leak: a typo
+    # HumanEval/55 and /75: `\\"\\"\\"` inside JSON written as one escaped quote.
+    one_quote = 'def fib(n):\n    "Return the n-th Fibonacci number.\n    >>> fib(1)\n    1\n    "\n    return n'
+    mended = mended_code(one_quote)
+    assert (
+        mended is not None
+        and '    """Return the n-th' in mended
+        and '    """\n    return n' in mended
+    )
+    both = mended_code(one_quote + "}")  # both slips at once
+    assert both is not None and both.rstrip() == mended.rstrip()
     leaky = Plan.model_validate(json.loads(code_plan(leaked)))
     mended, findings = with_mended_code(leaky)
     assert mended.steps[0].args["code"] == leaked[:-1] + "\n"
