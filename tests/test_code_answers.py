@@ -495,6 +495,29 @@ def test_a_code_reply_cut_off_in_a_loop_is_not_asked_again(tmp_path: Path) -> No
     assert cut.category == "model.output_truncated" and cut.detail.endswith("not asked again")
 
 
+@pytest.mark.docker
+def test_a_repair_that_cannot_be_written_leaves_the_best_code_as_the_answer(
+    tmp_path: Path,
+) -> None:
+    # HumanEval/75: the sampled repair ran into a loop and was cut off; the run ended with
+    # no answer although an earlier attempt had passed examples.
+    half = "def add(a, b):\n    return 5 if a == 2 else a - b"
+    looping = {"reply": CUT["reply"] + "\\n" * 400, "finish_reason": "length"}
+    looping |= {"tokens_in": 50, "tokens_out": 2048}
+    cassette = tmp_path / "c.jsonl"
+    cassette.write_text(json.dumps({"reply": code_plan(half)}) + "\n" + json.dumps(looping) + "\n")
+    model = ReplayChatModel(path=str(cassette))
+    graph = build_agent(
+        AgentConfig(memory=False, deliverable="code"), model=model, tools=["python"]
+    )
+    state = graph.invoke({"task": TASK})
+    model.assert_complete()
+    assert state["status"] == "answered" and state["answer"] == half
+    assert len(model.calls) == 2  # sampled with a fixed seed: not asked again either
+    assert model.sampling[1]["temperature"] == REPAIR_SAMPLING
+    assert [f.category for f in state["failures"]].count("model.output_truncated") == 1
+
+
 def test_a_reply_ends_in_a_loop_only_when_its_tail_repeats_a_short_pattern() -> None:
     from agentlab.nodes.asking import repeats_itself
 

@@ -54,9 +54,9 @@ def ask_structured(
     `spent` is what the node already used (for the budget checks). `sampling` asks for a
     sampled reply at that temperature (seeded by `seed`) instead of the greedy one. A reply
     cut off at its token limit is `model.output_truncated`, never parsed as if complete:
-    code is asked again with twice the room (up to `output_tokens_cap`; not when a greedy
-    reply already filled the cap or ended in a loop: it would be the same reply); a plan
-    or verdict,
+    code is asked again with twice the room (up to `output_tokens_cap`; not when the reply
+    already filled the cap or ended in a loop: greedy, or sampled with the same seed, it
+    would be the same reply); a plan or verdict,
     whose room is ample, is asked again for a shorter reply (a small model that fills it
     is repeating itself).
     """
@@ -87,14 +87,15 @@ def ask_structured(
         )
         if reply.truncated:
             # Code can need more room than a plan: it is asked again with twice as much,
-            # unless greedy decoding would almost surely write the same reply again: it
+            # unless decoding would almost surely write the same reply again: it
             # already had the most room, or it ended in a loop (the bare model's HumanEval
             # replies that run into thousands of newlines: asked again with twice the room,
             # 5 of the 6 seen looped to the end again). A plan or verdict that fills its room is a
             # model repeating itself: asked again for a shorter reply.
             code = deps.delivers_code(state)
             more = min(room * 2, max(config.output_tokens_cap, room))
-            futile = sampling is None and (more == room or repeats_itself(reply.text))
+            # A sampled request is asked again with the same seed: the same draw, too.
+            futile = more == room or repeats_itself(reply.text)
             then = "not asked again" if code and futile else "asked again"
             asked.failures.append(
                 deps.failure(
