@@ -85,9 +85,9 @@ def gives_examples(task: str) -> bool:
     return bool(task_examples(task, task_functions(task)))
 
 
-def _parses(source: str) -> bool:
-    """Whether `source` compiles (`return` outside a function only fails here, not in
-    `ast.parse`)."""
+def runs_alone(source: str) -> bool:
+    """Whether `source` compiles as a program of its own (`return` outside a function only
+    fails here, not in `ast.parse`)."""
     try:
         compile(source, "<code>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -98,8 +98,8 @@ def _parses(source: str) -> bool:
 def task_code(task: str) -> str | None:
     """The Python the task gives to complete: the task itself when it parses, else its
     longest fenced block that does (HumanEval's prompt in a fence); None without a `def`."""
-    sources = [task] if _parses(task) else sorted(_FENCED.findall(task), key=len, reverse=True)
-    return next((s for s in sources if _parses(s) and task_functions(s)), None)
+    sources = [task] if runs_alone(task) else sorted(_FENCED.findall(task), key=len, reverse=True)
+    return next((s for s in sources if runs_alone(s) and task_functions(s)), None)
 
 
 def _awaits_body(source: str) -> bool:
@@ -115,15 +115,10 @@ def _awaits_body(source: str) -> bool:
     )
 
 
-def runs_alone(code: str) -> bool:
-    """Whether `code` compiles as a program of its own."""
-    return _parses(code)
-
-
 def only_header(code: str, task: str) -> bool:
     """Whether `code` defines one of the task's functions with no body yet (its `def` and
     docstring copied from the task): a step that a body-only step goes on to complete."""
-    if not _parses(code) or not (given := task_code(task)):
+    if not runs_alone(code) or not (given := task_code(task)):
         return False
     return bool(set(defined_functions(code)) & set(task_functions(given))) and _awaits_body(code)
 
@@ -138,7 +133,7 @@ def _without_closers(code: str) -> str | None:
         if not mended or mended[-1] not in JSON_CLOSERS:
             return None
         mended = mended[:-1].rstrip()
-        if _parses(mended):
+        if runs_alone(mended):
             return mended + "\n"
     return None
 
@@ -179,11 +174,11 @@ def mended_code(code: str) -> str | None:
     that is all that keeps it from compiling, else None: the JSON brackets it typed into
     the end (the plan's `}` that closes `args`: `for i in range(n)]}`), and a docstring
     opened and closed with one quote instead of three."""
-    if _parses(code):
+    if runs_alone(code):
         return None
     docstrings = _triple_quoted_docstrings(code)
     for candidate in (code, docstrings):
-        if candidate != code and _parses(candidate):
+        if candidate != code and runs_alone(candidate):
             return candidate
         if (mended := _without_closers(candidate)) is not None:
             return mended
@@ -210,7 +205,7 @@ def completed_body(code: str, task: str) -> str | None:
     must parse. The body is indented to the function's level when it was written flush.
     """
     given = task_code(task)
-    if given is None or not _awaits_body(given) or not code.strip() or _parses(code):
+    if given is None or not _awaits_body(given) or not code.strip() or runs_alone(code):
         return None
     if set(defined_functions(code)) & set(task_functions(given)):
         return None
@@ -218,7 +213,7 @@ def completed_body(code: str, task: str) -> str | None:
     flush = not lines[0][:1].isspace()
     body = "\n".join(("    " + line if flush and line.strip() else line) for line in lines)
     completed = given.rstrip() + "\n" + body + "\n"
-    if not _parses(completed):
+    if not runs_alone(completed):
         return None
     return completed
 

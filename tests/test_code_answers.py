@@ -38,6 +38,14 @@ WRONG = "def add(a, b):\n    return a - b"
 RIGHT = "def add(a, b):\n    return a + b"
 
 
+ECHO_PLAN = plan(
+    step("s1", "python", code=RIGHT),
+    step("s2", "python", code="return ${s1.code}"),
+    answer="${s2.code}",
+)
+"""s2 echoes s1's code (HumanEval/16, /20, /33): no step can run it."""
+
+
 def code_plan(code: str) -> str:
     return plan(step("s1", "python", code=code), answer="${s1.code}")
 
@@ -178,11 +186,7 @@ def test_a_code_plan_the_validator_rejects_is_drawn_again_not_repeated(tmp_path:
 
 @pytest.mark.docker
 def test_a_step_echoing_the_code_is_left_out_and_the_code_answers(tmp_path: Path) -> None:
-    echo = plan(
-        step("s1", "python", code=RIGHT),
-        step("s2", "python", code="return ${s1.code}"),
-        answer="${s2.code}",
-    )
+    echo = ECHO_PLAN
     state, sink, model = run(tmp_path, echo)
     assert state["status"] == "answered" and state["answer"] == RIGHT
     assert len(model.calls) == 1
@@ -193,11 +197,7 @@ def test_a_step_echoing_the_code_is_left_out_and_the_code_answers(tmp_path: Path
 
 @pytest.mark.docker
 def test_candidate_code_plans_lose_their_echo_steps_too(tmp_path: Path) -> None:
-    echo = plan(
-        step("s1", "python", code=RIGHT),
-        step("s2", "python", code="return ${s1.code}"),
-        answer="${s2.code}",
-    )
+    echo = ECHO_PLAN
     state, sink, _ = run(tmp_path, echo, code_plan(RIGHT), plans=2)
     assert state["status"] == "answered" and state["answer"] == RIGHT
     # Both candidates ran: the echo was left out of the first, not the first rejected.
