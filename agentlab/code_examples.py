@@ -75,9 +75,147 @@ def delivers_code(deliverable: str, task: str, tools: Iterable[str]) -> bool:
     return deliverable == "auto" and "python" in set(tools) and asks_for_code(task)
 
 
+def task_functions(task: str) -> list[str]:
+    """Names of the functions the task itself writes `def` lines for (HumanEval style)."""
+    return re.findall(r"def (\w+)\(", task)
+
+
 def gives_examples(task: str) -> bool:
     """Whether the task shows examples of the code's use (doctests, `f(x) == y`, `➞`)."""
-    return bool(task_examples(task, re.findall(r"def (\w+)\(", task)))
+    return bool(task_examples(task, task_functions(task)))
+
+
+def runs_alone(source: str) -> bool:
+    """Whether `source` compiles as a program of its own (`return` outside a function only
+    fails here, not in `ast.parse`)."""
+    try:
+        compile(source, "<code>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def task_code(task: str) -> str | None:
+    """The Python the task gives to complete: the task itself when it parses, else its
+    longest fenced block that does (HumanEval's prompt in a fence); None without a `def`."""
+    sources = [task] if runs_alone(task) else sorted(_FENCED.findall(task), key=len, reverse=True)
+    return next((s for s in sources if runs_alone(s) and task_functions(s)), None)
+
+
+def _awaits_body(source: str) -> bool:
+    """Whether the last top-level function of `source` has no body yet (a docstring, `pass`
+    or `...` at most): the function a completion continues."""
+    functions = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
+    if not functions:
+        return False
+    return all(
+        isinstance(node, ast.Pass)
+        or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+        for node in functions[-1].body
+    )
+
+
+def only_header(code: str, task: str) -> bool:
+    """Whether `code` defines one of the task's functions with no body yet (its `def` and
+    docstring copied from the task): a step that a body-only step goes on to complete."""
+    if not runs_alone(code) or not (given := task_code(task)):
+        return False
+    return bool(set(defined_functions(code)) & set(task_functions(given))) and _awaits_body(code)
+
+
+JSON_CLOSERS = "}]"
+MAX_CLOSERS = 4
+
+
+def _without_closers(code: str) -> str | None:
+    mended = code.rstrip()
+    for _ in range(MAX_CLOSERS):
+        if not mended or mended[-1] not in JSON_CLOSERS:
+            return None
+        mended = mended[:-1].rstrip()
+        if runs_alone(mended):
+            return mended + "\n"
+    return None
+
+
+def _triple_quoted_docstrings(code: str) -> str:
+    """`code` with each docstring a model opened and closed with one quote across lines
+    given its three quotes (inside JSON each quote is escaped; a model wrote one)."""
+    lines = code.split("\n")
+    previous = ""
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        stripped = line.lstrip()
+        opener = stripped[:1]
+        if (
+            previous.lstrip().startswith(("def ", "async def ", "class "))
+            and previous.rstrip().endswith(":")
+            and opener in ("'", '"')
+            and not stripped.startswith(opener * 3)
+            and opener not in stripped[1:]
+        ):
+            for close in range(index + 1, len(lines)):
+                tail = lines[close].rstrip()
+                if tail.endswith(opener) and not tail.endswith(opener * 3):
+                    indent = line[: len(line) - len(stripped)]
+                    lines[index] = indent + opener * 3 + stripped[1:]
+                    lines[close] = tail[:-1] + opener * 3
+                    index = close
+                    break
+        if line.strip():
+            previous = lines[index]
+        index += 1
+    return "\n".join(lines)
+
+
+def mended_code(code: str) -> str | None:
+    """`code` mended of what a model writing code inside a JSON string gets wrong, when
+    that is all that keeps it from compiling, else None: the JSON brackets it typed into
+    the end (the plan's `}` that closes `args`: `for i in range(n)]}`), and a docstring
+    opened and closed with one quote instead of three."""
+    if runs_alone(code):
+        return None
+    docstrings = _triple_quoted_docstrings(code)
+    for candidate in (code, docstrings):
+        if candidate != code and runs_alone(candidate):
+            return candidate
+        if (mended := _without_closers(candidate)) is not None:
+            return mended
+    return None
+
+
+def uses_any(source: str, names: Iterable[str]) -> bool:
+    """Whether `source` names one of `names` (calls it, passes it, reads it); code that does
+    not parse counts as using them, since nothing shows it does not."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True
+    wanted = set(names)
+    return any(isinstance(n, ast.Name) and n.id in wanted for n in ast.walk(tree))
+
+
+def completed_body(code: str, task: str) -> str | None:
+    """`code` completed under the task's last `def` when it is that function's body alone
+    (HumanEval's convention: the prompt, then the body), else None.
+
+    Only code that does not run as it stands (`return` outside a function, an indented
+    first line) and defines none of the task's functions counts as a body; the completion
+    must parse. The body is indented to the function's level when it was written flush.
+    """
+    given = task_code(task)
+    if given is None or not _awaits_body(given) or not code.strip() or runs_alone(code):
+        return None
+    if set(defined_functions(code)) & set(task_functions(given)):
+        return None
+    lines = code.strip("\n").splitlines()
+    flush = not lines[0][:1].isspace()
+    body = "\n".join(("    " + line if flush and line.strip() else line) for line in lines)
+    completed = given.rstrip() + "\n" + body + "\n"
+    if not runs_alone(completed):
+        return None
+    return completed
 
 
 def own_asserts(code: str) -> int:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 from langchain_core.tools import BaseTool
 
-from agentlab import conditions, fan_out
+from agentlab import code_examples, conditions, fan_out
 from agentlab.config import Budgets
 from agentlab.execution import call_key
 from agentlab.failures import FailureCategory
@@ -179,6 +180,15 @@ CODE_ECHO = (
     "step {step}: its code re-uses ${{{ref}.code}}, which no step can run; the step was left "
     "out and the answer is step {ref}'s code"
 )
+BODY_ONLY = (
+    "step {step}: its code is (part of) the body of the task's function without its def; "
+    "step {into} runs it completed under the task's code"
+)
+MENDED_CODE = (
+    "step {step}: its code did not compile as written inside the plan's JSON (the plan's "
+    "closing brackets typed into it, or a docstring with one quote for three); it runs mended"
+)
+PYTHON = "python"
 
 
 def without_code_echoes(plan: Plan) -> tuple[Plan, list[Finding]]:
@@ -222,6 +232,130 @@ def without_code_echoes(plan: Plan) -> tuple[Plan, list[Finding]]:
     kept = [s for s in plan.steps if s.id not in echoed]
     answer = TEMPLATE_REFERENCE.sub(renamed, plan.answer)
     return plan.model_copy(update={"steps": kept, "answer": answer}), findings
+
+
+def with_mended_code(plan: Plan) -> tuple[Plan, list[Finding]]:
+    """A code plan whose python steps are mended of what writing code inside a JSON string
+    got wrong (`code_examples.mended_code`: the plan's own brackets typed into the end, a
+    docstring with one quote for three). Each mended step is a finding to record, not a
+    rejection."""
+    steps, findings = [], []
+    for step in plan.steps:
+        code = step.args.get("code") if step.tool == PYTHON else None
+        mended = code_examples.mended_code(code) if isinstance(code, str) else None
+        if mended is None:
+            steps.append(step)
+            continue
+        steps.append(step.model_copy(update={"args": {**step.args, "code": mended}}))
+        findings.append(
+            Finding(
+                FailureCategory.PLANNING_MALFORMED_OUTPUT,
+                MENDED_CODE.format(step=step.id),
+                step.id,
+                step.tool,
+                step.args,
+            )
+        )
+    if not findings:
+        return plan, []
+    return plan.model_copy(update={"steps": steps}), findings
+
+
+def with_completed_bodies(plan: Plan, task: str) -> tuple[Plan, list[Finding]]:
+    """A code plan whose python steps hold only the body of the task's function (HumanEval's
+    prompt ends at the docstring, and the model continues it), run as that function
+    completed under the task's code, as HumanEval's harness reads a completion.
+
+    A body split over consecutive steps (the loop in s2, `return False` in s3) is joined
+    into its first step, when no other step uses the rest. An answer naming the code of a
+    step that only copied the task's `def` and docstring names the completed function
+    instead. Each completed step is a finding to record, not a rejection.
+    """
+    steps = list(plan.steps)
+    used = {ref for step in steps for text in strings_in(step.args) for ref in _step_refs(text)}
+    kept: list[Step] = []
+    findings: list[Finding] = []
+    moved: dict[str, str] = {}  # a step joined into another -> that step
+    index = 0
+    while index < len(steps):
+        first = steps[index]
+        if not _bare_body(first):
+            kept.append(first)
+            index += 1
+            continue
+        run = [first]
+        while index + len(run) < len(steps):
+            following = steps[index + len(run)]
+            if not _bare_body(following) or following.id in used:
+                break
+            run.append(following)
+        joined = "\n".join(_indented(str(step.args["code"])) for step in run)
+        completed = code_examples.completed_body(joined, task)
+        if completed is None and len(run) > 1:
+            run = [first]
+            completed = code_examples.completed_body(str(first.args["code"]), task)
+        index += len(run)
+        if completed is None:
+            kept.append(first)
+            continue
+        kept.append(first.model_copy(update={"args": {**first.args, "code": completed}}))
+        moved |= {step.id: first.id for step in run[1:]}
+        findings += [
+            Finding(
+                FailureCategory.PLANNING_WRONG_ARGUMENT_VALUES,
+                BODY_ONLY.format(step=step.id, into=first.id),
+                step.id,
+                step.tool,
+                step.args,
+            )
+            for step in run
+        ]
+    if not findings:
+        return plan, []
+    completed_ids = [f.step_id for f in findings]
+    headers = {
+        step.id
+        for step in steps
+        if step.tool == PYTHON
+        and isinstance(step.args.get("code"), str)
+        and code_examples.only_header(step.args["code"], task)
+    }
+
+    def renamed(match: re.Match[str]) -> str:
+        ref = match[1]
+        if match[2] != "code":
+            return match[0]
+        if ref in moved:
+            return f"${{{moved[ref]}.code}}"
+        if ref in headers:
+            after = [k for k in kept if k.id in completed_ids and _after(steps, k.id, ref)]
+            if after:
+                return f"${{{after[-1].id}.code}}"
+        return match[0]
+
+    answer = TEMPLATE_REFERENCE.sub(renamed, plan.answer)
+    return plan.model_copy(update={"steps": kept, "answer": answer}), findings
+
+
+def _bare_body(step: Step) -> bool:
+    """A python step whose code does not run as a program of its own."""
+    code = step.args.get("code") if step.tool == PYTHON else None
+    return isinstance(code, str) and bool(code.strip()) and not code_examples.runs_alone(code)
+
+
+def _indented(code: str) -> str:
+    """A body step's code at the function's level (a flush one indented by four spaces)."""
+    code = code.strip("\n")
+    return code if code[:1].isspace() else textwrap.indent(code, "    ")
+
+
+def _step_refs(text: str) -> list[str]:
+    return [m[1] for m in TEMPLATE_REFERENCE.finditer(text)]
+
+
+def _after(steps: list[Step], later: str, earlier: str) -> bool:
+    ids = [step.id for step in steps]
+    return earlier in ids and later in ids and ids.index(later) > ids.index(earlier)
 
 
 def _bare_references(value: Any, earlier: set[str]) -> list[str]:

@@ -152,6 +152,7 @@ ADD_ASSERTS = (
     "lines after the code that check it on examples you choose."
 )
 EXAMPLES_FAILED = "The code fails the task's own examples:\n{report}\nFix the code."
+MISSING_FUNCTIONS = "The code defines none of the functions the task asks for: {names}. Write them."
 JUDGED_WRONG = "The reflector judged these results wrong; do not repeat these calls: {items}"
 
 MAX_RESULT_CHARS = 600

@@ -79,6 +79,44 @@ def test_independent_steps_overlap_and_references_substitute(tmp_path: Path) -> 
     model.assert_complete()
 
 
+def test_steps_of_a_tool_that_shares_state_run_in_plan_order(tmp_path: Path) -> None:
+    # The Python session is one interpreter per run: side by side, a later step's `def`
+    # could land before an earlier one's.
+    from agentlab.tools import AgentTool
+
+    session: list[str] = []
+
+    class Session(AgentTool):
+        name: str = "session"
+        description: str = "Run a statement in the run's session."
+        shares_state: bool = True
+
+        def _run(self, text: str, **_: Any) -> str:
+            time.sleep(0.3 if text == "first" else 0.0)  # the first is the slow one
+            session.append(text)
+            return ",".join(session)
+
+    model = replay(
+        tmp_path,
+        plan(
+            step("s1", "session", text="first"),
+            step("s2", "session", text="second"),
+            step("s3", "slow_echo", text="beside"),
+            answer="${s2}",
+        ),
+    )
+    sink = MemoryTraceSink()
+    graph = build_agent(
+        AgentConfig(), model=model, tools=[Session(), slow_echo], trace=Tracer(sink)
+    )
+    state = graph.invoke({"task": "two statements"})
+    assert session == ["first", "second"] and state["answer"] == "first,second"
+    calls = {e.step_id: e for e in of_type(sink.events, ToolCall)}
+    assert calls["s2"].started >= calls["s1"].ended
+    # Other tools still run beside them.
+    assert calls["s3"].started < calls["s1"].ended
+
+
 def test_failed_step_skips_dependents_and_reports_the_error(tmp_path: Path) -> None:
     model = replay(
         tmp_path,

@@ -72,6 +72,10 @@ class AgentTool(BaseTool):
     """Whether the tool receives masked secrets and personal data as they were written in the
     task (an outbox needs the real address); every other tool and the model see placeholders."""
 
+    shares_state: bool = False
+    """Whether a run's calls share state (one Python session): its steps run one at a time,
+    in plan order, even when the plan lets them run side by side."""
+
 
 class WriteTool(AgentTool):
     """An `AgentTool` that acts on the world (writes a file, queues a message): each call
@@ -125,6 +129,11 @@ def tool_timeout(tool: BaseTool) -> float:
 def tool_is_idempotent(tool: BaseTool) -> bool:
     """Whether a repeated identical call may reuse the earlier result (default: no)."""
     return bool(_policy(tool, "idempotent", False))
+
+
+def tool_shares_state(tool: BaseTool) -> bool:
+    """Whether the tool's calls in a run share state, so run in plan order (default: no)."""
+    return bool(_policy(tool, "shares_state", False))
 
 
 def tool_answers_directly(tool: BaseTool) -> bool:

@@ -127,6 +127,7 @@ class PythonTool(AgentTool):
     args_schema: type[BaseModel] = PythonArgs
     timeout_s: float = MAX_TIMEOUT_S + TOOL_GRACE_S
     idempotent: bool = False
+    shares_state: bool = True
 
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
     """The sandbox's limits; every session of this tool runs under them."""

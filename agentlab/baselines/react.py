@@ -157,7 +157,7 @@ class ReactAgent(Node):
         asked = ask_structured(self.deps, state, self.messages(state), self.schema, node=self.name)
         update: dict[str, Any] = {"failures": asked.failures, "counters": asked.counters}
         if asked.stop is not None or asked.value is None:
-            attempts = 1 + self.deps.config.budgets.max_output_retries
+            attempts = asked.counters.llm_calls
             reason = asked.stop or NoAnswer(detail=NO_ACTION.format(attempts=attempts))
             stopped = lifecycle.stop(
                 self.deps, state, reason, node=self.name, failures=asked.failures

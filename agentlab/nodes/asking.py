@@ -54,7 +54,9 @@ def ask_structured(
     `spent` is what the node already used (for the budget checks). `sampling` asks for a
     sampled reply at that temperature (seeded by `seed`) instead of the greedy one. A reply
     cut off at its token limit is `model.output_truncated`, never parsed as if complete:
-    code is asked again with twice the room (up to `output_tokens_cap`); a plan or verdict,
+    code is asked again with twice the room (up to `output_tokens_cap`; not when the reply
+    already filled the cap or ended in a loop: greedy, or sampled with the same seed, it
+    would be the same reply); a plan or verdict,
     whose room is ample, is asked again for a shorter reply (a small model that fills it
     is repeating itself).
     """
@@ -84,19 +86,30 @@ def ask_structured(
             llm_calls=1, tokens_in=reply.tokens_in, tokens_out=reply.tokens_out
         )
         if reply.truncated:
+            # Code can need more room than a plan: it is asked again with twice as much,
+            # unless decoding would almost surely write the same reply again: it
+            # already had the most room, or it ended in a loop (the bare model's HumanEval
+            # replies that run into thousands of newlines: asked again with twice the room,
+            # 5 of the 6 seen looped to the end again). A plan or verdict that fills its room is a
+            # model repeating itself: asked again for a shorter reply.
+            code = deps.delivers_code(state)
+            more = min(room * 2, max(config.output_tokens_cap, room))
+            # A sampled request is asked again with the same seed: the same draw, too.
+            futile = more == room or repeats_itself(reply.text)
+            then = "not asked again" if code and futile else "asked again"
             asked.failures.append(
                 deps.failure(
                     state,
                     FailureCategory.MODEL_OUTPUT_TRUNCATED,
-                    TRUNCATED.format(node=node, tokens=reply.tokens_out, room=room),
+                    TRUNCATED.format(node=node, tokens=reply.tokens_out, room=room, then=then),
                     node=node,
                 )
             )
-            if deps.delivers_code(state):
-                # Code can need more room than a plan: ask again with twice as much.
-                room = min(room * 2, max(config.output_tokens_cap, room))
+            if code:
+                if futile:
+                    return asked
+                room = more
             else:
-                # A plan or verdict that fills its room is a model repeating itself.
                 messages = [
                     *messages,
                     AIMessage(content=reply.text[:200]),
@@ -124,8 +137,21 @@ def ask_structured(
 
 
 TRUNCATED = (
-    "the {node}'s reply was cut off at its limit of {room} tokens ({tokens} generated); asked again"
+    "the {node}'s reply was cut off at its limit of {room} tokens ({tokens} generated); {then}"
 )
+LOOP_CHARS = 240
+"""How much of a cut-off reply's end `repeats_itself` reads."""
+
+
+def repeats_itself(text: str, *, longest: int = 16) -> bool:
+    """Whether `text` ends in a loop: its last `LOOP_CHARS` characters are one pattern of at
+    most `longest` characters over and over (newlines, a fence and a newline, `0, `)."""
+    tail = text[-LOOP_CHARS:]
+    if len(tail) < LOOP_CHARS:
+        return False
+    return any(tail[:-period] == tail[period:] for period in range(1, longest + 1))
+
+
 RETRY_TRUNCATED = (
     "That reply was cut off at {room} tokens before the JSON ended. Reply again with a much "
     "shorter JSON object: no long numbers, no repeated text."

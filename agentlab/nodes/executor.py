@@ -22,7 +22,7 @@ from agentlab.plan_checks import Finding
 from agentlab.schemas import Plan, Step
 from agentlab.state import AgentState, Counters, StepResult
 from agentlab.step_engine import StepEngine, Wave
-from agentlab.tools.base import tool_has_side_effects
+from agentlab.tools.base import tool_has_side_effects, tool_shares_state
 
 Goto = Literal["executor", "approval", "joiner", "finalizer"]
 
@@ -52,7 +52,8 @@ class Executor(Node):
         plan = state.get("plan") or Plan()
         results = dict(state.get("results") or {})
         wave = Wave()
-        ready, awaiting = self._gated(state, self._triage(state, plan, results, wave), wave)
+        triaged = self._in_plan_order(self._triage(state, plan, results, wave))
+        ready, awaiting = self._gated(state, triaged, wave)
         if awaiting is not None and not wave.results:
             # A write step needs a person's decision and nothing else can run first.
             return Command(update={"awaiting": awaiting}, goto="approval")
@@ -172,6 +173,20 @@ class Executor(Node):
                     state, step, [Finding(FailureCategory.PLANNING_BAD_REFERENCE, detail)], wave
                 )
         return ready
+
+    def _in_plan_order(self, ready: list[Step]) -> list[Step]:
+        """`ready` with one step at most per tool whose calls share state (the Python
+        session): the earliest. The others run in later waves, so each sees the state the
+        steps before it in the plan left (run side by side, a later `def` could land first)."""
+        taken: set[str] = set()
+        kept: list[Step] = []
+        for step in ready:
+            if step.tool in self.deps.tools and tool_shares_state(self.deps.tools.get(step.tool)):
+                if step.tool in taken:
+                    continue
+                taken.add(step.tool)
+            kept.append(step)
+        return kept
 
     def _skip(self, state: AgentState, step: Step, blocked: list[StepResult], wave: Wave) -> None:
         """Skip a step whose needed results are missing: not taken when every one of them

@@ -66,7 +66,13 @@ class Joiner(Node):
             }
         policy = self.deps.config.reflection
         judged = judge(plan, results, self.deps.tools, policy)
-        if self._code_task(state, plan) and judged.reason == "failed_steps" and policy != "always":
+        code_task = self._code_task(state, plan)
+        if code_task and judged.reason == "failed_steps" and policy != "always":
+            code = self._code_answer(state, plan, results, judged)
+            if code is not None and not self._failures_use(results, code):
+                # The steps that failed never touched the code (`print(answer)` after the
+                # function): its examples decide, not an unrelated error.
+                return self._test_code(state, plan, results, code, update, outcomes)
             # Code that fails is fixed by the planner, shown the error (Reflexion's loop).
             judged = Judged("plan", "failed_steps", None, judged.findings)
             return self._route(state, judged, update, outcomes)
@@ -141,6 +147,20 @@ class Joiner(Node):
                 return code
         return None
 
+    def _failures_use(self, results: dict[str, StepResult], code: str) -> bool:
+        """Whether a step that failed ran, or used, the code's functions: only a python step
+        that names none of them (and is not the code's own step) is unrelated."""
+        functions = code_examples.defined_functions(code)
+        for result in results.values():
+            if result.status == "ok" or result.not_taken:
+                continue
+            source = result.args.get("code") if result.tool == PYTHON else None
+            if not isinstance(source, str) or source == code or not functions:
+                return True
+            if code_examples.uses_any(source, functions):
+                return True
+        return False
+
     def _test_code(
         self,
         state: AgentState,
@@ -150,8 +170,23 @@ class Joiner(Node):
         update: dict[str, Any],
         outcomes: list[CandidateOutcome],
     ) -> Command[Goto]:
+        task = state.get("task", "")
         functions = code_examples.defined_functions(code)
-        examples = code_examples.task_examples(state.get("task", ""), functions)
+        examples = code_examples.task_examples(task, functions)
+        asked = code_examples.task_functions(task)
+        missing = not set(asked) & set(functions)
+        if missing and (wanted := code_examples.task_examples(task, asked)):
+            # Code that defines none of the functions the task's examples call is no answer
+            # to it (a repair that wrote `nums = [...]`): a failed attempt, not a clean one.
+            attempts = [
+                *(state.get("code_attempts") or []),
+                CodeAttempt(code=code, passed=0, failed=len(wanted)),
+            ]
+            update["code_attempts"] = [attempts[-1]]
+            finding = prompts.MISSING_FUNCTIONS.format(names=", ".join(asked))
+            return self._failed_attempt(
+                state, plan, results, code, attempts, update, outcomes, finding, finding
+            )
         if not examples or PYTHON not in self.deps.tools:
             # The plan's own asserts ran with its step (a failing one failed the step).
             asserts = code_examples.own_asserts(code)
@@ -191,13 +226,34 @@ class Joiner(Node):
             judged = Judged("answer", "examples_passed", code)
             return self._route(state, judged, update, outcomes, detail=f"{passed} passed")
         report = outcome.report if outcome else result.output
+        detail = f"the code fails {failed} of {passed + failed} of the task's examples: " + (
+            prompts.clip(report, 300)
+        )
+        finding = prompts.EXAMPLES_FAILED.format(report=prompts.clip(report, 1200))
+        return self._failed_attempt(
+            state, plan, results, code, attempts, update, outcomes, detail, finding
+        )
+
+    def _failed_attempt(
+        self,
+        state: AgentState,
+        plan: Plan,
+        results: dict[str, StepResult],
+        code: str,
+        attempts: list[CodeAttempt],
+        update: dict[str, Any],
+        outcomes: list[CandidateOutcome],
+        detail: str,
+        finding: str,
+    ) -> Command[Goto]:
+        """Code that fails the task's examples: back to the planner with `finding`, or,
+        with the replans spent, the attempt that passed the most examples answers."""
         update["failures"] = [
-            *update["failures"],
+            *update.get("failures", []),
             self.deps.failure(
                 state,
                 FailureCategory.PLANNING_WRONG_ARGUMENT_VALUES,
-                f"the code fails {failed} of {passed + failed} of the task's examples: "
-                + prompts.clip(report, 300),
+                detail,
                 node=self.name,
                 step_id=_code_step(plan, results, code),
                 tool=PYTHON,
@@ -208,9 +264,8 @@ class Joiner(Node):
             judged = Judged("answer", "budget", best.code)
             detail = f"replans spent; the code that passed {best.passed} examples answers"
             return self._route(state, judged, update, outcomes, detail=detail)
-        finding = prompts.EXAMPLES_FAILED.format(report=prompts.clip(report, 1200))
         judged = Judged("plan", "examples_failed", code, (finding,))
-        return self._route(state, judged, update, outcomes, detail=f"{failed} failed")
+        return self._route(state, judged, update, outcomes, detail=f"{attempts[-1].failed} failed")
 
     # -- several candidate plans
 

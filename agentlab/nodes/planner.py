@@ -105,8 +105,13 @@ class Planner(Node):
             "counters": asked.counters + Counters(replans=int(replanning)),
         }
         plans = asked.values
+        if asked.stop is None and not plans and state.get("code_attempts"):
+            # A repair that could not be written (cut off, never parsed): as when the
+            # replans run out, the code that passed the most examples answers (the
+            # finalizer's fallback), rather than no answer at all.
+            return Command(update=update, goto="finalizer")
         if asked.stop is not None or not plans:
-            attempts = 1 + deps.config.budgets.max_output_retries
+            attempts = asked.counters.llm_calls
             reason = asked.stop or NoAnswer(detail=NO_PLAN.format(attempts=attempts))
             update |= lifecycle.stop(deps, state, reason, node=self.name, failures=asked.failures)
             return Command(update=update, goto="finalizer")

@@ -13,7 +13,13 @@ from agentlab.failures import FailureCategory, FailureEvent
 from agentlab.joining import combine_candidates
 from agentlab.nodes.asking import ask_structured
 from agentlab.nodes.base import Node, traced_node
-from agentlab.plan_checks import Finding, check_plan, without_code_echoes
+from agentlab.plan_checks import (
+    Finding,
+    check_plan,
+    with_completed_bodies,
+    with_mended_code,
+    without_code_echoes,
+)
 from agentlab.schemas import Critique, Plan
 from agentlab.state import AgentState
 
@@ -28,7 +34,7 @@ class Validator(Node):
         deps = self.deps
         if candidates := state.get("candidates"):
             return self._candidates(state, candidates)
-        plan, echoes = self._without_echoes(state, state.get("plan") or Plan())
+        plan, echoes = self._code_plan(state, state.get("plan") or Plan())
         update: dict[str, Any] = {"plan": plan, "failures": echoes} if echoes else {}
         rejected = set(state.get("rejected") or [])
         findings = check_plan(plan, deps.tools, deps.config.budgets, rejected=rejected)
@@ -43,13 +49,17 @@ class Validator(Node):
         update |= {"failures": failures, "findings": [f.detail for f in findings]}
         return Command(update=update, goto="planner")
 
-    def _without_echoes(self, state: AgentState, plan: Plan) -> tuple[Plan, list[FailureEvent]]:
-        """On a code task, `plan` without steps echoing another step's code, and a failure
-        for each step left out (see `without_code_echoes`)."""
+    def _code_plan(self, state: AgentState, plan: Plan) -> tuple[Plan, list[FailureEvent]]:
+        """On a code task, `plan` without steps echoing another step's code, with the JSON
+        brackets typed into code taken off and bare function bodies completed, and a
+        failure for each step it changed (see `without_code_echoes`, `with_mended_code`,
+        `with_completed_bodies`)."""
         if not self.deps.delivers_code(state):
             return plan, []
         plan, echoes = without_code_echoes(plan)
-        return plan, self._failures(state, echoes)
+        plan, mended = with_mended_code(plan)
+        plan, bodies = with_completed_bodies(plan, state.get("task", ""))
+        return plan, self._failures(state, echoes + mended + bodies)
 
     def _failures(
         self, state: AgentState, findings: list[Finding], prefix: str = ""
@@ -79,7 +89,7 @@ class Validator(Node):
         valid: list[int] = []
         first_findings: list[Finding] = []
         for number, candidate in enumerate(candidates, 1):
-            candidates[number - 1], echoes = self._without_echoes(state, candidate)
+            candidates[number - 1], echoes = self._code_plan(state, candidate)
             failures += echoes
             findings = check_plan(
                 candidates[number - 1], deps.tools, deps.config.budgets, rejected=rejected
