@@ -25,7 +25,7 @@ from agentlab.plan_checks import check_plan
 from agentlab.plan_schema import plan_json_schema, step_schema
 from agentlab.prompts import describe_tool
 from agentlab.schemas import Plan
-from agentlab.tools.arguments import argument_schema
+from agentlab.tools.arguments import ArgumentProblem, argument_schema
 from agentlab.tools.registry import ToolRegistry
 from agentlab.trace import MemoryTraceSink, Tracer
 
@@ -229,3 +229,39 @@ def test_a_result_deep_inside_a_json_argument_gets_the_type_declared_there() -> 
         "sizes": [5, 7, "8"],  # the literal "8" was the plan's own (the validator's concern)
         "label": "5",  # a string where a string is wanted stays one
     }
+
+
+def test_references_through_chained_refs_get_the_type_their_definition_declares() -> None:
+    # MCP servers and OpenAI-style declarations nest definitions: Size -> Count -> integer,
+    # and a definition may use another through its own `$ref`.
+    schema = {
+        "type": "object",
+        "properties": {"size": {"$ref": "#/$defs/Size"}, "box": {"$ref": "#/$defs/Box"}},
+        "$defs": {
+            "Size": {"$ref": "#/$defs/Count"},
+            "Count": {"type": "integer"},
+            "Box": {"type": "object", "properties": {"n": {"$ref": "#/$defs/Count"}}},
+            "Loop": {"$ref": "#/$defs/Loop"},
+        },
+    }
+    box = StructuredTool.from_function(
+        func=lambda **kw: "boxed", name="box", description="Box.", args_schema=schema
+    )
+    arguments = argument_schema(box)
+    filled = {"size": "15", "box": {"n": "4"}}
+    planned = {"size": "${s1}", "box": {"n": "${s2}"}}
+    assert arguments.read_results(filled, planned) == {"size": 15, "box": {"n": 4}}
+    # A circle of `$ref`s ends; a `$ref` that points nowhere leaves the value as it is.
+    looped = dict(schema, properties={"size": {"$ref": "#/$defs/Loop"}, "x": {"$ref": "#/x"}})
+    looping = StructuredTool.from_function(
+        func=lambda **kw: "ok", name="loop", description="Loop.", args_schema=looped
+    )
+    looping_arguments = argument_schema(looping)
+    assert looping_arguments.read_results(
+        {"size": "15", "x": "3"}, {"size": "${s1}", "x": "${s1}"}
+    ) == {"size": "15", "x": "3"}
+    # and checking arguments against it cannot recurse forever: names are still checked
+    assert looping_arguments.problems({"size": 15, "nope": 1}) == [
+        ArgumentProblem("unexpected", "nope")
+    ]
+    assert looping_arguments.problems({"x": 3}) == []
