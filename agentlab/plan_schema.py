@@ -36,10 +36,11 @@ def tool_args_schema(tool: BaseTool, defs: dict[str, Any]) -> dict[str, Any]:
     except Exception:  # a tool whose schema pydantic cannot render
         return dict(OPEN_ARGS)
     prefix = f"{tool.name}__"
-    for name, definition in (schema.pop("$defs", None) or {}).items():
-        defs[prefix + name] = definition
+    # Renamed everywhere, definitions included: one definition may use another.
     text = json.dumps(schema).replace('"#/$defs/', f'"#/$defs/{prefix}')
     schema = dict(json.loads(text))
+    for name, definition in (schema.pop("$defs", None) or {}).items():
+        defs[prefix + name] = definition
     for key in ("title", "description", "$schema", "$id"):
         schema.pop(key, None)
     if schema.get("type") == "object":

@@ -169,6 +169,28 @@ def test_the_plan_schema_uses_the_declared_argument_schema() -> None:
     assert schema["properties"]["steps"]["items"]["anyOf"][0]["properties"]["args"] == args
 
 
+def test_the_plan_schema_keeps_definitions_that_use_each_other_resolvable() -> None:
+    import jsonschema
+
+    schema = {
+        "type": "object",
+        "properties": {"size": {"$ref": "#/$defs/Size"}},
+        "required": ["size"],
+        "$defs": {"Size": {"$ref": "#/$defs/Count"}, "Count": {"type": "integer"}},
+    }
+    sized = StructuredTool.from_function(
+        func=lambda **kw: "ok", name="sized", description="Sized.", args_schema=schema
+    )
+    plan_schema = plan_json_schema([sized, JSON_TOOL], max_steps=2)
+    assert set(plan_schema["$defs"]) == {"sized__Size", "sized__Count"}
+    assert plan_schema["$defs"]["sized__Size"] == {"$ref": "#/$defs/sized__Count"}
+    validator = jsonschema.Draft202012Validator(plan_schema)
+    good = {"approach": "", "steps": [{"id": "s1", "tool": "sized", "args": {"size": 3}}]}
+    assert validator.is_valid(good | {"answer": "${s1}"})
+    bad = {"approach": "", "steps": [{"id": "s1", "tool": "sized", "args": {"size": "3"}}]}
+    assert not validator.is_valid(bad | {"answer": "${s1}"})
+
+
 def test_an_open_json_schema_takes_any_argument() -> None:
     anything = StructuredTool.from_function(
         func=_convert, name="anything", description="x", args_schema={"type": "object"}
