@@ -191,6 +191,27 @@ def test_the_plan_schema_keeps_definitions_that_use_each_other_resolvable() -> N
     assert not validator.is_valid(bad | {"answer": "${s1}"})
 
 
+def test_a_tool_whose_refs_lead_outside_its_schema_is_decoded_with_open_arguments() -> None:
+    # llama.cpp builds no grammar from a `$ref` to another document or to nowhere, and
+    # refuses the whole plan schema: the other tools must still be planned with theirs.
+    import llama_cpp
+
+    def declared(name: str, ref: str) -> StructuredTool:
+        schema = {"type": "object", "properties": {"x": {"$ref": ref}}}
+        return StructuredTool.from_function(
+            func=lambda **kw: "ok", name=name, description="d", args_schema=schema
+        )
+
+    tools = [declared("remote", "https://example.com/x.json"), declared("dangling", "#/nope")]
+    schema = plan_json_schema([*tools, JSON_TOOL], max_steps=2)
+    variants = schema["properties"]["steps"]["items"]["anyOf"]
+    assert [v["properties"]["args"] for v in variants[:2]] == [{"type": "object"}] * 2
+    assert variants[2]["properties"]["args"] == argument_schema(JSON_TOOL).json
+    llama_cpp.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)  # builds
+    # The validator still holds them to their schema's names.
+    assert argument_schema(tools[1]).problems({"y": 1}) == [ArgumentProblem("unexpected", "y")]
+
+
 def test_an_open_json_schema_takes_any_argument() -> None:
     anything = StructuredTool.from_function(
         func=_convert, name="anything", description="x", args_schema={"type": "object"}
