@@ -36,15 +36,35 @@ def tool_args_schema(tool: BaseTool, defs: dict[str, Any]) -> dict[str, Any]:
     except Exception:  # a tool whose schema pydantic cannot render
         return dict(OPEN_ARGS)
     prefix = f"{tool.name}__"
-    for name, definition in (schema.pop("$defs", None) or {}).items():
-        defs[prefix + name] = definition
-    text = json.dumps(schema).replace('"#/$defs/', f'"#/$defs/{prefix}')
-    schema = dict(json.loads(text))
+    try:
+        # Renamed everywhere, definitions included: one definition may use another.
+        text = json.dumps(schema).replace('"#/$defs/', f'"#/$defs/{prefix}')
+        schema = dict(json.loads(text))
+        own = {prefix + name: d for name, d in (schema.pop("$defs", None) or {}).items()}
+        refs = set(_refs(schema) + _refs(own))
+    except (RecursionError, ValueError, TypeError, AttributeError):  # nested past reason
+        return dict(OPEN_ARGS)
+    if not refs <= {f"#/$defs/{name}" for name in own}:
+        # A `$ref` to another document or to nowhere: no grammar can be built from it
+        # (llama.cpp refuses the whole plan schema). Decoding leaves the arguments open;
+        # the validator still checks them against the tool's schema.
+        return dict(OPEN_ARGS)
+    defs.update(own)
     for key in ("title", "description", "$schema", "$id"):
         schema.pop(key, None)
     if schema.get("type") == "object":
         schema.setdefault("additionalProperties", False)
     return schema
+
+
+def _refs(value: Any) -> list[str]:
+    """Every `$ref` in a JSON value."""
+    if isinstance(value, dict):
+        found = [value["$ref"]] if isinstance(value.get("$ref"), str) else []
+        return found + [ref for v in value.values() for ref in _refs(v)]
+    if isinstance(value, list):
+        return [ref for v in value for ref in _refs(v)]
+    return []
 
 
 CONDITION_CHARS = 200

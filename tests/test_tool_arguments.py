@@ -25,7 +25,7 @@ from agentlab.plan_checks import check_plan
 from agentlab.plan_schema import plan_json_schema, step_schema
 from agentlab.prompts import describe_tool
 from agentlab.schemas import Plan
-from agentlab.tools.arguments import argument_schema
+from agentlab.tools.arguments import ArgumentProblem, argument_schema
 from agentlab.tools.registry import ToolRegistry
 from agentlab.trace import MemoryTraceSink, Tracer
 
@@ -169,6 +169,49 @@ def test_the_plan_schema_uses_the_declared_argument_schema() -> None:
     assert schema["properties"]["steps"]["items"]["anyOf"][0]["properties"]["args"] == args
 
 
+def test_the_plan_schema_keeps_definitions_that_use_each_other_resolvable() -> None:
+    import jsonschema
+
+    schema = {
+        "type": "object",
+        "properties": {"size": {"$ref": "#/$defs/Size"}},
+        "required": ["size"],
+        "$defs": {"Size": {"$ref": "#/$defs/Count"}, "Count": {"type": "integer"}},
+    }
+    sized = StructuredTool.from_function(
+        func=lambda **kw: "ok", name="sized", description="Sized.", args_schema=schema
+    )
+    plan_schema = plan_json_schema([sized, JSON_TOOL], max_steps=2)
+    assert set(plan_schema["$defs"]) == {"sized__Size", "sized__Count"}
+    assert plan_schema["$defs"]["sized__Size"] == {"$ref": "#/$defs/sized__Count"}
+    validator = jsonschema.Draft202012Validator(plan_schema)
+    good = {"approach": "", "steps": [{"id": "s1", "tool": "sized", "args": {"size": 3}}]}
+    assert validator.is_valid(good | {"answer": "${s1}"})
+    bad = {"approach": "", "steps": [{"id": "s1", "tool": "sized", "args": {"size": "3"}}]}
+    assert not validator.is_valid(bad | {"answer": "${s1}"})
+
+
+def test_a_tool_whose_refs_lead_outside_its_schema_is_decoded_with_open_arguments() -> None:
+    # llama.cpp builds no grammar from a `$ref` to another document or to nowhere, and
+    # refuses the whole plan schema: the other tools must still be planned with theirs.
+    import llama_cpp
+
+    def declared(name: str, ref: str) -> StructuredTool:
+        schema = {"type": "object", "properties": {"x": {"$ref": ref}}}
+        return StructuredTool.from_function(
+            func=lambda **kw: "ok", name=name, description="d", args_schema=schema
+        )
+
+    tools = [declared("remote", "https://example.com/x.json"), declared("dangling", "#/nope")]
+    schema = plan_json_schema([*tools, JSON_TOOL], max_steps=2)
+    variants = schema["properties"]["steps"]["items"]["anyOf"]
+    assert [v["properties"]["args"] for v in variants[:2]] == [{"type": "object"}] * 2
+    assert variants[2]["properties"]["args"] == argument_schema(JSON_TOOL).json
+    llama_cpp.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)  # builds
+    # The validator still holds them to their schema's names.
+    assert argument_schema(tools[1]).problems({"y": 1}) == [ArgumentProblem("unexpected", "y")]
+
+
 def test_an_open_json_schema_takes_any_argument() -> None:
     anything = StructuredTool.from_function(
         func=_convert, name="anything", description="x", args_schema={"type": "object"}
@@ -229,3 +272,39 @@ def test_a_result_deep_inside_a_json_argument_gets_the_type_declared_there() -> 
         "sizes": [5, 7, "8"],  # the literal "8" was the plan's own (the validator's concern)
         "label": "5",  # a string where a string is wanted stays one
     }
+
+
+def test_references_through_chained_refs_get_the_type_their_definition_declares() -> None:
+    # MCP servers and OpenAI-style declarations nest definitions: Size -> Count -> integer,
+    # and a definition may use another through its own `$ref`.
+    schema = {
+        "type": "object",
+        "properties": {"size": {"$ref": "#/$defs/Size"}, "box": {"$ref": "#/$defs/Box"}},
+        "$defs": {
+            "Size": {"$ref": "#/$defs/Count"},
+            "Count": {"type": "integer"},
+            "Box": {"type": "object", "properties": {"n": {"$ref": "#/$defs/Count"}}},
+            "Loop": {"$ref": "#/$defs/Loop"},
+        },
+    }
+    box = StructuredTool.from_function(
+        func=lambda **kw: "boxed", name="box", description="Box.", args_schema=schema
+    )
+    arguments = argument_schema(box)
+    filled = {"size": "15", "box": {"n": "4"}}
+    planned = {"size": "${s1}", "box": {"n": "${s2}"}}
+    assert arguments.read_results(filled, planned) == {"size": 15, "box": {"n": 4}}
+    # A circle of `$ref`s ends; a `$ref` that points nowhere leaves the value as it is.
+    looped = dict(schema, properties={"size": {"$ref": "#/$defs/Loop"}, "x": {"$ref": "#/x"}})
+    looping = StructuredTool.from_function(
+        func=lambda **kw: "ok", name="loop", description="Loop.", args_schema=looped
+    )
+    looping_arguments = argument_schema(looping)
+    assert looping_arguments.read_results(
+        {"size": "15", "x": "3"}, {"size": "${s1}", "x": "${s1}"}
+    ) == {"size": "15", "x": "3"}
+    # and checking arguments against it cannot recurse forever: names are still checked
+    assert looping_arguments.problems({"size": 15, "nope": 1}) == [
+        ArgumentProblem("unexpected", "nope")
+    ]
+    assert looping_arguments.problems({"x": 3}) == []

@@ -13,6 +13,7 @@ the tool will run with); JSON schemas by the JSON Schema standard's validator
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Iterator, Mapping
@@ -23,10 +24,18 @@ import jsonschema
 from jsonschema.exceptions import SchemaError
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from agentlab.schemas import REFERENCE
 
 ProblemKind = Literal["missing", "unexpected", "wrong"]
+
+SCHEMA_URI = "urn:agentlab:tool-arguments"
+"""The URI a JSON-schema tool's arguments schema is registered under, for its `$ref`s."""
+MAX_REF_HOPS = 32
+"""`$ref`s followed in a row at most (a schema may point in a circle)."""
 
 MAX_PROBLEM_CHARS = 200
 """A problem's text is cut to this many characters (it may quote a model's value)."""
@@ -74,6 +83,8 @@ class ArgumentSchema:
             self.model = cast(type[BaseModel], tool.get_input_schema())
             self.json = self.model.model_json_schema()
         self._validator = _json_validator(self.json) if self.model is None else None
+        resource = Resource.from_contents(self.json, default_specification=DRAFT202012)
+        self._refs = Registry().with_resource(SCHEMA_URI, resource).resolver(base_uri=SCHEMA_URI)
 
     @property
     def properties(self) -> dict[str, Any]:
@@ -131,21 +142,28 @@ class ArgumentSchema:
         return value
 
     def _resolved(self, spec: Any) -> Mapping[str, Any] | None:
-        """`spec`, or the definition its local `$ref` (`#/$defs/Name`) points at."""
-        if not isinstance(spec, Mapping):
-            return None
-        ref = spec.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/"):
-            found: Any = self.json
-            for part in ref[2:].split("/"):
-                found = found.get(part) if isinstance(found, Mapping) else None
-            return found if isinstance(found, Mapping) else spec
-        return spec
+        """`spec`, or the definition its `$ref` points at (through further `$ref`s); a `$ref`
+        that does not resolve stays as it is."""
+        resolver = self._refs
+        for _ in range(MAX_REF_HOPS):
+            ref = spec.get("$ref") if isinstance(spec, Mapping) else None
+            if not isinstance(ref, str):
+                break
+            try:
+                found = resolver.lookup(ref)
+            except Unresolvable:
+                break
+            spec, resolver = found.contents, found.resolver
+        return spec if isinstance(spec, Mapping) else None
 
     def _fits(self, spec: Mapping[str, Any], value: Any) -> bool:
-        # The argument's schema with the root's definitions, so its `$ref`s resolve.
-        scoped = {**spec, **{k: self.json[k] for k in ("$defs", "definitions") if k in self.json}}
-        return bool(type(self._validator)(scoped).is_valid(value))
+        # Checked by the root's validator, so the argument's `$ref`s resolve against the root.
+        assert self._validator is not None
+        try:
+            return bool(self._validator.evolve(schema=spec).is_valid(value))
+        except (RecursionError, Unresolvable):
+            # `$ref`s in a circle or to nowhere: a tool's schema is not ours to trust.
+            return False
 
     def problems(self, args: Mapping[str, Any]) -> list[ArgumentProblem]:
         """Every problem of `args`: unexpected names first, then per-argument problems."""
@@ -156,7 +174,10 @@ class ArgumentSchema:
         if self.model is not None:
             found += _model_problems(self.model, checked)
         elif self._validator is not None:
-            found += [p for e in self._validator.iter_errors(checked) for p in _json_problem(e)]
+            # `$ref`s in a circle or to nowhere: as with a schema that is not JSON Schema,
+            # only the names are checked.
+            with contextlib.suppress(RecursionError, Unresolvable):
+                found += [p for e in self._validator.iter_errors(checked) for p in _json_problem(e)]
         # jsonschema reports each missing name once per `required` list: keep one of each.
         return list(dict.fromkeys(found))
 
