@@ -258,6 +258,40 @@ def test_when_replans_run_out_code_without_the_function_does_not_answer(tmp_path
     assert [e.reason for e in of_type(sink.events, Joined)] == ["examples_failed", "budget"]
 
 
+@pytest.mark.docker
+def test_when_replans_run_out_the_examples_judge_code_whose_own_assert_failed(
+    tmp_path: Path,
+) -> None:
+    # HumanEval/4: the last repair's function was right and its own assert wrong; the run
+    # went to the reflector, ran out of replans and ended with no answer.
+    from agentlab import Budgets
+
+    own_wrong_assert = plan(
+        step("s1", "python", code=RIGHT),
+        step("s2", "python", code="assert add(2, 3) == 6"),
+        answer="${s1.code}",
+    )
+    state, sink, model = run(
+        tmp_path, code_plan(WRONG), own_wrong_assert, budgets=Budgets(max_replans=1)
+    )
+    assert state["status"] == "answered" and state["answer"] == RIGHT
+    reasons = [e.reason for e in of_type(sink.events, Joined)]
+    assert reasons == ["examples_failed", "examples_passed"] and len(model.calls) == 2
+
+
+@pytest.mark.docker
+def test_when_replans_run_out_on_code_that_raised_the_best_attempt_answers(
+    tmp_path: Path,
+) -> None:
+    from agentlab import Budgets
+
+    half = "def add(a, b):\n    return 5 if a == 2 else a - b"
+    raising = code_plan("raise ValueError('not a function')")
+    state, sink, _ = run(tmp_path, code_plan(half), raising, budgets=Budgets(max_replans=1))
+    assert state["status"] == "answered" and state["answer"] == half
+    assert [e.reason for e in of_type(sink.events, Joined)] == ["examples_failed", "budget"]
+
+
 HUMANEVAL_STYLE = (
     f"Complete this Python function.\n\n```python\nfrom typing import List\n\n\n{TASK}```\n"
 )

@@ -69,10 +69,15 @@ class Joiner(Node):
         code_task = self._code_task(state, plan)
         if code_task and judged.reason == "failed_steps" and policy != "always":
             code = self._code_answer(state, plan, results, judged)
-            if code is not None and not self._failures_use(results, code):
+            spent = replans_exhausted(state, self.deps.config.budgets) is not None
+            if code is not None and (spent or not self._failures_use(results, code)):
                 # The steps that failed never touched the code (`print(answer)` after the
-                # function): its examples decide, not an unrelated error.
+                # function), or no replan is left to fix it: the task's examples decide,
+                # not the error (HumanEval/4's last repair was right; its own assert wrong).
                 return self._test_code(state, plan, results, code, update, outcomes)
+            if spent and (attempts := state.get("code_attempts")):
+                judged, detail = _best_attempt(attempts)
+                return self._route(state, judged, update, outcomes, detail=detail)
             # Code that fails is fixed by the planner, shown the error (Reflexion's loop).
             judged = Judged("plan", "failed_steps", None, judged.findings)
             return self._route(state, judged, update, outcomes)
@@ -260,9 +265,7 @@ class Joiner(Node):
             ),
         ]
         if replans_exhausted(state, self.deps.config.budgets):
-            best = max(reversed(attempts), key=lambda a: a.passed)
-            judged = Judged("answer", "budget", best.code)
-            detail = f"replans spent; the code that passed {best.passed} examples answers"
+            judged, detail = _best_attempt(attempts)
             return self._route(state, judged, update, outcomes, detail=detail)
         judged = Judged("plan", "examples_failed", code, (finding,))
         return self._route(state, judged, update, outcomes, detail=f"{attempts[-1].failed} failed")
@@ -313,6 +316,14 @@ class Joiner(Node):
                 )
             )
         return candidates[winner - 1], by_candidate.get(winner, {}), outcomes
+
+
+def _best_attempt(attempts: list[CodeAttempt]) -> tuple[Judged, str]:
+    """With the replans spent: the code that passed the most examples (the latest of
+    equals) answers."""
+    best = max(reversed(attempts), key=lambda a: a.passed)
+    detail = f"replans spent; the code that passed {best.passed} examples answers"
+    return Judged("answer", "budget", best.code), detail
 
 
 def _code_step(plan: Plan, results: dict[str, StepResult], code: str) -> str | None:
