@@ -14,6 +14,10 @@ import doctest
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentlab.state import StepResult
 
 MARKER = "EXAMPLES passed={passed} failed={failed}"
 _MARKER = re.compile(r"^EXAMPLES passed=(\d+) failed=(\d+)$", re.M)
@@ -52,6 +56,22 @@ def defined_functions(code: str) -> list[str]:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+def holds_code(answer: str) -> bool:
+    """Whether an answer defines a function, as it stands or in a fenced block (not prose
+    about code, such as "The function is complete")."""
+    return any(defined_functions(source) for source in [answer, *_FENCED.findall(answer)])
+
+
+def last_ran_code(results: Iterable[StepResult]) -> str | None:
+    """The code of the last python step that ran without error and defines a function."""
+    for result in reversed(list(results)):
+        code = result.args.get("code")
+        ran = result.tool == "python" and result.status == "ok"
+        if ran and isinstance(code, str) and defined_functions(code):
+            return code
+    return None
 
 
 _ASKS_FOR_CODE = re.compile(

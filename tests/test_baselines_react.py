@@ -199,3 +199,35 @@ def test_schema_without_tools_offers_only_the_answer(inventory: list[str]) -> No
     tools = [builtin_tool(name, AgentConfig()) for name in inventory]
     actions = react_json_schema(tools)["properties"]["action"]["anyOf"]
     assert len(actions) == 1 + len(inventory)
+
+
+ADD = "def add(a, b):\n    return a + b"
+
+
+def run_react_on_code(tmp_path: Path, *replies: str) -> dict[str, Any]:
+    model = ReplayChatModel(path=str(write_cassette(tmp_path / "react.jsonl", *replies)))
+    config = AgentConfig(deliverable="code", memory=False).with_variant("react")
+    graph = build_agent(config, model=model, tools=["python"])
+    state = graph.invoke({"task": "Write a Python function add(a, b) that adds two numbers."})
+    model.assert_complete()
+    return state
+
+
+@pytest.mark.docker
+def test_a_code_answer_given_as_prose_is_the_code_the_loop_ran(tmp_path: Path) -> None:
+    # HumanEval/55, react: the loop ran a right function, then answered "The function is
+    # correctly defined", and the grader ran that sentence.
+    said = "The function is correctly defined and works as expected."
+    state = run_react_on_code(tmp_path, act("python", code=ADD), answer(said))
+    assert state["status"] == "answered" and state["answer"] == ADD
+
+
+@pytest.mark.docker
+def test_a_code_answer_that_holds_code_is_kept_as_given(tmp_path: Path) -> None:
+    fenced = f"Here it is:\n```python\n{ADD}\n```"
+    state = run_react_on_code(tmp_path, act("python", code="x = 1"), answer(fenced))
+    assert state["answer"] == fenced
+    # With no function run, prose stays prose (the grader fails it, as before).
+    (tmp_path / "prose").mkdir()
+    prose = run_react_on_code(tmp_path / "prose", act("python", code="x = 1"), answer("Done."))
+    assert prose["answer"] == "Done."

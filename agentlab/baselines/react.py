@@ -31,7 +31,7 @@ from langchain_core.tools import BaseTool
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentlab import lifecycle
+from agentlab import code_examples, lifecycle
 from agentlab.baselines.common import AGENT, FINISH, scratchpad
 from agentlab.baselines.prompts import (
     FINAL_ANSWER,
@@ -167,13 +167,22 @@ class ReactAgent(Node):
         # The reply goes back as parsed, spaced like the prompt's example.
         update["transcript"] = [AIMessage(content=json.dumps(step.model_dump()))]
         if step.action.tool == FINAL_ANSWER:
-            update["answer"] = answer_of(step.action.args) or None
+            update["answer"] = self._final_answer(state, answer_of(step.action.args))
             return Command(update=update, goto=FINISH)
         step_id = f"s{len(state.get('results') or {}) + 1}"
         update["action"] = Step(
             id=step_id, tool=step.action.tool, args=step.action.args, why=step.thought
         )
         return Command(update=update, goto=TOOLS)
+
+    def _final_answer(self, state: AgentState, answer: str) -> str | None:
+        """The action's answer; when the answer must be code and it is prose about code
+        ("The function is correctly defined"), the last code the loop ran (the rule
+        agentlab's finalizer keeps: a code answer is code, never a summary of it)."""
+        if self.deps.delivers_code(state) and not code_examples.holds_code(answer):
+            results = (state.get("results") or {}).values()
+            return code_examples.last_ran_code(results) or answer or None
+        return answer or None
 
 
 REACT_CANNOT_ASK = (
