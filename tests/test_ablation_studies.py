@@ -38,10 +38,12 @@ def test_the_humaneval_study_replays_to_its_table(tmp_path: Path) -> None:
         )
         return passes(Evaluation(open_suite("humaneval"), settings))
 
-    # The seed-7 order's first 30 problems under full, 17 under direct, 10 under react.
-    assert replayed(("full",), 30) == {"full": 14}
-    assert replayed(("direct",), 17) == {"direct": 5}
-    assert replayed(("react",), 10) == {"react": 1}
+    # The seed-7 order's first 50 problems, under the code that landed with the study
+    # (README, second table): `full` passed 30 live and `react` 3, before its rules for
+    # spent replans and for react's prose answers to code tasks.
+    assert replayed(("full",), 50) == {"full": 32}
+    assert replayed(("direct",), 50) == {"direct": 22}
+    assert replayed(("react",), 50) == {"react": 17}
 
 
 def test_the_guardrails_ablation_replays_to_its_table(tmp_path: Path) -> None:
