@@ -238,6 +238,20 @@ def completed_body(code: str, task: str) -> str | None:
     return completed
 
 
+def chosen_asserts(pairs: Iterable[tuple[str, str]], functions: Iterable[str]) -> list[str]:
+    """Assert lines for the examples a model chose (`call`, `returns`): only calls of
+    `functions` with literal arguments, and literal values; the others are left out."""
+    names = set(functions)
+    lines: list[str] = []
+    for call, returns in pairs:
+        source, want = _one_line(call), _one_line(returns)
+        if source is None or want is None or not _is_literal(want):
+            continue
+        if _calls(source, names) and _literal_arguments(source):
+            lines.append(f"assert {source} == {want}")
+    return lines
+
+
 def own_asserts(code: str) -> int:
     """How many top-level `assert` statements `code` makes: the quick checks a plan writes
     after its function (they ran when the step ran; a failing one fails the step)."""

@@ -151,6 +151,16 @@ ADD_ASSERTS = (
     "The code ran, but nothing checked it. Plan the same python step again with a few assert "
     "lines after the code that check it on examples you choose."
 )
+CHOOSE_EXAMPLES = (
+    "EXAMPLES\nTask: {task}\n\nThe code written for it defines {names}. Nothing checked it. "
+    "Give up to 5 examples that check it: each a call of {names} with literal arguments, and "
+    "the value the task says it returns, as a Python literal. Reply with JSON "
+    '{{"examples": [{{"call": ..., "returns": ...}}]}}.'
+)
+"""Asked, in a schema that requires them (`ChosenExamples`), when code ran with nothing to
+check it (a request that gave no examples, a plan that wrote no asserts): asked to plan the
+step again with assert lines, a 1.5B model gave the same code back without them, greedy or
+sampled (`agentlab run --agent coder`, is_palindrome)."""
 EXAMPLES_FAILED = "The code fails the task's own examples:\n{report}\nFix the code."
 MISSING_FUNCTIONS = "The code defines none of the functions the task asks for: {names}. Write them."
 JUDGED_WRONG = "The reflector judged these results wrong; do not repeat these calls: {items}"

@@ -142,6 +142,22 @@ def _collect_references(value: Any, found: list[tuple[str, int | None]]) -> None
             _collect_references(element, found)
 
 
+class ExampleCall(BaseModel):
+    """One example the model chooses for code it wrote: a call and the value it returns."""
+
+    call: str = Field(description="A call of the function with literal arguments, e.g. f('ab', 2)")
+    returns: str = Field(
+        description="The value the task says the call returns, as a Python literal"
+    )
+
+
+class ChosenExamples(BaseModel):
+    """Examples for code that nothing checked (a request that gave none): they run as
+    asserts after the code."""
+
+    examples: list[ExampleCall] = Field(min_length=1, max_length=5)
+
+
 class Plan(BaseModel):
     """A task decomposed into tool calls; steps may run in parallel unless they reference each other.
 

@@ -636,21 +636,71 @@ def test_a_request_for_code_is_told_from_other_tasks() -> None:
     assert gives_examples(TASK) and not gives_examples("Write a function f(x)")
 
 
+PALINDROME_TASK = "Write a Python function is_palindrome(s) that ignores case and spaces"
+PALINDROME = "def is_palindrome(s):\n    t = s.replace(' ', '').lower()\n    return t == t[::-1]"
+
+
+def chosen(*pairs: tuple[str, str]) -> str:
+    return json.dumps({"examples": [{"call": c, "returns": r} for c, r in pairs]})
+
+
 @pytest.mark.docker
-def test_code_that_only_ran_is_asked_once_for_asserts(tmp_path: Path) -> None:
-    task = "Write a Python function is_palindrome(s) that ignores case and spaces"
-    bare = "def is_palindrome(s):\n    t = s.replace(' ', '').lower()\n    return t == t[::-1]"
-    checked = bare + "\nassert is_palindrome('Never odd or even')\nassert not is_palindrome('ab')"
-    state, sink, model = run(
-        tmp_path, code_plan(bare), code_plan(checked), task=task, deliverable="auto"
+def test_code_that_only_ran_is_checked_on_examples_the_model_chooses(tmp_path: Path) -> None:
+    # Asked to plan the step again with asserts, the embedded model gave the same code back
+    # without them; the examples are now asked for in a schema that requires them.
+    examples = chosen(
+        ("is_palindrome('Never odd or even')", "True"),
+        ("is_palindrome('ab')", "false"),  # JSON's spelling: not a Python literal, left out
+        ("is_palindrome('ab')", "False"),
+        ("print('x')", "None"),  # not a call of the code's function: left out
     )
-    assert state["answer"] == checked
+    state, sink, model = run(
+        tmp_path, code_plan(PALINDROME), examples, task=PALINDROME_TASK, deliverable="auto"
+    )
+    asserts = (
+        "assert is_palindrome('Never odd or even') == True\nassert is_palindrome('ab') == False"
+    )
+    assert state["answer"] == f"{PALINDROME}\n\n{asserts}"
     decisions = [(j.decision, j.reason) for j in of_type(sink.events, Joined)]
     assert decisions == [("plan", "untested"), ("answer", "examples_passed")]
-    assert "nothing checked it" in str(model.calls[1][-1].content)
+    request = str(model.calls[1][-1].content)
+    assert request.startswith("EXAMPLES") and "defines is_palindrome" in request
+    assert "t == t[::-1]" not in request  # examples come from the task, not the code
     # Code the task's own examples check is never sent back for asserts.
     (tmp_path / "b").mkdir()
     state, sink, _ = run(tmp_path / "b", code_plan(RIGHT), deliverable="auto")
     assert [(j.decision, j.reason) for j in of_type(sink.events, Joined)] == [
         ("answer", "examples_passed")
     ]
+
+
+@pytest.mark.docker
+def test_a_chosen_example_the_code_fails_sends_it_back(tmp_path: Path) -> None:
+    wrong = "def is_palindrome(s):\n    return s == s[::-1]"  # case and spaces count
+    examples = chosen(("is_palindrome('Never odd or even')", "True"))
+    state, sink, model = run(
+        tmp_path,
+        code_plan(wrong),
+        examples,
+        code_plan(PALINDROME + "\nassert is_palindrome('Never odd or even')"),
+        task=PALINDROME_TASK,
+        deliverable="auto",
+    )
+    decisions = [(j.decision, j.reason) for j in of_type(sink.events, Joined)]
+    assert decisions == [
+        ("plan", "untested"),
+        ("plan", "failed_steps"),
+        ("answer", "examples_passed"),
+    ]
+    assert "AssertionError" in str(model.calls[2][-1].content)
+    assert state["answer"].startswith(PALINDROME)
+
+
+@pytest.mark.docker
+def test_without_a_usable_chosen_example_the_code_answers_unchecked(tmp_path: Path) -> None:
+    examples = chosen(("is_palindrome(word)", "True"))  # no literal argument: cannot run
+    state, _, model = run(
+        tmp_path, code_plan(PALINDROME), examples, task=PALINDROME_TASK, deliverable="auto"
+    )
+    assert state["status"] == "answered" and state["answer"] == PALINDROME
+    assert len(model.calls) == 2

@@ -14,7 +14,7 @@ from agentlab.joining import combine_candidates
 from agentlab.nodes.asking import Sampled, ask_structured
 from agentlab.nodes.base import AgentDeps, Node, traced_node
 from agentlab.plan_schema import plan_model
-from agentlab.schemas import Plan
+from agentlab.schemas import ChosenExamples, Plan, Step
 from agentlab.state import AgentState, Counters, StepResult
 from agentlab.stops import NoAnswer
 
@@ -95,6 +95,9 @@ class Planner(Node):
             return Command(
                 update=lifecycle.stop(deps, state, over, node=self.name), goto="finalizer"
             )
+        attempts = state.get("code_attempts") or []
+        if attempts and prompts.ADD_ASSERTS in (state.get("findings") or []):
+            return self._checked(state, attempts[-1].code, replanning)
         repairing = _repairing_code(state, deps.delivers_code(state))
         messages = planner_messages(
             deps.system_prompt, state, code_request=self._code_request(state), repairing=repairing
@@ -115,11 +118,16 @@ class Planner(Node):
             reason = asked.stop or NoAnswer(detail=NO_PLAN.format(attempts=attempts))
             update |= lifecycle.stop(deps, state, reason, node=self.name, failures=asked.failures)
             return Command(update=update, goto="finalizer")
+        update |= self._new_round(state, plans)
+        return Command(update=update, goto="validator" if deps.config.validator else "executor")
+
+    def _new_round(self, state: AgentState, plans: list[Plan]) -> dict[str, Any]:
+        """The state of a new planning round that runs `plans` (several: candidates)."""
         several = len(plans) > 1
-        update |= {
+        return {
             # Without a validator every candidate runs (with one, the valid ones do).
             "plan": combine_candidates(plans, list(range(1, len(plans) + 1)))
-            if several and not deps.config.validator
+            if several and not self.deps.config.validator
             else plans[0],
             "candidates": plans if several else [],
             "valid_candidates": list(range(1, len(plans) + 1)) if several else [],
@@ -130,6 +138,36 @@ class Planner(Node):
             "round_note": "",
             "answer": None,
         }
+
+    def _checked(
+        self, state: AgentState, code: str, replanning: bool
+    ) -> Command[Literal["validator", "executor", "finalizer"]]:
+        """Code that ran with nothing to check it: the model chooses examples in a schema
+        that requires them (`ChosenExamples`), and the plan runs the code with them as
+        asserts. Without a usable example, the code answers as it stands."""
+        deps = self.deps
+        functions = code_examples.defined_functions(code)
+        request = prompts.CHOOSE_EXAMPLES.format(
+            task=state["task"], names=", ".join(functions) or "the code's functions"
+        )
+        messages = [SystemMessage(content=deps.system_prompt), HumanMessage(content=request)]
+        asked = ask_structured(deps, state, messages, ChosenExamples, node=self.name)
+        update: dict[str, Any] = {
+            "failures": asked.failures,
+            "counters": asked.counters + Counters(replans=int(replanning)),
+        }
+        if asked.stop is not None:
+            update |= lifecycle.stop(deps, state, asked.stop, node=self.name)
+            return Command(update=update, goto="finalizer")
+        chosen = asked.value.examples if asked.value is not None else []
+        asserts = code_examples.chosen_asserts(((e.call, e.returns) for e in chosen), functions)
+        if not asserts:
+            return Command(update=update, goto="finalizer")  # the code answers unchecked
+        checked = Step(
+            id="s1", tool="python", args={"code": "\n\n".join([code, "\n".join(asserts)])}
+        )
+        plan = Plan(steps=[checked], answer="${s1.code}")
+        update |= self._new_round(state, [plan])
         return Command(update=update, goto="validator" if deps.config.validator else "executor")
 
     def _ask(
