@@ -704,3 +704,13 @@ def test_without_a_usable_chosen_example_the_code_answers_unchecked(tmp_path: Pa
     )
     assert state["status"] == "answered" and state["answer"] == PALINDROME
     assert len(model.calls) == 2
+
+
+@pytest.mark.docker
+def test_a_script_that_defines_no_function_answers_as_it_ran(tmp_path: Path) -> None:
+    script = "open('notes.txt', 'w').write('hello')"
+    state, sink, model = run(
+        tmp_path, code_plan(script), task="Write a script that saves hello", deliverable="auto"
+    )
+    assert state["answer"] == script and len(model.calls) == 1
+    assert [j.reason for j in of_type(sink.events, Joined)] == ["clean"]

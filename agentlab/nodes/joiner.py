@@ -202,8 +202,9 @@ class Joiner(Node):
                 return self._route(state, judged, update, outcomes, detail=detail)
             first_try = not state.get("code_attempts")
             asked_for_code = self.deps.config.deliverable == "auto"  # a user's request
-            if first_try and asked_for_code and PYTHON in self.deps.tools:
-                # Code that only ran checks nothing: once, ask for the same code with asserts.
+            if first_try and asked_for_code and functions and PYTHON in self.deps.tools:
+                # Functions that only ran were checked by nothing: once, they are checked on
+                # examples the model chooses (the planner asks; a script has nothing to call).
                 judged = Judged("plan", "untested", code, (prompts.ADD_ASSERTS,))
                 detail = "the code ran, but nothing checked it"
                 return self._route(state, judged, update, outcomes, detail=detail)
