@@ -18,13 +18,33 @@ fi
 pip="$venv/bin/pip"
 "$pip" install "${pip_quiet[@]}" --upgrade pip wheel "setuptools>=77"
 
-# llama-cpp-python has no wheel on PyPI and compiles (~10 min on 2 cores; pip's
-# wheel cache makes later installs fast). A native build crashes on these
-# machines (AMX path), so the CPU features are named explicitly.
-if ! "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
-  echo "Building llama-cpp-python (about 10 minutes the first time)..."
-  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON" \
-    "$pip" install "${pip_quiet[@]}" "${constrain[@]}" "llama-cpp-python>=0.3.16"
+# llama-cpp-python has no wheel on PyPI and compiles (~10 min on 2 cores). It is built
+# for this CPU: scripts/llama_build.py names every instruction set ON or OFF from
+# /proc/cpuinfo (AVX-512 where present; never -march=native or AMX, which crashed on an
+# Intel machine here). The wheel goes to a directory keyed by version and flags, never
+# to pip's wheel cache (keyed by the sdist's URL alone, it would hand a wheel built for
+# one CPU to another), and is installed from there. An installed build that is not this
+# CPU's (another version, other flags) is replaced.
+build=("$venv/bin/python" scripts/llama_build.py)
+if ! "${build[@]}" check; then
+  llama_version=$("${build[@]}" version)
+  wheel_dir=$("${build[@]}" wheel-dir)
+  if ! compgen -G "$wheel_dir/llama_cpp_python-*.whl" >/dev/null; then
+    cmake_args=$("${build[@]}" cmake-args)
+    echo "Building llama-cpp-python $llama_version for this CPU (about 10 minutes): $cmake_args"
+    staging="$wheel_dir.partial.$$"
+    CMAKE_ARGS="$cmake_args" "$pip" wheel "${pip_quiet[@]}" --no-cache-dir --no-deps \
+      -w "$staging" "llama-cpp-python==$llama_version"
+    # Renamed into place whole, so an interrupted build leaves no wheel behind; a build
+    # that finished first in parallel wins.
+    mv -T "$staging" "$wheel_dir" 2>/dev/null || rm -rf "$staging"
+  fi
+  # By name from the directory (not by file, which pip freeze would write into
+  # constraints.txt as a file URL), then its dependencies at the pinned versions.
+  "$pip" install "${pip_quiet[@]}" --no-index --find-links "$wheel_dir" --no-deps \
+    --force-reinstall "llama-cpp-python==$llama_version"
+  "$pip" install "${pip_quiet[@]}" "${constrain[@]}" "llama-cpp-python==$llama_version"
+  "${build[@]}" check
 fi
 
 # --- agentlab and its extras ----------------------------------------------------------
