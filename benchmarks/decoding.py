@@ -356,6 +356,14 @@ def footer(passes: dict[str, list[Pass]], prompts: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def save(passes: dict[str, list[Pass]], where: Path | None, comparison: str) -> None:
+    if where is None:
+        return
+    where.mkdir(parents=True, exist_ok=True)
+    runs = {label: [p.results for p in arm] for label, arm in passes.items()}
+    (where / f"{comparison}.json").write_text(json.dumps(runs, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("comparison", choices=("builds", "lookup", "smoke"))
@@ -366,6 +374,7 @@ def main() -> None:
     parser.add_argument("--pred", type=int, action="append", help="`lookup`: num_pred_tokens")
     parser.add_argument("--lock", type=Path, default=CPU_LOCK, help="the CPU lock file")
     parser.add_argument("--no-lock", action="store_true", help="the caller holds the CPU lock")
+    parser.add_argument("--save", type=Path, help="write every pass's results (JSON) here")
     args = parser.parse_args()
     smoke = args.comparison == "smoke"
     model = gguf_path(model_spec("smollm2-135m" if smoke else args.model))
@@ -381,6 +390,7 @@ def main() -> None:
         baseline = args.baseline or sys.executable
         arms = {"A (baseline)": (baseline, 0), "B (this venv)": (sys.executable, 0)}
         passes = alternate(arms, model, prompts, rounds, lock)
+        save(passes, args.save, "builds")
         print(builds_table(passes, *arms))
         print(footer(passes, prompts))
     if args.comparison in ("lookup", "smoke"):
@@ -388,6 +398,7 @@ def main() -> None:
         arms = {"plain": (sys.executable, 0)}
         arms |= {f"prompt lookup, {n} tokens": (sys.executable, n) for n in preds}
         passes = alternate(arms, model, prompts, rounds, lock)
+        save(passes, args.save, "lookup")
         print(lookup_table(passes, "plain"))
         print(footer(passes, prompts))
 
