@@ -4,7 +4,11 @@ A model loads once per process and is shared by every agent that names it;
 llama.cpp contexts are not thread-safe, so calls take turns on a lock. The
 context keeps the tokens of the previous call, and llama-cpp-python evaluates
 only what differs from them, so the system prompt that planner and reflector
-share is processed once per run, not once per call.
+share is processed once per run, not once per call. A RAM cache of context
+states (`LlamaRAMCache`, `PROMPT_CACHE_BYTES`) keeps the prefixes of other
+prompts too: agents with different system prompts taking turns on one model
+(an evaluation interleaving architectures, a server) each resume from their
+own prefix instead of evaluating it again.
 
 Replies stream (`_stream`) when a caller listens for tokens (LangGraph's
 `stream_mode="messages"`, the CLI's progress line); decoding is the same
@@ -31,6 +35,9 @@ from agentlab.errors import ConfigError
 from agentlab.llm.weights import gguf_path, model_spec
 
 DEFAULT_CONTEXT = 4096
+PROMPT_CACHE_BYTES = 2 << 30
+"""RAM for saved context states (LRU). One state of the 1.5B coder is about 0.4 GB (the
+KV cells in use and a batch of logits), so a few system prompts fit."""
 ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "user"}
 
 
@@ -83,6 +90,7 @@ def load_model(path: Path, *, n_ctx: int = DEFAULT_CONTEXT) -> LoadedModel:
                 n_threads_batch=threads,
                 verbose=False,
             )
+            llama.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=PROMPT_CACHE_BYTES))
             loaded = _LOADED[key] = LoadedModel(llama, threading.Lock(), path)
     return loaded
 
