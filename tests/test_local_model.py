@@ -170,6 +170,31 @@ def test_prompts_taking_turns_each_resume_from_their_own_cached_prefix() -> None
     assert again < again_length // 4  # the planner's prefix came back from the cache
 
 
+def test_the_prompt_cache_counts_the_logits_it_keeps_against_its_capacity() -> None:
+    import llama_cpp
+    import numpy as np
+
+    from agentlab.llm.local import prompt_cache
+
+    def state(rows: int) -> llama_cpp.LlamaState:
+        return llama_cpp.LlamaState(
+            input_ids=np.zeros(rows, dtype=np.intc),
+            scores=np.zeros((rows, 1000), dtype=np.single),  # 4 kB a row
+            n_tokens=rows,
+            llama_state=b"x" * 100,
+            llama_state_size=100,
+            seed=0,
+        )
+
+    cache = prompt_cache(llama_cpp, capacity_bytes=100_000)
+    cache[(1, 2, 3)] = state(10)  # about 40 kB
+    cache[(4, 5, 6)] = state(10)
+    assert len(cache.cache_state) == 2 and cache.cache_size <= 100_000
+    cache[(7, 8, 9)] = state(10)  # over the capacity: the least recently used goes
+    assert list(cache.cache_state) == [(4, 5, 6), (7, 8, 9)]
+    assert (1, 2) not in cache and (4, 5) in cache  # looked up by longest shared prefix
+
+
 def test_embedders_get_the_embedded_models_tokens_in_messages_mode(tmp_path: Path) -> None:
     from langchain_core.messages import AIMessageChunk
 
