@@ -142,6 +142,59 @@ def test_the_embedded_model_streams_the_same_reply_token_by_token() -> None:
     assert streamed.usage_metadata == whole.usage_metadata  # and the same token counts
 
 
+def test_prompts_taking_turns_each_resume_from_their_own_cached_prefix() -> None:
+    # An evaluation interleaving architectures, or a server, alternates system prompts on one
+    # model: each must not pay for its own prefix again.
+    import llama_cpp
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from agentlab.llm.local import local_chat_model
+
+    model = local_chat_model("smollm2-135m")
+    llama = model.loaded().llama
+    planner = "You plan. " + " ".join(f"Rule {i}: check item {i}." for i in range(40))
+    reactor = "You act. " + " ".join(f"Law {i}: move thing {i}." for i in range(40))
+
+    def evaluated(system: str, question: str) -> tuple[int, int]:
+        """Prompt tokens llama.cpp evaluated for this call, and the prompt's length."""
+        llama_cpp.llama_perf_context_reset(llama._ctx.ctx)
+        reply = model.invoke([SystemMessage(system), HumanMessage(question)], max_tokens=4)
+        counted = llama_cpp.llama_perf_context(llama._ctx.ctx).n_p_eval
+        return counted, reply.usage_metadata["input_tokens"]
+
+    first, length = evaluated(planner, "What is 2 + 2?")
+    assert first > length // 2  # nothing of this prompt was cached yet
+    other, other_length = evaluated(reactor, "What is 3 + 3?")
+    assert other > other_length // 2
+    again, again_length = evaluated(planner, "What is 5 + 5?")
+    assert again < again_length // 4  # the planner's prefix came back from the cache
+
+
+def test_the_prompt_cache_counts_the_logits_it_keeps_against_its_capacity() -> None:
+    import llama_cpp
+    import numpy as np
+
+    from agentlab.llm.local import prompt_cache
+
+    def state(rows: int) -> llama_cpp.LlamaState:
+        return llama_cpp.LlamaState(
+            input_ids=np.zeros(rows, dtype=np.intc),
+            scores=np.zeros((rows, 1000), dtype=np.single),  # 4 kB a row
+            n_tokens=rows,
+            llama_state=b"x" * 100,
+            llama_state_size=100,
+            seed=0,
+        )
+
+    cache = prompt_cache(llama_cpp, capacity_bytes=100_000)
+    cache[(1, 2, 3)] = state(10)  # about 40 kB
+    cache[(4, 5, 6)] = state(10)
+    assert len(cache.cache_state) == 2 and cache.cache_size <= 100_000
+    cache[(7, 8, 9)] = state(10)  # over the capacity: the least recently used goes
+    assert list(cache.cache_state) == [(4, 5, 6), (7, 8, 9)]
+    assert (1, 2) not in cache and (4, 5) in cache  # looked up by longest shared prefix
+
+
 def test_embedders_get_the_embedded_models_tokens_in_messages_mode(tmp_path: Path) -> None:
     from langchain_core.messages import AIMessageChunk
 
