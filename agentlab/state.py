@@ -59,6 +59,11 @@ class CodeAttempt(BaseModel):
     failed: int
 
 
+def best_attempt(attempts: list[CodeAttempt]) -> CodeAttempt:
+    """The attempt that passed the most examples (the latest of equals)."""
+    return max(reversed(attempts), key=lambda a: a.passed)
+
+
 class Counters(BaseModel):
     """Run totals; updates are deltas that the reducer adds up."""
 

@@ -16,7 +16,7 @@ from agentlab.failures import FailureCategory
 from agentlab.guardrails.answers import answer_problem
 from agentlab.nodes.base import Node, traced_node
 from agentlab.schemas import Plan
-from agentlab.state import AgentState
+from agentlab.state import AgentState, best_attempt
 
 
 def last_result_answer(state: AgentState) -> str | None:
@@ -35,7 +35,7 @@ def last_code_answer(state: AgentState) -> str | None:
     of equals), else the code of the plan's last python step."""
     attempts = state.get("code_attempts") or []
     if attempts:
-        return max(reversed(attempts), key=lambda a: a.passed).code
+        return best_attempt(attempts).code
     plan = state.get("plan") or Plan()
     results = state.get("results") or {}
     for step in reversed(plan.steps):

@@ -31,7 +31,7 @@ from agentlab.failures import FailureCategory
 from agentlab.joining import Decision, Judged, candidate_of, fill_template, judge, majority
 from agentlab.nodes.base import AgentDeps, Node, traced_node
 from agentlab.schemas import Plan, Step
-from agentlab.state import AgentState, CodeAttempt, Counters, StepResult
+from agentlab.state import AgentState, CodeAttempt, Counters, StepResult, best_attempt
 from agentlab.step_engine import StepEngine
 
 Goto = Literal["finalizer", "reflector", "planner"]
@@ -76,7 +76,7 @@ class Joiner(Node):
                 # not the error (HumanEval/4's last repair was right; its own assert wrong).
                 return self._test_code(state, plan, results, code, update, outcomes)
             if spent and (attempts := state.get("code_attempts")):
-                judged, detail = _best_attempt(attempts)
+                judged, detail = _budget_answer(attempts)
                 return self._route(state, judged, update, outcomes, detail=detail)
             # Code that fails is fixed by the planner, shown the error (Reflexion's loop).
             judged = Judged("plan", "failed_steps", None, judged.findings)
@@ -266,7 +266,7 @@ class Joiner(Node):
             ),
         ]
         if replans_exhausted(state, self.deps.config.budgets):
-            judged, detail = _best_attempt(attempts)
+            judged, detail = _budget_answer(attempts)
             return self._route(state, judged, update, outcomes, detail=detail)
         judged = Judged("plan", "examples_failed", code, (finding,))
         return self._route(state, judged, update, outcomes, detail=f"{attempts[-1].failed} failed")
@@ -319,10 +319,10 @@ class Joiner(Node):
         return candidates[winner - 1], by_candidate.get(winner, {}), outcomes
 
 
-def _best_attempt(attempts: list[CodeAttempt]) -> tuple[Judged, str]:
+def _budget_answer(attempts: list[CodeAttempt]) -> tuple[Judged, str]:
     """With the replans spent: the code that passed the most examples (the latest of
     equals) answers."""
-    best = max(reversed(attempts), key=lambda a: a.passed)
+    best = best_attempt(attempts)
     detail = f"replans spent; the code that passed {best.passed} examples answers"
     return Judged("answer", "budget", best.code), detail
 

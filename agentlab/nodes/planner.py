@@ -147,9 +147,8 @@ class Planner(Node):
         asserts. Without a usable example, the code answers as it stands."""
         deps = self.deps
         functions = code_examples.defined_functions(code)
-        request = prompts.CHOOSE_EXAMPLES.format(
-            task=state["task"], names=", ".join(functions) or "the code's functions"
-        )
+        # The joiner sends only code that defines functions here.
+        request = prompts.CHOOSE_EXAMPLES.format(task=state["task"], names=", ".join(functions))
         messages = [SystemMessage(content=deps.system_prompt), HumanMessage(content=request)]
         asked = ask_structured(deps, state, messages, ChosenExamples, node=self.name)
         update: dict[str, Any] = {
