@@ -8,7 +8,9 @@ share is processed once per run, not once per call. A RAM cache of context
 states (`LlamaRAMCache`, `PROMPT_CACHE_BYTES`) keeps the prefixes of other
 prompts too: agents with different system prompts taking turns on one model
 (an evaluation interleaving architectures, a server) each resume from their
-own prefix instead of evaluating it again.
+own prefix instead of evaluating it again. The model is a `LeanLlama`
+(`llama_decoding.py`): greedy grammar-constrained sampling that asks the grammar about
+the best token, not the whole vocabulary, and states saved without logits.
 
 Replies stream (`_stream`) when a caller listens for tokens (LangGraph's
 `stream_mode="messages"`, the CLI's progress line); decoding is the same
@@ -35,9 +37,9 @@ from agentlab.errors import ConfigError
 from agentlab.llm.weights import gguf_path, model_spec
 
 DEFAULT_CONTEXT = 4096
-PROMPT_CACHE_BYTES = 2 << 30
-"""RAM for saved context states (least recently used out). A state of the 1.5B coder is
-about 0.35 GB (the KV cells in use and up to a batch of logits): five prompts' prefixes."""
+PROMPT_CACHE_BYTES = 1 << 30
+"""RAM for saved context states (least recently used out). `LeanLlama` saves the KV cells in
+use and no logits: about 20 MB for a 700-token prompt of the 1.5B coder, so dozens of prefixes."""
 ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "user"}
 
 
@@ -82,8 +84,10 @@ def load_model(path: Path, *, n_ctx: int = DEFAULT_CONTEXT) -> LoadedModel:
         loaded = _LOADED.get(key)
         if loaded is None:
             llama_cpp = _import_llama()
+            from agentlab.llm.llama_decoding import LeanLlama
+
             threads = os.cpu_count() or 1
-            llama = llama_cpp.Llama(
+            llama = LeanLlama(
                 model_path=str(path),
                 n_ctx=n_ctx,
                 n_threads=threads,
@@ -98,12 +102,13 @@ def load_model(path: Path, *, n_ctx: int = DEFAULT_CONTEXT) -> LoadedModel:
 def prompt_cache(llama_cpp: Any, capacity_bytes: int) -> Any:
     """A `LlamaRAMCache` that counts all a saved state holds against `capacity_bytes`.
 
-    llama-cpp-python's own counts only the context's bytes (the KV cells, tens of MB),
-    not the rows of logits it copies with them (0.3 GB a state for the 1.5B coder's
-    151,936-token vocabulary): left to it, a 2 GiB cache grows to tens of GB.
+    llama-cpp-python's own counts only the context's bytes, not the rows of logits the
+    stock `Llama.save_state` copies with them (0.3 GB a state for the 1.5B coder's
+    151,936-token vocabulary): left to it, a 2 GiB cache grows to tens of GB. `LeanLlama`
+    saves no logits; a stock `Llama` given this cache stays within it too.
     """
 
-    class PromptCache(llama_cpp.LlamaRAMCache):  # type: ignore[misc, name-defined]
+    class PromptCache(llama_cpp.LlamaRAMCache):  # type: ignore[misc]
         @property
         def cache_size(self) -> int:
             return sum(

@@ -114,8 +114,8 @@ class Planner(Node):
             # finalizer's fallback), rather than no answer at all.
             return Command(update=update, goto="finalizer")
         if asked.stop is not None or not plans:
-            attempts = asked.counters.llm_calls
-            reason = asked.stop or NoAnswer(detail=NO_PLAN.format(attempts=attempts))
+            calls = asked.counters.llm_calls
+            reason = asked.stop or NoAnswer(detail=NO_PLAN.format(attempts=calls))
             update |= lifecycle.stop(deps, state, reason, node=self.name, failures=asked.failures)
             return Command(update=update, goto="finalizer")
         update |= self._new_round(state, plans)
