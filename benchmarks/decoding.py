@@ -23,11 +23,16 @@ each arm's figures are its median over the rounds, with their range.
   (num_pred_tokens): generation speed by the clock (llama.cpp counts the
   batches that verify drafts as prompt evaluation), and whether the outputs
   are the same.
-- `smoke`: both comparisons on one task with `local:smollm2-135m` and a few
+- `sampler`: this build with llama-cpp-python's stock `Llama` and with the `LeanLlama`
+  agentlab loads (grammar-first greedy sampling, context states without logits):
+  generation speed by the clock, the time and size of a saved state, and whether the
+  outputs are the same.
+- `smoke`: all three comparisons on one task with `local:smollm2-135m` and a few
   tokens, to check the plumbing (tests/test_decoding_benchmark.py).
 
     .venv/bin/python benchmarks/decoding.py builds --baseline OTHER_VENV/bin/python --rounds 3
     .venv/bin/python benchmarks/decoding.py lookup --pred 2 --pred 5 --pred 10 --rounds 3
+    .venv/bin/python benchmarks/decoding.py sampler --rounds 3
     .venv/bin/python benchmarks/decoding.py smoke
 """
 
@@ -184,16 +189,36 @@ class Pass:
         return sum(float(r["prompt_wall_s"]) + float(r["gen_wall_s"]) for r in self.results)
 
     @property
+    def state_save_ms(self) -> float:
+        """Mean time to save the context's state after a prompt, as the prompt cache does."""
+        return 1000 * statistics.mean(float(r["state_save_s"]) for r in self.results)
+
+    @property
+    def state_mb(self) -> float:
+        """Mean size of a saved state (llama.cpp's state, logits and tokens), MB."""
+        return statistics.mean(int(r["state_bytes"]) for r in self.results) / 1e6
+
+    @property
     def texts(self) -> dict[str, str]:
         return {r["id"]: r["text"] for r in self.results}
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One side of a comparison: a build (its Python), prompt lookup, and which `Llama`."""
+
+    python: str
+    lookup: int = 0
+    llama: str = "stock"
 
 
 class Worker:
     """A `decoding_worker.py` process: one build (its Python), one model, one decoding mode."""
 
-    def __init__(self, label: str, python: str, model: Path, lookup: int) -> None:
+    def __init__(self, label: str, arm: Arm, model: Path) -> None:
         self.label = label
-        command = [python, str(WORKER), str(model), "--lookup", str(lookup)]
+        command = [arm.python, str(WORKER), str(model), "--lookup", str(arm.lookup)]
+        command += ["--llama", arm.llama]
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
@@ -219,16 +244,16 @@ class Worker:
 
 
 def alternate(
-    arms: dict[str, tuple[str, int]],
+    arms: dict[str, Arm],
     model: Path,
     prompts: list[dict[str, Any]],
     rounds: int,
     lock: Path | None,
 ) -> dict[str, list[Pass]]:
-    """`rounds` passes over the prompts; each prompt goes through every arm (label: (python,
-    lookup), one worker process each) in turn, the first arm rotating from prompt to prompt,
+    """`rounds` passes over the prompts; each prompt goes through every arm (one worker
+    process each) in turn, the first arm rotating from prompt to prompt,
     under one hold of the CPU lock, so a burst of load falls on all arms alike."""
-    workers = [Worker(label, python, model, lookup) for label, (python, lookup) in arms.items()]
+    workers = [Worker(label, arm, model) for label, arm in arms.items()]
     passes: dict[str, list[Pass]] = {label: [] for label in arms}
     try:
         for number in range(rounds):
@@ -341,6 +366,49 @@ def lookup_table(passes: dict[str, list[Pass]], baseline: str) -> str:
     return "\n".join(lines)
 
 
+def sampler_table(passes: dict[str, list[Pass]], baseline: str, candidate: str) -> str:
+    a, b = passes[baseline], passes[candidate]
+    lines = [
+        f"| measure | {baseline} | {candidate} | {candidate} / {baseline} (per-round range) |",
+        "|---|---|---|---|",
+    ]
+    middle, pairs = ratio(b, a, "gen_tps")
+    lines.append(
+        f"| generation, tok/s (clock: sampling and grammar included) "
+        f"| {spread([p.gen_tps for p in a], 2)} | {spread([p.gen_tps for p in b], 2)} "
+        f"| {middle:.2f}× ({min(pairs):.2f}–{max(pairs):.2f}) |"
+    )
+    middle, pairs = ratio(b, a, "decode_tps")
+    lines.append(
+        f"| generation, tok/s (llama.cpp counters) | {spread([p.decode_tps for p in a], 2)} "
+        f"| {spread([p.decode_tps for p in b], 2)} "
+        f"| {middle:.2f}× ({min(pairs):.2f}–{max(pairs):.2f}) |"
+    )
+    middle, pairs = ratio(b, a, "state_save_ms", invert=True)
+    lines.append(
+        f"| saving the context's state, ms | {spread([p.state_save_ms for p in a], 0)} "
+        f"| {spread([p.state_save_ms for p in b], 0)} "
+        f"| {middle:.1f}× faster ({min(pairs):.1f}–{max(pairs):.1f}) |"
+    )
+    lines.append(
+        f"| a saved state, MB | {spread([p.state_mb for p in a], 0)} "
+        f"| {spread([p.state_mb for p in b], 0)} | |"
+    )
+    middle, pairs = ratio(b, a, "wall_s", invert=True)
+    lines.append(
+        f"| wall time of a pass, s | {spread([p.wall_s for p in a], 0)} "
+        f"| {spread([p.wall_s for p in b], 0)} | {middle:.2f}× faster "
+        f"({min(pairs):.2f}–{max(pairs):.2f}) |"
+    )
+    same, total, differing = same_outputs(b, a)
+    lines.append(
+        f"| outputs identical | | | {same}/{total}"
+        + (f" (differ: {', '.join(differing)})" if differing else "")
+        + " |"
+    )
+    return "\n".join(lines)
+
+
 def footer(passes: dict[str, list[Pass]], prompts: list[dict[str, Any]]) -> str:
     generated = [r["completion_tokens"] for r in next(iter(passes.values()))[0].results]
     loads = [p.load for runs in passes.values() for p in runs]
@@ -366,7 +434,7 @@ def save(passes: dict[str, list[Pass]], where: Path | None, comparison: str) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("comparison", choices=("builds", "lookup", "smoke"))
+    parser.add_argument("comparison", choices=("builds", "lookup", "sampler", "smoke"))
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="first N tasks of each suite")
@@ -388,18 +456,27 @@ def main() -> None:
     prompts = [{**p, "max_tokens": max_tokens or p["max_tokens"]} for p in prompts]
     if args.comparison in ("builds", "smoke"):
         baseline = args.baseline or sys.executable
-        arms = {"A (baseline)": (baseline, 0), "B (this venv)": (sys.executable, 0)}
+        arms = {"A (baseline)": Arm(baseline), "B (this venv)": Arm(sys.executable)}
         passes = alternate(arms, model, prompts, rounds, lock)
         save(passes, args.save, "builds")
         print(builds_table(passes, *arms))
         print(footer(passes, prompts))
     if args.comparison in ("lookup", "smoke"):
         preds = [2] if smoke else (args.pred or [2, 5, 10])
-        arms = {"plain": (sys.executable, 0)}
-        arms |= {f"prompt lookup, {n} tokens": (sys.executable, n) for n in preds}
+        arms = {"plain": Arm(sys.executable)}
+        arms |= {f"prompt lookup, {n} tokens": Arm(sys.executable, n) for n in preds}
         passes = alternate(arms, model, prompts, rounds, lock)
         save(passes, args.save, "lookup")
         print(lookup_table(passes, "plain"))
+        print(footer(passes, prompts))
+    if args.comparison in ("sampler", "smoke"):
+        arms = {
+            "stock Llama": Arm(sys.executable),
+            "agentlab's LeanLlama": Arm(sys.executable, llama="agentlab"),
+        }
+        passes = alternate(arms, model, prompts, rounds, lock)
+        save(passes, args.save, "sampler")
+        print(sampler_table(passes, *arms))
         print(footer(passes, prompts))
 
 

@@ -7,6 +7,10 @@ loads it (`agentlab/llm/local.py`: 4096-token context, threads = cores) and call
 calls it (`create_chat_completion`, temperature 0, seed 0), the KV cache kept from prompt
 to prompt as in an agentlab process.
 
+After each prompt the context's state is saved as the prompt cache saves it, and timed.
+`--llama agentlab` loads agentlab's `LeanLlama` (agentlab/llm/llama_decoding.py) instead of
+the stock class; only that arm needs agentlab importable.
+
 Protocol: once loaded it writes one JSON line (`system_info`), then reads one prompt per
 line on stdin (`id`, `messages`, `response_format`, `max_tokens`) and writes one result per
 line on stdout, until stdin closes.
@@ -17,7 +21,7 @@ model llama.cpp counts the batches that verify drafted tokens as prompt evaluati
 generation speed is also measured by the clock: completion tokens over the second call's
 wall time.
 
-    python benchmarks/decoding_worker.py MODEL.gguf [--lookup N]
+    python benchmarks/decoding_worker.py MODEL.gguf [--lookup N] [--llama stock|agentlab]
 """
 
 from __future__ import annotations
@@ -35,10 +39,19 @@ from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 N_CTX = 4096
 
 
-def load(path: str, lookup: int) -> Any:
+def llama_class(name: str) -> Any:
+    """`stock`: llama-cpp-python's `Llama`; `agentlab`: the one agentlab's backend loads."""
+    if name == "agentlab":
+        from agentlab.llm.llama_decoding import LeanLlama
+
+        return LeanLlama
+    return llama_cpp.Llama
+
+
+def load(path: str, lookup: int, llama: str) -> Any:
     threads = os.cpu_count() or 1
     draft = LlamaPromptLookupDecoding(num_pred_tokens=lookup) if lookup else None
-    return llama_cpp.Llama(
+    return llama_class(llama)(
         model_path=path,
         n_ctx=N_CTX,
         n_threads=threads,
@@ -81,6 +94,9 @@ def decode(llama: Any, prompt: dict[str, Any]) -> dict[str, Any]:
     prompt_perf = counters(llama)
     out, gen_wall = complete(llama, prompt, prompt["max_tokens"])
     gen_perf = counters(llama)
+    started = time.perf_counter()
+    state = llama.save_state()
+    save_s = time.perf_counter() - started
     return {
         "id": prompt["id"],
         "text": out["choices"][0]["message"]["content"],
@@ -91,6 +107,8 @@ def decode(llama: Any, prompt: dict[str, Any]) -> dict[str, Any]:
         "prompt_tokens": prompt_perf["prompt_tokens"],
         "eval_ms": gen_perf["eval_ms"],
         "eval_tokens": gen_perf["eval_tokens"],
+        "state_save_s": save_s,
+        "state_bytes": state.llama_state_size + state.scores.nbytes + state.input_ids.nbytes,
     }
 
 
@@ -103,8 +121,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
     parser.add_argument("--lookup", type=int, default=0, help="num_pred_tokens (0: no drafts)")
+    parser.add_argument("--llama", choices=("stock", "agentlab"), default="stock")
     args = parser.parse_args()
-    llama = load(args.model, args.lookup)
+    llama = load(args.model, args.lookup, args.llama)
     try:
         # Pages the weights in and starts the threads before anything is timed.
         llama.create_completion("Hello", max_tokens=1)
