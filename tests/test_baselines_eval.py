@@ -173,18 +173,20 @@ def test_run_agent_react_and_direct_from_the_cli(tmp_path: Path) -> None:
     assert "react" in listed.stdout and "direct" in listed.stdout and "math" in listed.stdout
 
 
-def published_table(suite: str) -> dict[str, tuple[int, float]]:
-    """Passed tasks and LLM calls per task of each architecture, as docs/benchmarks.md shows
-    them for `suite` in the section `benchmarks/vs_baselines.py` writes."""
+def published_table(suite: str) -> tuple[int, dict[str, tuple[int, float]]]:
+    """How many tasks of `suite` ran, and each architecture's passed tasks and LLM calls per
+    task, as docs/benchmarks.md shows them in the section `benchmarks/vs_baselines.py` writes."""
     doc = (ROOT / "docs" / "benchmarks.md").read_text()
     section = doc[doc.index("<!-- vs_baselines:begin -->") :]
-    table = section[section.index(f"**{suite} (") :].split("\n\n")[1]
+    heading = section[section.index(f"**{suite} (") :]
+    tasks = int(heading[len(f"**{suite} (") :].split()[0])
+    table = heading.split("\n\n")[1]
     labels = {"agentlab (full)": "full", "react": "react", "direct": "direct"}
     rows: dict[str, tuple[int, float]] = {}
     for line in table.splitlines()[2:]:
         cells = [c.strip() for c in line.strip("|").split("|")]
         rows[labels[cells[0]]] = (int(cells[1].split("/")[0]), float(cells[4]))
-    return rows
+    return tasks, rows
 
 
 def test_committed_local_model_cassettes_reproduce_the_published_comparison(
@@ -194,6 +196,7 @@ def test_committed_local_model_cassettes_reproduce_the_published_comparison(
     both suites gives the success and LLM calls docs/benchmarks.md reports."""
     for suite in ("math", "multitool"):
         runs = tmp_path / suite
+        tasks, published = published_table(suite)
         done = agentlab(
             "eval",
             suite,
@@ -201,7 +204,7 @@ def test_committed_local_model_cassettes_reproduce_the_published_comparison(
             "--model",
             f"replay:{ROOT / 'docs' / 'baselines' / 'cassettes' / suite}",
             "--limit",
-            "10",  # the first ten tasks of each suite, as the benchmark ran them
+            str(tasks),  # the first N tasks of each suite, as the benchmark ran them
             "--out",
             str(runs),
             cwd=tmp_path,
@@ -216,5 +219,5 @@ def test_committed_local_model_cassettes_reproduce_the_published_comparison(
             passed[header.variant] += footer.verdict.outcome == "pass"
             calls[header.variant].append(footer.counters.llm_calls)
         replayed = {v: (passed[v], round(sum(calls[v]) / len(calls[v]), 2)) for v in VARIANTS}
-        assert all(len(calls[v]) == 10 for v in VARIANTS)
-        assert replayed == published_table(suite)
+        assert all(len(calls[v]) == tasks for v in VARIANTS)
+        assert replayed == published
