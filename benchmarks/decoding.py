@@ -310,6 +310,30 @@ def deterministic(passes: list[Pass]) -> bool:
     return all(p.texts == passes[0].texts for p in passes)
 
 
+def rate_row(a: list[Pass], b: list[Pass], name: str, field: str, digits: int) -> str:
+    """A row of both arms' rates of `field` and their ratio (higher is faster)."""
+    middle, pairs = ratio(b, a, field)
+    return (
+        f"| {name} | {spread([getattr(p, field) for p in a], digits)} "
+        f"| {spread([getattr(p, field) for p in b], digits)} "
+        f"| {middle:.2f}× ({min(pairs):.2f}–{max(pairs):.2f}) |"
+    )
+
+
+def closing_rows(a: list[Pass], b: list[Pass]) -> list[str]:
+    """The wall time of a pass and whether the outputs are the same."""
+    middle, pairs = ratio(b, a, "wall_s", invert=True)
+    same, total, differing = same_outputs(b, a)
+    return [
+        f"| wall time of a pass, s | {spread([p.wall_s for p in a], 0)} "
+        f"| {spread([p.wall_s for p in b], 0)} | {middle:.2f}× faster "
+        f"({min(pairs):.2f}–{max(pairs):.2f}) |",
+        f"| outputs identical | | | {same}/{total}"
+        + (f" (differ: {', '.join(differing)})" if differing else "")
+        + " |",
+    ]
+
+
 def builds_table(passes: dict[str, list[Pass]], baseline: str, candidate: str) -> str:
     a, b = passes[baseline], passes[candidate]  # columns: a | b | b / a
     lines = [
@@ -322,26 +346,8 @@ def builds_table(passes: dict[str, list[Pass]], baseline: str, candidate: str) -
         ("generation, tok/s (llama.cpp counters)", "decode_tps", 2),
         ("generation, tok/s (clock: sampling and grammar included)", "gen_tps", 2),
     )
-    for name, field, digits in rows:
-        middle, pairs = ratio(b, a, field)
-        lines.append(
-            f"| {name} | {spread([getattr(p, field) for p in a], digits)} "
-            f"| {spread([getattr(p, field) for p in b], digits)} "
-            f"| {middle:.2f}× ({min(pairs):.2f}–{max(pairs):.2f}) |"
-        )
-    middle, pairs = ratio(b, a, "wall_s", invert=True)
-    lines.append(
-        f"| wall time of a pass, s | {spread([p.wall_s for p in a], 0)} "
-        f"| {spread([p.wall_s for p in b], 0)} | {middle:.2f}× faster "
-        f"({min(pairs):.2f}–{max(pairs):.2f}) |"
-    )
-    same, total, differing = same_outputs(b, a)
-    lines.append(
-        f"| outputs identical | | | {same}/{total}"
-        + (f" (differ: {', '.join(differing)})" if differing else "")
-        + " |"
-    )
-    return "\n".join(lines)
+    lines += [rate_row(a, b, *row) for row in rows]
+    return "\n".join(lines + closing_rows(a, b))
 
 
 def lookup_table(passes: dict[str, list[Pass]], baseline: str) -> str:
@@ -372,18 +378,10 @@ def sampler_table(passes: dict[str, list[Pass]], baseline: str, candidate: str) 
         f"| measure | {baseline} | {candidate} | {candidate} / {baseline} (per-round range) |",
         "|---|---|---|---|",
     ]
-    middle, pairs = ratio(b, a, "gen_tps")
-    lines.append(
-        f"| generation, tok/s (clock: sampling and grammar included) "
-        f"| {spread([p.gen_tps for p in a], 2)} | {spread([p.gen_tps for p in b], 2)} "
-        f"| {middle:.2f}× ({min(pairs):.2f}–{max(pairs):.2f}) |"
-    )
-    middle, pairs = ratio(b, a, "decode_tps")
-    lines.append(
-        f"| generation, tok/s (llama.cpp counters) | {spread([p.decode_tps for p in a], 2)} "
-        f"| {spread([p.decode_tps for p in b], 2)} "
-        f"| {middle:.2f}× ({min(pairs):.2f}–{max(pairs):.2f}) |"
-    )
+    lines += [
+        rate_row(a, b, "generation, tok/s (clock: sampling and grammar included)", "gen_tps", 2),
+        rate_row(a, b, "generation, tok/s (llama.cpp counters)", "decode_tps", 2),
+    ]
     middle, pairs = ratio(b, a, "state_save_ms", invert=True)
     lines.append(
         f"| saving the context's state, ms | {spread([p.state_save_ms for p in a], 0)} "
@@ -394,19 +392,7 @@ def sampler_table(passes: dict[str, list[Pass]], baseline: str, candidate: str) 
         f"| a saved state, MB | {spread([p.state_mb for p in a], 0)} "
         f"| {spread([p.state_mb for p in b], 0)} | |"
     )
-    middle, pairs = ratio(b, a, "wall_s", invert=True)
-    lines.append(
-        f"| wall time of a pass, s | {spread([p.wall_s for p in a], 0)} "
-        f"| {spread([p.wall_s for p in b], 0)} | {middle:.2f}× faster "
-        f"({min(pairs):.2f}–{max(pairs):.2f}) |"
-    )
-    same, total, differing = same_outputs(b, a)
-    lines.append(
-        f"| outputs identical | | | {same}/{total}"
-        + (f" (differ: {', '.join(differing)})" if differing else "")
-        + " |"
-    )
-    return "\n".join(lines)
+    return "\n".join(lines + closing_rows(a, b))
 
 
 def footer(passes: dict[str, list[Pass]], prompts: list[dict[str, Any]]) -> str:
