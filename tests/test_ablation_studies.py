@@ -1,6 +1,6 @@
 """The committed embedded-model studies replay to the figures their READMEs publish:
-HumanEval (issue 19) and the guardrails ablation (issue 18), from their cassettes, with the
-sandbox really running the code and the tests."""
+HumanEval (issue 19), the guardrails ablation (issue 18) and the planning ablation (issue 13),
+from their cassettes, with the sandbox really running the code and the tests."""
 
 from __future__ import annotations
 
@@ -66,3 +66,23 @@ def test_the_control_flow_ablation_replays_to_its_table(tmp_path: Path) -> None:
     )
     evaluation = Evaluation(load_suite("control-flow"), settings)
     assert passes(evaluation) == {"control-flow": 0, "full": 0}
+
+
+def test_the_planning_ablation_replays_to_its_table(tmp_path: Path) -> None:
+    """Issue 13's study of reflection policies and candidate plans: all 25 tasks of both
+    suites × four variants, replayed, pass as the README's table says (math, multitool)."""
+    study = STUDIES / "planning-qwen2.5-coder-1.5b"
+    variants = ("full", "reflection-always", "reflection-never", "plans-3")
+    replayed = {}
+    for suite in ("math", "multitool"):
+        settings = EvalSettings(
+            variants=variants,
+            out_dir=tmp_path / suite,
+            model=f"replay:{study / suite / 'cassettes'}",
+            jobs=2,
+        )
+        replayed[suite] = passes(Evaluation(load_suite(suite), settings))
+    assert replayed == {
+        "math": {"full": 17, "reflection-always": 13, "reflection-never": 14, "plans-3": 17},
+        "multitool": {"full": 7, "reflection-always": 6, "reflection-never": 7, "plans-3": 8},
+    }
