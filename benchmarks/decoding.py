@@ -27,13 +27,13 @@ each arm's figures are its median over the rounds, with their range.
   agentlab loads (grammar-first greedy sampling, context states without logits):
   generation speed by the clock, the time and size of a saved state, and whether the
   outputs are the same.
-- `smoke`: all three comparisons on one task with `local:smollm2-135m` and a few
+- `--smoke`: all three comparisons on one task with `local:smollm2-135m` and a few
   tokens, to check the plumbing (tests/test_decoding_benchmark.py).
 
     .venv/bin/python benchmarks/decoding.py builds --baseline OTHER_VENV/bin/python --rounds 3
     .venv/bin/python benchmarks/decoding.py lookup --pred 2 --pred 5 --pred 10 --rounds 3
     .venv/bin/python benchmarks/decoding.py sampler --rounds 3
-    .venv/bin/python benchmarks/decoding.py smoke
+    .venv/bin/python benchmarks/decoding.py --smoke
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 from machine import describe
 from pydantic import Field
+from smoke import add_smoke
 
 from agentlab import AgentConfig
 from agentlab.eval import Task, load_suite
@@ -420,7 +421,7 @@ def save(passes: dict[str, list[Pass]], where: Path | None, comparison: str) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("comparison", choices=("builds", "lookup", "sampler", "smoke"))
+    parser.add_argument("comparison", nargs="?", choices=("builds", "lookup", "sampler"))
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="first N tasks of each suite")
@@ -429,8 +430,11 @@ def main() -> None:
     parser.add_argument("--lock", type=Path, default=CPU_LOCK, help="the CPU lock file")
     parser.add_argument("--no-lock", action="store_true", help="the caller holds the CPU lock")
     parser.add_argument("--save", type=Path, help="write every pass's results (JSON) here")
+    add_smoke(parser)
     args = parser.parse_args()
-    smoke = args.comparison == "smoke"
+    smoke = bool(args.smoke)
+    if not smoke and args.comparison is None:
+        parser.error("name a comparison (builds, lookup, sampler) or give --smoke")
     model = gguf_path(model_spec("smollm2-135m" if smoke else args.model))
     lock = None if args.no_lock or smoke else args.lock
     if smoke:
@@ -440,14 +444,14 @@ def main() -> None:
     rounds = 1 if smoke else args.rounds
     max_tokens = SMOKE_TOKENS if smoke else None
     prompts = [{**p, "max_tokens": max_tokens or p["max_tokens"]} for p in prompts]
-    if args.comparison in ("builds", "smoke"):
+    if smoke or args.comparison == "builds":
         baseline = args.baseline or sys.executable
         arms = {"A (baseline)": Arm(baseline), "B (this venv)": Arm(sys.executable)}
         passes = alternate(arms, model, prompts, rounds, lock)
         save(passes, args.save, "builds")
         print(builds_table(passes, *arms))
         print(footer(passes, prompts))
-    if args.comparison in ("lookup", "smoke"):
+    if smoke or args.comparison == "lookup":
         preds = [2] if smoke else (args.pred or [2, 5, 10])
         arms = {"plain": Arm(sys.executable)}
         arms |= {f"prompt lookup, {n} tokens": Arm(sys.executable, n) for n in preds}
@@ -455,7 +459,7 @@ def main() -> None:
         save(passes, args.save, "lookup")
         print(lookup_table(passes, "plain"))
         print(footer(passes, prompts))
-    if args.comparison in ("sampler", "smoke"):
+    if smoke or args.comparison == "sampler":
         arms = {
             "stock Llama": Arm(sys.executable),
             "agentlab's LeanLlama": Arm(sys.executable, llama="agentlab"),

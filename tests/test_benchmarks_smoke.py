@@ -13,11 +13,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
-HELPERS = {"machine.py", "smoke.py"}
-"""Modules the scripts import; not benchmarks themselves."""
+HELPERS = {"machine.py", "smoke.py", "decoding_worker.py"}
+"""Modules the scripts import or processes they start; not benchmarks themselves."""
 MARKS = {
     "sandbox_latency.py": [pytest.mark.docker],
     "local_model.py": [pytest.mark.local_model],
+    "decoding.py": [pytest.mark.local_model],
     "postgres_recall.py": [pytest.mark.slow],
     "failures_report.py": [pytest.mark.slow],
     "vs_baselines.py": [pytest.mark.slow],

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.local_model
 
 def test_smoke_compares_builds_lookup_and_samplers_on_a_planner_prompt() -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "decoding.py"), "smoke"],
+        [sys.executable, str(ROOT / "benchmarks" / "decoding.py"), "--smoke"],
         capture_output=True,
         text=True,
         timeout=900,
