@@ -207,3 +207,29 @@ def test_bad_claim_settings_are_usage_errors(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="cannot reach the claims database"):
         unreachable.pending()
+
+
+def test_a_claim_is_never_an_empty_file_and_leaves_no_scratch(tmp_path: Path) -> None:
+    # A holder killed between creating its claim and writing it used to leave an empty
+    # file that kept the pair from running for a whole lease (a resumed eval skipped it).
+    store = FileClaims(tmp_path / "runs")
+    assert store.claim(KEY) is not None
+    files = list((tmp_path / "runs" / "claims").iterdir())
+    assert len(files) == 1 and not files[0].name.startswith(".")
+    assert json.loads(files[0].read_text())["state"] == "running"
+    assert store.claim(KEY) is None  # the name exists: link fails as O_EXCL did
+    assert len(list((tmp_path / "runs" / "claims").iterdir())) == 1
+    store.close()
+
+
+def test_an_empty_claim_left_by_an_older_holder_waits_for_its_lease(tmp_path: Path) -> None:
+    store = FileClaims(tmp_path / "runs", lease_s=60.0)
+    assert store.claim(KEY) is not None
+    (claim,) = (tmp_path / "runs" / "claims").iterdir()
+    claim.write_text("")
+    assert store.claim(KEY) is None
+    old = time.time() - 120
+    os.utime(claim, (old, old))
+    taken = store.claim(KEY)
+    assert taken is not None and taken.generation == 1
+    store.close()

@@ -10,7 +10,8 @@ taken over. Taking over bumps the claim's generation, which only one evaluator
 can do, so two evaluators that find the same stale claim never both run.
 
 Two stores: `FileClaims`, files beside the traces (one per pair and
-generation, created with O_EXCL, which is atomic on local disks and on NFS v3+),
+generation, written whole and hard-linked into place, which fails on an existing
+name atomically on local disks and on NFS v3+, as O_EXCL does),
 for evaluators on one machine or on machines that mount one output folder; and
 `PostgresClaims`, one row per pair in a table that several machines share,
 which also records finished pairs, so an evaluation resumes from it on any
@@ -144,15 +145,28 @@ class FileClaims:
         if newest is not None and not self._free(self._path(key, newest)):
             return None
         generation = 0 if newest is None else newest + 1
+        path = self._path(key, generation)
+        # Written whole, then linked into place: link(2) fails if the name exists, as
+        # O_EXCL does, and a holder killed at any instant leaves either no claim or a
+        # complete one (whose dead owner frees it at once), never an empty file that
+        # keeps its pair from running for a whole lease.
+        scratch = self._scratch(path, self._content(key, "running", None))
         try:
-            fd = os.open(
-                self._path(key, generation), os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE
-            )
+            os.link(scratch, path)
         except FileExistsError:  # another evaluator claimed it first
             return None
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(self._content(key, "running", None))
+        finally:
+            scratch.unlink()
         return Claim(key, generation)
+
+    @staticmethod
+    def _scratch(path: Path, content: str) -> Path:
+        """A private file beside `path` holding `content` (its name starts with a dot)."""
+        scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        return scratch
 
     def _free(self, path: Path) -> bool:
         """May the claim in `path` be taken over?"""
@@ -162,8 +176,8 @@ class FileClaims:
         except FileNotFoundError:
             return True
         except (ValueError, UnicodeDecodeError):
-            # Created but not yet written: the holder is between O_EXCL and its write
-            # (or died there, which the lease tells).
+            # An empty or cut claim (written by an older agentlab, which created the
+            # file before writing it): only the lease tells whether its holder lives.
             return age > self.lease_s
         state = info.get("state")
         if state == "released":
@@ -187,12 +201,9 @@ class FileClaims:
 
     def end(self, claim: Claim, *, done: bool, trace: str | None) -> None:
         path = self._path(claim.key, claim.generation)
-        scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            name = Path(trace).name if trace else None
-            handle.write(self._content(claim.key, "done" if done else "released", name))
-        os.replace(scratch, path)
+        name = Path(trace).name if trace else None
+        content = self._content(claim.key, "done" if done else "released", name)
+        os.replace(self._scratch(path, content), path)
 
     def finished(self) -> set[PairKey]:
         return set()  # the traces in the output folder say which pairs are finished
